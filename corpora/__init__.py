@@ -1,0 +1,1 @@
+"""Declarative corpus definitions (one TOML per corpus) and the fixture corpora the project writes."""

@@ -1,0 +1,279 @@
+"""The `gencheck` command. Each subcommand is a few lines that call stage functions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from .fsutil import GencheckError, UsageError
+
+EXAMPLES = {
+    "run": "gencheck run --corpus latex                # auto device, cpu or gpu profile\n"
+           "  gencheck run --corpus latex --profile smoke --out /tmp/runs\n"
+           "  gencheck run --corpus ./my-tex-files --format latex --layers 3 --hidden 256",
+    "train": "gencheck train --corpus latex --out runs/mine --profile cpu\n"
+             "  gencheck train --corpus latex --out runs/mine --profile cpu --resume   # after a kill",
+    "sample": "gencheck sample --checkpoint runs/mine/checkpoint.pt -n 8 --temperature 0.7 --out samples.jsonl\n"
+              "  gencheck sample --checkpoint runs/mine/checkpoint.pt --prime '\\begin{proof}' --out samples/",
+    "corpus": "gencheck corpus list\n  gencheck corpus build latex\n  gencheck corpus info latex --json",
+}
+
+
+def _epilog(cmd: str) -> str:
+    return "examples:\n  " + EXAMPLES[cmd]
+
+
+def add_corpus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", default="latex",
+                   help="a corpus name (see `gencheck corpus list`), a declaration file my.toml, or a directory "
+                        "of your own files (with --format); default: latex")
+    p.add_argument("--format", help="format of the files when --corpus is a directory (latex, c, markdown)")
+    p.add_argument("--mirror", action="append", type=Path, default=[],
+                   help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
+    p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=["smoke", "cpu", "gpu"],
+                   help="size and budget preset: smoke (~1 min), cpu (~10 min on 2 cores), gpu (3×512 LSTM); "
+                        "default: gpu when CUDA is present, else cpu")
+    p.add_argument("--model", dest="kind", choices=["lstm", "gru", "rnn"], help="recurrent cell (default lstm)")
+    p.add_argument("--layers", type=int, help="recurrent layers")
+    p.add_argument("--hidden", type=int, help="hidden units per layer")
+    p.add_argument("--embed", type=int, help="character embedding size")
+    p.add_argument("--dropout", type=float, help="dropout between layers and before the head")
+    p.add_argument("--steps", type=int, help="training steps (each batch_size × seq_len characters)")
+    p.add_argument("--batch-size", dest="batch_size", type=int, help="parallel streams per step")
+    p.add_argument("--seq-len", dest="seq_len", type=int, help="characters per step per stream (BPTT length)")
+    p.add_argument("--lr", type=float, help="AdamW learning rate")
+    p.add_argument("--seed", type=int, help="seed for initialisation, data order, dropout and sampling")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__, validate_cmd
+
+    ap = argparse.ArgumentParser(
+        prog="gencheck",
+        description="How well does a character-level model learn long-range structure? gencheck trains char "
+                    "models on a structured corpus, samples documents, validates their structure (LaTeX "
+                    "environments, braces, math) and prints a scorecard.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="start with:  gencheck run --corpus latex",
+    )
+    ap.add_argument("--version", action="version", version=f"gencheck {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser("run", help="train, sample, validate and print the scorecard", formatter_class=fmt,
+                       description="Build the corpus, train a char model, sample documents, validate them and "
+                                   "the real test documents, print the scorecard and write "
+                                   "OUT/<run-id>/results.json (+ checkpoint.pt, samples.jsonl).",
+                       epilog=_epilog("run"))
+    add_corpus_args(p)
+    add_model_args(p)
+    p.add_argument("--out", type=Path, default=Path("runs"), help="folder for run folders (default ./runs)")
+    p.add_argument("--samples", dest="num_samples", type=int, help="how many documents to sample")
+    p.add_argument("--max-chars", dest="max_chars", type=int, help="longest sample, in characters")
+    p.add_argument("--json", action="store_true", help="also print results.json on stdout")
+
+    p = sub.add_parser("train", help="train (or --resume) a model into a run folder", formatter_class=fmt,
+                       description="Train a char model; checkpoint.pt in --out is written atomically at every "
+                                   "evaluation and holds everything to resume exactly.", epilog=_epilog("train"))
+    add_corpus_args(p)
+    add_model_args(p)
+    p.add_argument("--out", type=Path, required=True, help="run folder (holds checkpoint.pt)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt where it stopped")
+
+    p = sub.add_parser("sample", help="sample documents from a checkpoint", formatter_class=fmt,
+                       description="Sample documents in one batch. Output: a .jsonl file (one object per sample), "
+                                   "or a folder of files, or stdout.", epilog=_epilog("sample"))
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("-n", "--num-samples", dest="num_samples", type=int, default=8)
+    p.add_argument("--max-chars", dest="max_chars", type=int, default=2000)
+    p.add_argument("--temperature", type=float, default=0.8, help="< 1 sharper, > 1 more random, 0 greedy")
+    p.add_argument("--top-k", dest="top_k", type=int, default=0, help="sample only among the k likeliest (0: all)")
+    p.add_argument("--prime", default="", help="text every sample starts with")
+    p.add_argument("--prime-file", type=Path, help="read the prime text from a file")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", type=Path, help="samples.jsonl, or a folder for one file per sample (default: stdout)")
+
+    validate_cmd.add_parser(sub)
+
+    p = sub.add_parser("corpus", help="list, build or inspect corpora", formatter_class=fmt,
+                       description="Corpora are declared in corpora/*.toml: pinned sources, filters, split seed.",
+                       epilog=_epilog("corpus"))
+    csub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
+    csub.add_parser("list", help="the declared corpora")
+    for name, helptext in (("build", "download, verify and build a corpus"), ("info", "statistics of a corpus")):
+        cp = csub.add_parser(name, help=helptext)
+        cp.add_argument("name", help="corpus name, declaration file or directory")
+        cp.add_argument("--format", help="format when NAME is a directory")
+        cp.add_argument("--mirror", action="append", type=Path, default=[])
+        cp.add_argument("--offline", action="store_true")
+        cp.add_argument("--json", action="store_true", help="print JSON on stdout")
+    return ap
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+def _profile(args):
+    from .config import PROFILES, with_overrides
+
+    name = args.profile
+    if name is None:
+        import torch
+
+        name = "gpu" if args.device != "cpu" and torch.cuda.is_available() else "cpu"
+    over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "steps",
+                                                 "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars")}
+    return name, with_overrides(PROFILES[name], **over)
+
+
+def _corpus(args):
+    from .corpus import build, resolve_spec
+    from .progress import log
+
+    spec = resolve_spec(args.corpus if hasattr(args, "corpus") else args.name, args.format)
+    return build(spec, offline=args.offline, mirrors=args.mirror, log=log)
+
+
+def cmd_run(args) -> int:
+    from rich.console import Console
+
+    from .pipeline import new_run_id, run
+    from .scorecard import Scorecard
+    from .train import pick_device
+
+    started = time.perf_counter()
+    device = pick_device(args.device)
+    name, profile = _profile(args)
+    corpus = _corpus(args)
+    run_dir = args.out / new_run_id(corpus.spec.name, profile)
+    result = run(corpus, profile, device, run_dir, name, started=started)
+    Console(stderr=args.json).print(Scorecard(result))
+    Console(stderr=args.json).print(f"results: {run_dir / 'results.json'}", highlight=False)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .progress import log
+    from .train import pick_device, train
+
+    device = pick_device(args.device)
+    _, profile = _profile(args)
+    corpus = _corpus(args)
+    if not args.resume and (args.out / "checkpoint.pt").exists():
+        raise UsageError(f"{args.out / 'checkpoint.pt'} exists: add --resume to continue it, or choose another --out")
+    r = train(corpus, profile, args.out, device, resume=args.resume)
+    log(f"trained {r.steps} steps at {r.chars_per_s:,.0f} chars/s; val {r.val_bpc:.3f} bpc; checkpoint {r.checkpoint}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from dataclasses import asdict
+
+    from .config import SampleConfig
+    from .sample import generate, write_files, write_jsonl
+    from .train import Checkpoint, pick_device
+
+    device = pick_device(args.device)
+    ck = Checkpoint.load(args.checkpoint)
+    prime = args.prime_file.read_text(encoding="utf-8") if args.prime_file else args.prime
+    cfg = SampleConfig(args.num_samples, args.max_chars, args.temperature, args.top_k, prime, args.seed)
+    samples = generate(ck.build_model(device), ck.vocab, cfg, device)
+    if args.out is None:
+        for s in samples:
+            print(json.dumps(asdict(s), ensure_ascii=False))
+    elif args.out.suffix == ".jsonl":
+        write_jsonl(samples, args.out)
+    else:
+        write_files(samples, args.out, ".txt" if not ck.corpus_name else _suffix_for(ck))
+    return 0
+
+
+def _suffix_for(ck) -> str:
+    from .corpus import builtin_specs, load_spec
+
+    reg = builtin_specs()
+    if ck.corpus_name in reg:
+        fmt = load_spec(reg.get(ck.corpus_name)).format
+        from gencheck.validators import FORMATS
+
+        return FORMATS.get(fmt).extensions[0] if fmt in FORMATS else ".txt"
+    return ".txt"
+
+
+def cmd_corpus(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .corpus import builtin_specs, load_spec, unigram_entropy
+
+    if args.corpus_command == "list":
+        reg = builtin_specs()
+        t = Table(title="corpora")
+        for col in ("name", "format", "description", "licence", "source"):
+            t.add_column(col)
+        for name in reg:
+            spec = load_spec(reg.get(name), name)
+            t.add_row(name, spec.format, spec.description, spec.license, spec.sources[0].describe())
+        Console().print(t)
+        return 0
+    args.corpus = args.name
+    corpus = _corpus(args)
+    from .corpus import Vocab
+
+    info = {
+        "name": corpus.spec.name, "format": corpus.spec.format, "documents": len(corpus.documents),
+        "chars": corpus.chars(), "vocab_size": Vocab.from_texts(corpus.texts("train")).size,
+        "splits": {k: {"documents": len(v), "chars": corpus.chars(k)} for k, v in corpus.splits.items()},
+        "content_hash": corpus.content_hash, "license": corpus.spec.license,
+        "source": corpus.spec.sources[0].describe(), "unigram_bpc": unigram_entropy(corpus.texts("train")),
+        "build": vars(corpus.stats),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    t = Table(title=f"corpus {corpus.spec.name}", show_header=False)
+    for k, v in info.items():
+        t.add_row(k, json.dumps(v) if isinstance(v, dict) else f"{v:,}" if isinstance(v, int) else str(v))
+    Console().print(t)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    from .registry import UnknownNameError
+    from .progress import console
+
+    handlers = {"run": cmd_run, "train": cmd_train, "sample": cmd_sample, "corpus": cmd_corpus}
+    try:
+        if args.command == "validate":
+            from . import validate_cmd
+
+            return validate_cmd.run(args)
+        return handlers[args.command](args)
+    except UnknownNameError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        return 2
+    except GencheckError as exc:
+        console.print(f"[red]error:[/] {exc}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]: checkpoints are written atomically; `gencheck train --resume` continues")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

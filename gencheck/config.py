@@ -1,0 +1,73 @@
+"""Run configuration: frozen dataclasses and the named profiles (smoke, cpu, gpu)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 64
+    seq_len: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    eval_every: int = 200  # also the checkpoint interval
+    eval_chars: int = 200_000  # val chars scored at each interval (the final score uses all of val/test)
+    vocab_min_count: int = 1
+    seed: int = 1337
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    num_samples: int = 64
+    max_chars: int = 2000
+    temperature: float = 0.8
+    top_k: int = 0
+    prime: str = ""
+    seed: int = 1337
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    kind: str = "lstm"
+    layers: int = 2
+    hidden: int = 128
+    embed: int = 64
+    dropout: float = 0.0
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile(
+        "smoke", "about a minute on a laptop CPU: proves the pipeline, learns little",
+        layers=1, hidden=64, embed=32,
+        train=TrainConfig(steps=150, batch_size=16, seq_len=64, eval_every=50, eval_chars=20_000),
+        sample=SampleConfig(num_samples=16, max_chars=400),
+    ),
+    "cpu": Profile(
+        "cpu", "the default without CUDA: about 10 minutes on 2 CPU cores",
+        layers=2, hidden=128, embed=64,
+        train=TrainConfig(steps=5000, batch_size=64, seq_len=128, eval_every=500, vocab_min_count=100),
+        sample=SampleConfig(num_samples=64, max_chars=2000),
+    ),
+    "gpu": Profile(
+        "gpu", "the default with CUDA: a real-size 3×512 LSTM",
+        layers=3, hidden=512, embed=128, dropout=0.1,
+        train=TrainConfig(steps=6000, batch_size=128, seq_len=256, lr=2e-3, eval_every=500,
+                          eval_chars=1_000_000, vocab_min_count=100),
+        sample=SampleConfig(num_samples=256, max_chars=3000),
+    ),
+}
+
+
+def with_overrides(profile: Profile, **kw) -> Profile:
+    """Apply CLI overrides that are not None (model fields at the top, train/sample fields nested)."""
+    top = {k: v for k, v in kw.items() if v is not None and k in Profile.__dataclass_fields__}
+    tr = {k: v for k, v in kw.items() if v is not None and k in TrainConfig.__dataclass_fields__}
+    sm = {k: v for k, v in kw.items() if v is not None and k in SampleConfig.__dataclass_fields__}
+    return replace(profile, **top, train=replace(profile.train, **tr), sample=replace(profile.sample, **sm))

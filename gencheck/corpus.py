@@ -1,0 +1,443 @@
+"""Corpus stage: a declaration (corpora/*.toml) becomes documents, splits, a vocabulary and a content hash.
+
+Pipeline: fetch sources → select members by glob → decode and normalise → filter → dedupe → split by
+document (seeded) → cache. The identity of a corpus is the hash of its documents, not of an archive.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gzip
+import hashlib
+import json
+import random
+import re
+import sys
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .fsutil import GencheckError, UsageError, atomic_write_bytes, gencheck_home, sha256_text
+from .registry import Registry
+from .sources import SOURCE_KINDS, Source, fetch, iter_members, mirror_dirs
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CORPUS_FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Declared document filters; each is off at its default."""
+
+    min_english: float = 0.0  # share of words that are common English function words
+    min_ascii: float = 0.0  # share of ASCII characters
+    max_verbatim: float = 1.0  # share of characters inside `verbatim_envs`
+    verbatim_envs: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()  # every one of these substrings must occur
+    min_chars: int = 1
+    max_chars: int = 10_000_000
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    name: str
+    format: str
+    description: str
+    license: str
+    sources: tuple[Source, ...]
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+    filters: Filters = Filters()
+    split: tuple[float, float, float] = (0.9, 0.05, 0.05)
+    split_seed: int = 1234
+    content_sha256: str = ""  # pinned hash of the built documents; empty = not pinned
+    origin: str = ""  # the declaration file
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever anything that shapes the documents changes (cache key)."""
+        d = asdict(self)
+        d.pop("description"), d.pop("origin"), d.pop("license")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str
+    text: str
+
+
+@dataclass
+class BuildStats:
+    members: int = 0
+    selected: int = 0
+    not_utf8: int = 0
+    binary: int = 0
+    filtered: int = 0
+    duplicates: int = 0
+
+
+@dataclass
+class Corpus:
+    spec: CorpusSpec
+    documents: list[Document]
+    splits: dict[str, list[int]]
+    content_hash: str
+    stats: BuildStats = field(default_factory=BuildStats)
+
+    def texts(self, split: str) -> list[str]:
+        return [self.documents[i].text for i in self.splits[split]]
+
+    def chars(self, split: str | None = None) -> int:
+        idx = range(len(self.documents)) if split is None else self.splits[split]
+        return sum(len(self.documents[i].text) for i in idx)
+
+
+# --- declarations ------------------------------------------------------------------------------------
+
+_TOP_KEYS = {"name", "format", "description", "license", "sources", "include", "exclude", "filters",
+             "split", "split_seed", "content_sha256"}
+_SOURCE_KEYS = {f for f in Source.__dataclass_fields__}
+_FILTER_KEYS = {f for f in Filters.__dataclass_fields__}
+
+
+def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
+    """Parse a declaration; an unknown or mistyped field is an error naming the field and its line."""
+    raw_text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(raw_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise GencheckError(f"{path}: {exc}") from None
+
+    def bad(key: str, where: str) -> GencheckError:
+        import difflib
+
+        line = next((i + 1 for i, ln in enumerate(raw_text.splitlines()) if re.match(rf"\s*{re.escape(key)}\s*=", ln)), "?")
+        known = {"": _TOP_KEYS, "sources": _SOURCE_KEYS, "filters": _FILTER_KEYS}[where]
+        close = difflib.get_close_matches(key, list(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return GencheckError(f"{path}:{line}: unknown field {key!r}{' in [' + where + ']' if where else ''}{hint}")
+
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise bad(key, "")
+    sources = []
+    for s in data.get("sources", []):
+        for key in s:
+            if key not in _SOURCE_KEYS:
+                raise bad(key, "sources")
+        if s.get("kind") not in SOURCE_KINDS:
+            raise GencheckError(f"{path}: source kind {s.get('kind')!r} is not one of {', '.join(SOURCE_KINDS)}")
+        if s["kind"] == "dir":
+            s = {**s, "path": str((Path(path).parent / s["path"]).resolve())}
+        elif not s.get("sha256") or not s.get("file"):
+            raise GencheckError(f"{path}: every downloaded source needs `file` and `sha256`")
+        sources.append(Source(**s))
+    if not sources:
+        raise GencheckError(f"{path}: a corpus needs at least one [[sources]] entry")
+    fdata = data.get("filters", {})
+    for key in fdata:
+        if key not in _FILTER_KEYS:
+            raise bad(key, "filters")
+    filters = Filters(**{k: tuple(v) if isinstance(v, list) else v for k, v in fdata.items()})
+    split = tuple(float(x) for x in data.get("split", (0.9, 0.05, 0.05)))
+    if len(split) != 3 or abs(sum(split) - 1) > 1e-6:
+        raise GencheckError(f"{path}: split must be three fractions (train, val, test) summing to 1")
+    for key in ("format",):
+        if key not in data:
+            raise GencheckError(f"{path}: missing required field {key!r}")
+    return CorpusSpec(
+        name=name or data.get("name") or Path(path).stem,
+        format=data["format"],
+        description=data.get("description", ""),
+        license=data.get("license", "unknown"),
+        sources=tuple(sources),
+        include=tuple(data.get("include", ["*"])),
+        exclude=tuple(data.get("exclude", [])),
+        filters=filters,
+        split=split,  # type: ignore[arg-type]
+        split_seed=int(data.get("split_seed", 1234)),
+        content_sha256=data.get("content_sha256", ""),
+        origin=str(path),
+    )
+
+
+def builtin_specs() -> Registry[Path]:
+    """The declarations shipped in the package (`corpora/*.toml`); file stem = corpus name."""
+    reg: Registry[Path] = Registry("corpus")
+    root = resources.files("gencheck.corpora")
+    for entry in sorted(root.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            reg.add(entry.name[: -len(".toml")], Path(str(entry)))
+    return reg
+
+
+def resolve_spec(name_or_path: str, fmt: str | None = None) -> CorpusSpec:
+    """A built-in name, a declaration file (`my.toml`), or a directory of the user's own files."""
+    p = Path(name_or_path)
+    if name_or_path.endswith(".toml") and p.is_file():
+        return load_spec(p)
+    if p.is_dir():
+        if not fmt:
+            raise UsageError(f"{name_or_path} is a directory: say which format it holds with --format")
+        from gencheck.validators import FORMATS
+
+        spec = FORMATS.get(fmt)
+        return CorpusSpec(
+            name=p.resolve().name, format=fmt, description=f"your files under {p}", license="yours",
+            sources=(Source(kind="dir", path=str(p.resolve())),),
+            include=tuple(f"*{ext}" for ext in spec.extensions), origin=str(p),
+        )
+    reg = builtin_specs()
+    if name_or_path not in reg:
+        raise UsageError(reg.unknown_message(name_or_path))
+    return load_spec(reg.get(name_or_path), name_or_path)
+
+
+# --- building ----------------------------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    "the of and to a in is that for it as with be by this on are we an or from at which not can if "
+    "then let".split()
+)
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def english_share(text: str) -> float:
+    words = _WORD.findall(text)
+    return sum(w.lower() in _STOPWORDS for w in words) / max(1, len(words))
+
+
+def verbatim_share(text: str, envs: tuple[str, ...]) -> float:
+    if not envs:
+        return 0.0
+    names = "|".join(re.escape(e) for e in envs)
+    pat = re.compile(rf"\\begin\{{({names})\}}.*?\\end\{{\1\}}", re.S)
+    return sum(len(m.group(0)) for m in pat.finditer(text)) / max(1, len(text))
+
+
+def keep(text: str, f: Filters) -> bool:
+    if not (f.min_chars <= len(text) <= f.max_chars):
+        return False
+    if any(r not in text for r in f.require):
+        return False
+    if f.min_ascii and sum(1 for c in text if c < "\x80") / len(text) < f.min_ascii:
+        return False
+    if f.min_english and english_share(text) < f.min_english:
+        return False
+    if f.max_verbatim < 1.0 and verbatim_share(text, f.verbatim_envs) > f.max_verbatim:
+        return False
+    return True
+
+
+def normalise(data: bytes) -> str | None:
+    """UTF-8 text with LF line endings and no BOM; None when not UTF-8."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def matches(path: str, include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(path, g) for g in include) and not any(
+        fnmatch.fnmatchcase(path, g) for g in exclude
+    )
+
+
+def content_hash(documents: list[Document]) -> str:
+    h = hashlib.sha256()
+    for d in sorted(documents, key=lambda d: d.path):
+        h.update(f"{d.path}\0{sha256_text(d.text)}\n".encode())
+    return h.hexdigest()
+
+
+def split_documents(n: int, fractions: tuple[float, float, float], seed: int) -> dict[str, list[int]]:
+    """Deterministic split by document; val and test get at least one document when n >= 3."""
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    n_val = max(1 if n >= 3 else 0, round(n * fractions[1]))
+    n_test = max(1 if n >= 3 else 0, round(n * fractions[2]))
+    return {
+        "test": sorted(order[:n_test]),
+        "val": sorted(order[n_test : n_test + n_val]),
+        "train": sorted(order[n_test + n_val :]),
+    }
+
+
+def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats) -> list[Document]:
+    docs: dict[str, Document] = {}
+    seen: set[str] = set()
+    for path, data in iter_members(raw):
+        stats.members += 1
+        if not matches(path, spec.include, spec.exclude):
+            continue
+        stats.selected += 1
+        if b"\x00" in data:
+            stats.binary += 1
+            continue
+        text = normalise(data)
+        if text is None:
+            stats.not_utf8 += 1
+            continue
+        if not keep(text, spec.filters):
+            stats.filtered += 1
+            continue
+        docs[path] = Document(path, text)
+    out = []
+    for path in sorted(docs):
+        digest = sha256_text(docs[path].text)
+        if digest in seen:
+            stats.duplicates += 1
+            continue
+        seen.add(digest)
+        out.append(docs[path])
+    return out
+
+
+def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None = None,
+          home: Path | None = None, log=None) -> Corpus:
+    """Build (or load from cache) the corpus a declaration describes."""
+    home = home or gencheck_home()
+    cached = home / "corpora" / f"{spec.name}-{spec.fingerprint}.json.gz"
+    if cached.exists():
+        try:
+            return _load_cached(spec, cached)
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # a damaged cache is rebuilt
+    raw = _get_sources(spec, home, mirror_dirs(mirrors), offline, log)
+    stats = BuildStats()
+    docs = documents_from(spec, raw, stats)
+    if not docs:
+        raise GencheckError(
+            f"corpus {spec.name!r} is empty after filtering ({stats.selected} of {stats.members} files "
+            f"selected by {list(spec.include)}; {stats.not_utf8} not UTF-8, {stats.binary} binary, "
+            f"{stats.filtered} filtered out): loosen [filters] in {spec.origin}"
+        )
+    digest = content_hash(docs)
+    if spec.content_sha256 and digest != spec.content_sha256:
+        raise GencheckError(
+            f"corpus {spec.name!r}: content hash {digest} differs from the pinned {spec.content_sha256} "
+            f"in {spec.origin}; refusing to build a different corpus under the same name"
+        )
+    corpus = Corpus(spec, docs, split_documents(len(docs), spec.split, spec.split_seed), digest, stats)
+    payload = {
+        "corpus_format": CORPUS_FORMAT_VERSION,
+        "name": spec.name,
+        "fingerprint": spec.fingerprint,
+        "content_hash": digest,
+        "stats": asdict(stats),
+        "splits": corpus.splits,
+        "documents": [[d.path, d.text] for d in docs],
+    }
+    atomic_write_bytes(cached, gzip.compress(json.dumps(payload).encode(), compresslevel=1, mtime=0))
+    return corpus
+
+
+def _load_cached(spec: CorpusSpec, path: Path) -> Corpus:
+    payload = json.loads(gzip.decompress(path.read_bytes()))
+    if payload["corpus_format"] != CORPUS_FORMAT_VERSION or payload["fingerprint"] != spec.fingerprint:
+        raise ValueError("stale cache")
+    docs = [Document(p, t) for p, t in payload["documents"]]
+    return Corpus(spec, docs, payload["splits"], payload["content_hash"], BuildStats(**payload["stats"]))
+
+
+def _get_sources(spec: CorpusSpec, home: Path, mirrors: list[Path], offline: bool, log) -> Path:
+    """The first source that can be had; else one error listing every source tried."""
+    errors = []
+    for src in spec.sources:
+        if src.kind == "dir":
+            p = Path(src.path)
+            if not p.is_dir():
+                errors.append(f"{src.describe()}: no such directory")
+                continue
+            return p
+        try:
+            if log:
+                log(f"fetching {src.describe()}")
+            return fetch(src, home / "downloads", mirrors, offline)
+        except GencheckError as exc:
+            if "checksum mismatch" in str(exc):
+                raise
+            errors.append(f"{src.describe()}: {exc}")
+    files = sorted({s.file for s in spec.sources if s.file})
+    hint = f"; or put {' or '.join(files)} in a mirror directory (GENCHECK_MIRROR=DIR)" if files else ""
+    raise GencheckError(f"could not get corpus {spec.name!r}: " + "; ".join(errors) + hint)
+
+
+# --- vocabulary --------------------------------------------------------------------------------------
+
+SEP = "\x1e"  # document separator (ASCII record separator); never left in a normalised document
+UNK = "\x1a"  # unknown-character slot
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """Characters of the train split seen at least `min_count` times, plus separator and unknown."""
+
+    chars: tuple[str, ...]
+
+    @classmethod
+    def from_texts(cls, texts: list[str], min_count: int = 1) -> "Vocab":
+        counts: Counter[str] = Counter()
+        for t in texts:
+            counts.update(t)
+        kept = sorted(c for c, n in counts.items() if n >= min_count and c not in (SEP, UNK))
+        return cls((SEP, UNK, *kept))
+
+    @property
+    def size(self) -> int:
+        return len(self.chars)
+
+    @property
+    def sep_id(self) -> int:
+        return 0
+
+    @property
+    def unk_id(self) -> int:
+        return 1
+
+    def index(self) -> dict[str, int]:
+        return {c: i for i, c in enumerate(self.chars)}
+
+    def encode(self, text: str) -> list[int]:
+        idx = self.index()
+        return [idx.get(c, 1) for c in text]
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[i] if i > 1 else ("" if i == 0 else "\ufffd") for i in ids)
+
+
+def encode(text: str, vocab: Vocab) -> "np.ndarray":
+    """Vectorised `Vocab.encode` (int64 ids), fast enough for corpora of tens of MB."""
+    import numpy as np
+
+    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    keys = np.array([ord(c) for c in vocab.chars], dtype=np.uint32)
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    pos = np.clip(np.searchsorted(sorted_keys, cps), 0, len(keys) - 1)
+    return np.where(sorted_keys[pos] == cps, order[pos], vocab.unk_id).astype(np.int64)
+
+
+def stream(texts: list[str], vocab: Vocab) -> "np.ndarray":
+    """Documents joined into one id stream, each preceded by the separator."""
+    return encode("".join(SEP + t for t in texts), vocab)
+
+
+def unigram_entropy(texts: list[str]) -> float:
+    """Bits per char of the best context-free model: the floor a model must beat to have learned anything."""
+    import math
+
+    counts: Counter[str] = Counter()
+    for t in texts:
+        counts.update(t)
+    total = sum(counts.values())
+    return -sum(n / total * math.log2(n / total) for n in counts.values()) if total else 0.0

@@ -1,0 +1,101 @@
+"""`gencheck run`: corpus → model → train → sample → validate → scorecard, one stage after another."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from gencheck.validators.pool import validate_many
+
+from . import __version__
+from .config import Profile
+from .corpus import Corpus, build, unigram_entropy
+from .results import RunResult, VerdictSummary, git_commit
+from .sample import generate, write_jsonl
+from .structure import Closures, latex_closures, majority_environment
+from .train import Checkpoint, bits_per_char, train
+from .progress import log
+
+
+def new_run_id(corpus: str, profile: Profile) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus)
+    return f"{stamp}-{safe}-{profile.kind}{profile.layers}x{profile.hidden}"
+
+
+def device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+def closer_summary(c: Closures) -> dict:
+    return {"right": c.right, "wrong": c.wrong, "total": c.total,
+            "accuracy": c.accuracy if c.total else None}
+
+
+def score_closers(texts: list[str], fmt: str, majority_env: str) -> Closures:
+    total = Closures()
+    if fmt == "latex":
+        for t in texts:
+            total.add(latex_closures(t, majority_env))
+    return total
+
+
+def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
+        started: float | None = None) -> RunResult:
+    """Train, sample, validate and score; writes checkpoint.pt, samples.jsonl and results.json in run_dir."""
+    t0 = started if started is not None else time.perf_counter()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fmt = corpus.spec.format
+    log(f"corpus [bold]{corpus.spec.name}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
+        f"(train/val/test {len(corpus.splits['train'])}/{len(corpus.splits['val'])}/{len(corpus.splits['test'])})")
+    trained = train(corpus, profile, run_dir, device)
+    ck = Checkpoint.load(trained.checkpoint)
+    model = ck.build_model(device)
+
+    log("scoring val and test bits per char")
+    val_bpc = bits_per_char(model, corpus.texts("val"), ck.vocab, device)
+    test_bpc = bits_per_char(model, corpus.texts("test"), ck.vocab, device)
+
+    samples = generate(model, ck.vocab, profile.sample, device)
+    write_jsonl(samples, run_dir / "samples.jsonl")
+    workers = max(1, min(4, os.cpu_count() or 1))
+    log(f"validating {len(samples)} samples and {len(corpus.splits['test'])} real test documents as {fmt}")
+    sample_verdicts = validate_many([s.text for s in samples], fmt, workers=workers)
+    real_verdicts = validate_many(corpus.texts("test"), fmt, workers=workers, timeout_s=30.0)
+
+    majority = majority_environment(corpus.texts("train")) if fmt == "latex" else ""
+    sampled = score_closers([s.text for s in samples], fmt, majority)
+    real = score_closers(corpus.texts("test"), fmt, majority)
+    result = RunResult(
+        run_id=run_dir.name,
+        gencheck_version=__version__,
+        git_commit=git_commit(),
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        device=device_label(device),
+        seed=profile.train.seed,
+        profile=profile_name,
+        corpus={"name": corpus.spec.name, "format": fmt, "content_hash": corpus.content_hash,
+                "documents": len(corpus.documents), "chars": corpus.chars(), "license": corpus.spec.license,
+                "splits": {k: len(v) for k, v in corpus.splits.items()}},
+        model={**asdict(ck.model_config), "params": trained.params},
+        train={"steps": trained.steps, "seconds": trained.train_seconds, "chars_per_s": trained.chars_per_s,
+               "batch_size": ck.train_config.batch_size, "seq_len": ck.train_config.seq_len,
+               "lr": ck.train_config.lr, "history": trained.history,
+               "sample_max_chars": profile.sample.max_chars, "temperature": profile.sample.temperature},
+        metrics={"val_bpc": val_bpc, "test_bpc": test_bpc, "unigram_bpc": unigram_entropy(corpus.texts("train"))},
+        samples=VerdictSummary.of(sample_verdicts),
+        calibration=VerdictSummary.of(real_verdicts),
+        closers={"samples": closer_summary(sampled), "real": closer_summary(real),
+                 "majority_baseline": {"env": majority, "right": sampled.majority_right, "total": sampled.total}},
+    )
+    result.wall_seconds = time.perf_counter() - t0
+    result.save(run_dir / "results.json")
+    return result

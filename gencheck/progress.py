@@ -1,0 +1,53 @@
+"""Progress for long work: a rich bar on a terminal, a plain periodic line in CI logs (stderr)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+
+
+class Reporter:
+    """`update(done, **fields)`; fields are shown after the bar (e.g. chars/s, loss)."""
+
+    def __init__(self, progress: Progress | None, task, total: int, label: str, every_s: float) -> None:
+        self.progress, self.task, self.total, self.label = progress, task, total, label
+        self.every_s, self.last_print, self.start = every_s, 0.0, time.perf_counter()
+
+    def update(self, done: int, **fields: object) -> None:
+        text = "  ".join(f"{k} {v}" for k, v in fields.items())
+        if self.progress is not None:
+            self.progress.update(self.task, completed=done, fields=text)
+            return
+        now = time.perf_counter()
+        if now - self.last_print >= self.every_s or done >= self.total:
+            self.last_print = now
+            elapsed = now - self.start
+            eta = elapsed / done * (self.total - done) if done else float("nan")
+            console.print(f"{self.label}: {done}/{self.total}  {text}  elapsed {elapsed:.0f}s  eta {eta:.0f}s",
+                          highlight=False)
+
+
+@contextmanager
+def progress(label: str, total: int, every_s: float = 15.0) -> Iterator[Reporter]:
+    if console.is_terminal:
+        cols = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[fields]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
+        with Progress(*cols, console=console, transient=False) as p:
+            yield Reporter(p, p.add_task(label, total=total, fields=""), total, label, every_s)
+    else:
+        yield Reporter(None, None, total, label, every_s)
+
+
+def log(message: str) -> None:
+    console.print(message, highlight=False)
+
+
+def is_tty() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,79 @@
+"""The long-range-dependency scorecard: a data object with a rich view, no I/O.
+
+Metrics are rows and the columns are the model, a baseline and the calibration (the same validator on
+real held-out documents), so the table stays readable at 80 columns and a model's numbers sit beside
+the floor (baseline) and the ceiling (real text).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from .results import RunResult, VerdictSummary
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
+
+
+def num(x: float | None) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def closes(c: dict | None) -> str:
+    if not c or not c.get("total"):
+        return "—"
+    return f"{pct(c['right'] / c['total'])} of {c['total']:,}"
+
+
+@dataclass
+class Scorecard:
+    result: RunResult
+
+    def table(self) -> Table:
+        r, m = self.result, self.result.model
+        s, c = r.samples, r.calibration
+        maj = r.closers.get("majority_baseline") or {}
+        t = Table(title=f"gencheck scorecard · {r.corpus['name']} ({r.corpus['content_hash'][:12]})",
+                  caption=f"run {r.run_id} · {r.device} · seed {r.seed} · {r.wall_seconds:.0f}s wall")
+        t.add_column("metric")
+        t.add_column(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params']:,} params", justify="right")
+        t.add_column("baseline", justify="right")
+        t.add_column(f"real text\n{c.count} test docs", justify="right")
+        unigram = f"{num(r.metrics['unigram_bpc'])} unigram"
+        t.add_row("val bits/char", num(r.metrics["val_bpc"]), unigram, "")
+        t.add_row("test bits/char", num(r.metrics["test_bpc"]), unigram, "")
+        t.add_row(f"valid (of {s.count} samples)", pct(s.rate("valid")), "", pct(c.rate("valid")))
+        t.add_row("viable prefix", pct(s.rate("viable_prefix")), "", pct(c.rate("viable_prefix")))
+        t.add_row("invalid", pct(s.rate("invalid")), "", pct(c.rate("invalid")))
+        if r.corpus.get("format") == "latex":
+            t.add_row("\\end closes the open env", closes(r.closers.get("samples")),
+                      f"{closes(maj)}\n(always {maj.get('env') or '?'})", closes(r.closers.get("real")))
+        return t
+
+    def errors(self) -> Table | Text:
+        s = self.result.samples
+        if not s.top_errors:
+            return Text("no findings in the samples")
+        t = Table(title="top findings in samples", title_justify="left", show_edge=False)
+        t.add_column("count", justify="right")
+        t.add_column("kind")
+        t.add_column("example", overflow="fold")
+        for e in s.top_errors:
+            t.add_row(str(e["count"]), e["kind"], e["example"])
+        return t
+
+    def __rich__(self) -> Group:
+        tr = self.result.train
+        note = Text(
+            f"trained {tr['steps']:,} steps in {tr['seconds']:.0f}s at {tr['chars_per_s']:,.0f} chars/s; "
+            f"samples ≤ {tr.get('sample_max_chars', '?')} chars at temperature {tr.get('temperature', '?')}. "
+            "bits/char below the unigram baseline = the model learned something; "
+            "viable prefix = only still-open structures (a cut-off sample).",
+            style="dim")
+        return Group(self.table(), self.errors(), note)

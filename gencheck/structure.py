@@ -1,0 +1,80 @@
+"""Closer accuracy in generated text: when a sample closes a structure, does it close the right one?
+
+For LaTeX, each `\\end{Y}` met while environments are open is a closing decision; it is right when Y is
+the innermost open environment. Distances are in characters from the matching `\\begin`. This is the
+sampled counterpart of the teacher-forced probes, and what "proof opened, lemma closed" counts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_TOKEN = re.compile(r"(?<!\\)%[^\n]*|\\(begin|end)\s*\{([^{}\n]{1,80})\}")
+_VERBATIM = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "comment"})
+
+
+@dataclass
+class Closures:
+    right: int = 0
+    wrong: int = 0
+    distances_right: list[int] = field(default_factory=list)
+    distances_wrong: list[int] = field(default_factory=list)
+    majority_right: int = 0  # a baseline that always closes the corpus's most common environment
+
+    @property
+    def total(self) -> int:
+        return self.right + self.wrong
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / self.total if self.total else float("nan")
+
+    def add(self, other: "Closures") -> None:
+        self.right += other.right
+        self.wrong += other.wrong
+        self.majority_right += other.majority_right
+        self.distances_right += other.distances_right
+        self.distances_wrong += other.distances_wrong
+
+
+def latex_closures(text: str, majority_env: str = "") -> Closures:
+    out = Closures()
+    stack: list[tuple[str, int]] = []
+    verbatim: str | None = None
+    for m in _TOKEN.finditer(text):
+        kind, name = m.group(1), m.group(2)
+        if kind is None:  # a comment
+            continue
+        name = name.strip()
+        if verbatim is not None:
+            if kind == "end" and name == verbatim:
+                verbatim = None
+                if stack:
+                    stack.pop()
+            continue
+        if kind == "begin":
+            stack.append((name, m.start()))
+            if name in _VERBATIM:
+                verbatim = name
+        elif stack:
+            opened, pos = stack.pop()
+            dist = m.start() - pos
+            if name == opened:
+                out.right += 1
+                out.distances_right.append(dist)
+            else:
+                out.wrong += 1
+                out.distances_wrong.append(dist)
+            out.majority_right += opened == majority_env
+    return out
+
+
+def majority_environment(texts: list[str]) -> str:
+    """The most common environment name in real text: the majority-class baseline for closers."""
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for t in texts:
+        counts.update(n.strip() for k, n in re.findall(r"\\(begin)\s*\{([^{}\n]{1,80})\}", t))
+    return counts.most_common(1)[0][0] if counts else ""
