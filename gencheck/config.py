@@ -52,7 +52,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         "cpu", "the default without CUDA: about 10 minutes on 2 CPU cores",
         layers=2, hidden=128, embed=64,
-        train=TrainConfig(steps=5000, batch_size=64, seq_len=128, eval_every=500, vocab_min_count=100),
+        train=TrainConfig(steps=3200, batch_size=64, seq_len=128, eval_every=400, vocab_min_count=100),
         sample=SampleConfig(num_samples=64, max_chars=2000),
     ),
     "gpu": Profile(

@@ -53,9 +53,9 @@ class Source:
 
     def describe(self) -> str:
         if self.kind == "deb":
-            return f"Debian package {self.package}={self.version} ({self.file})"
+            return f"Debian {self.package}={self.version}"
         if self.kind == "pypi-sdist":
-            return f"PyPI sdist {self.package}=={self.version} ({self.file})"
+            return f"PyPI sdist {self.package}=={self.version}"
         if self.kind == "url":
             return f"{self.url}"
         return f"directory {self.path}"

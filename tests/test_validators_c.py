@@ -19,6 +19,8 @@ extern "C" {
 #endif
 static size_t count(const Node *n, uint8_t flag) {
     size_t k = 0;
+    int arr[4] = {0};
+    arr[1] = arr[2];
     char q = '"', b = '\'';
     const char *s = "a } string ) with \" escapes\
 continued";
