@@ -104,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate_cmd.add_parser(sub)
 
+    p = sub.add_parser("calibrate", help="how far to trust the validator on a corpus", formatter_class=fmt,
+                       description="Run the corpus's validator on its real documents (acceptance rate; each "
+                                   "rejection listed) and on seeded single-edit mutations of the accepted ones "
+                                   "(detection rate per mutation kind).",
+                       epilog="examples:\n  gencheck calibrate --corpus latex\n"
+                              "  gencheck calibrate --corpus latex --split all --json")
+    add_corpus_args(p)
+    p.add_argument("--split", choices=["train", "val", "test", "all"], default="test")
+    p.add_argument("--mutations", type=int, default=200, help="mutants per mutation kind")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the calibration as JSON on stdout")
+
     p = sub.add_parser("corpus", help="list, build or inspect corpora", formatter_class=fmt,
                        description="Corpora are declared in corpora/*.toml: pinned sources, filters, split seed.",
                        epilog=_epilog("corpus"))
@@ -210,6 +222,36 @@ def _suffix_for(ck) -> str:
     return ".txt"
 
 
+def cmd_calibrate(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .calibrate import calibrate
+    from .scorecard import pct
+
+    cal = calibrate(_corpus(args), args.split, args.mutations, args.seed)
+    if args.json:
+        print(json.dumps(cal.to_json(), indent=2))
+        return 0
+    console = Console()
+    console.print(f"[bold]{cal.corpus}[/] ({cal.format}, {cal.split} split): {cal.accepted} of {cal.documents} "
+                  f"real documents accepted ({pct(cal.acceptance)})", highlight=False)
+    if cal.rejected:
+        t = Table(title="rejected real documents: a real error, or a validator gap?", title_justify="left")
+        for col in ("path", "verdict", "first finding"):
+            t.add_column(col, overflow="fold")
+        for r in cal.rejected:
+            t.add_row(r.path, r.verdict, f"{r.line}:{r.col} {r.kind}: {r.message}")
+        console.print(t)
+    t = Table(title="mutations of accepted documents", title_justify="left")
+    for col in ("mutation", "tried", "rejected"):
+        t.add_column(col, justify="left" if col == "mutation" else "right")
+    for m in cal.mutations:
+        t.add_row(m.kind, str(m.tried), pct(m.rate))
+    console.print(t)
+    return 0
+
+
 def cmd_corpus(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -257,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     from .registry import UnknownNameError
     from .progress import console
 
-    handlers = {"run": cmd_run, "train": cmd_train, "sample": cmd_sample, "corpus": cmd_corpus}
+    handlers = {"run": cmd_run, "train": cmd_train, "sample": cmd_sample, "corpus": cmd_corpus,
+                "calibrate": cmd_calibrate}
     try:
         if args.command == "validate":
             from . import validate_cmd

@@ -1,6 +1,7 @@
-"""`gencheck validate`: the validators on files from any generator, as a table or JSON lines.
+"""`gencheck validate`: judge the structure of LaTeX, C or Markdown files from the command line.
 
-Exit codes: 0 every input valid, 1 some input not valid, 2 usage error (unknown format, missing path).
+Wiring (in gencheck/cli.py):  `validate_cmd.add_parser(subparsers)`; the parser's `func` is `run`.
+Exit status: 0 when every input is valid, 1 when any is not, 2 on a usage error (one line on stderr).
 """
 
 from __future__ import annotations
@@ -9,82 +10,134 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
+from dataclasses import dataclass
 
-from .fsutil import UsageError
+EXAMPLES = """examples:
+  gencheck validate paper.tex notes.md src/         # format from each file's extension
+  gencheck validate --format c --json - < sample.txt  # one JSON object per input on stdout
+  gencheck validate --workers 2 --timeout 2 samples/
+"""
 
 
-def add_parser(sub) -> argparse.ArgumentParser:
-    from gencheck.validators import FORMATS
+from .fsutil import UsageError  # a problem with the command line: one line on stderr, exit 2
 
-    p = sub.add_parser(
-        "validate", help="check the structure of LaTeX, C or Markdown files",
+
+@dataclass
+class _Input:
+    path: str
+    format: str
+    text: str
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the `validate` subcommand to an argparse subparsers object; returns its parser."""
+    p = subparsers.add_parser(
+        "validate",
+        help="check the structure of LaTeX, C or Markdown files",
+        description="Check the structure of LaTeX, C or Markdown documents (environments, brackets, "
+        "math, fences, tables, ...) and print a verdict per input: valid, viable_prefix (only "
+        "things still open at the end, as in a truncated sample) or invalid.",
+        epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Validate files (or stdin with -) and report each finding with line, column and the "
-                    "opener it concerns. Verdicts: valid, viable_prefix (only still-open structures, as in a "
-                    "cut-off sample), invalid.",
-        epilog="examples:\n  gencheck validate paper.tex\n  gencheck validate --format c src/\n"
-               "  cat sample.md | gencheck validate --format markdown - --json",
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (walked); - reads stdin")
-    p.add_argument("--format", choices=FORMATS.names(), help="default: from each file's extension")
-    p.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
-    p.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per input before it is a finding")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (walked) or - for stdin")
+    p.add_argument("-f", "--format", default=None, help="latex, c or markdown (default: from the file extension)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per input instead of a table")
+    p.add_argument("-j", "--workers", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: %(default)s)")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per input before it is judged 'timeout' (default: %(default)s)")
+    p.add_argument("--max-chars", type=int, default=2_000_000, help="longer inputs are judged 'too_long' (default: %(default)s)")
+    p.set_defaults(func=run)
     return p
 
 
-def collect(paths: list[str], fmt: str | None) -> list[tuple[str, str, str]]:
-    """(path, format, text) for every input; a folder yields its files of a known format."""
-    from gencheck.validators import format_for_path
+def _read(path: str) -> str:
+    with open(path, "rb") as f:
+        return f.read().decode("utf-8", errors="surrogateescape")
 
-    out = []
-    for raw in paths:
-        if raw == "-":
-            if not fmt:
-                raise UsageError("reading stdin (-) needs --format")
-            out.append(("-", fmt, sys.stdin.buffer.read().decode("utf-8", "surrogateescape")))
-            continue
-        p = Path(raw)
-        if not p.exists():
-            raise UsageError(f"no such file or folder: {raw}")
-        files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
-        for f in files:
-            f_fmt = fmt or format_for_path(str(f))
-            if f_fmt is None:
-                if p.is_dir():
-                    continue
-                raise UsageError(f"cannot tell the format of {f} from its extension: pass --format")
-            out.append((str(f), f_fmt, f.read_bytes().decode("utf-8", "surrogateescape")))
+
+def collect_inputs(paths: list[str], fmt: str | None) -> list[_Input]:
+    """Expand paths (stdin, files, directories) into inputs with a format each; UsageError on problems."""
+    from gencheck.validators import FORMATS, format_for_path
+
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(FORMATS.unknown_message(fmt))
+    out: list[_Input] = []
+    for path in paths:
+        if path == "-":
+            if fmt is None:
+                raise UsageError("reading stdin needs --format (latex, c or markdown)")
+            out.append(_Input("-", fmt, sys.stdin.read()))
+        elif os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    full = os.path.join(root, name)
+                    f = format_for_path(full)
+                    if f is not None and (fmt is None or f == fmt):
+                        out.append(_Input(full, f, _read(full)))
+        elif os.path.isfile(path):
+            f = fmt or format_for_path(path)
+            if f is None:
+                raise UsageError(f"cannot tell the format of {path}; use --format (latex, c or markdown)")
+            out.append(_Input(path, f, _read(path)))
+        else:
+            raise UsageError(f"no such file or directory: {path}")
     return out
 
 
+def _finding_json(f) -> dict:
+    return {"kind": f.kind, "message": f.message, "line": f.line, "col": f.col, "opener": f.opener, "distance": f.distance}
+
+
 def run(args: argparse.Namespace) -> int:
+    """Validate every input; print a table (or JSON lines); return the exit status."""
+    from gencheck.validators import VALID, WARNING, validate_many
+
+    try:
+        inputs = collect_inputs(args.paths, args.format)
+        if args.workers < 0 or args.timeout <= 0:
+            raise UsageError("--workers must be >= 0 and --timeout > 0")
+    except UsageError as e:
+        print(f"gencheck validate: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"gencheck validate: error: {e}", file=sys.stderr)
+        return 2
+    verdicts = [None] * len(inputs)
+    for fmt in sorted({i.format for i in inputs}):
+        idx = [k for k, i in enumerate(inputs) if i.format == fmt]
+        got = validate_many([inputs[k].text for k in idx], fmt, workers=args.workers, timeout_s=args.timeout,
+                            max_chars=args.max_chars)
+        for k, v in zip(idx, got):
+            verdicts[k] = v
+    if args.json:
+        for inp, v in zip(inputs, verdicts):
+            print(json.dumps({"path": inp.path, "format": inp.format, "verdict": v.verdict,
+                              "findings": [_finding_json(f) for f in v.findings],
+                              "seconds": round(v.seconds, 6)}, ensure_ascii=False))
+    else:
+        _print_table(inputs, verdicts, WARNING)
+    return 0 if all(v.verdict == VALID for v in verdicts) else 1
+
+
+def _print_table(inputs, verdicts, warning: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    from gencheck.validators import VALID, validate_many
-
-    inputs = collect(args.paths, args.format)
-    verdicts = [None] * len(inputs)
-    for fmt in sorted({f for _, f, _ in inputs}):
-        idx = [i for i, (_, f, _) in enumerate(inputs) if f == fmt]
-        for i, v in zip(idx, validate_many([inputs[i][2] for i in idx], fmt, workers=args.workers,
-                                           timeout_s=args.timeout)):
-            verdicts[i] = v
-    if args.json:
-        for (path, fmt, _), v in zip(inputs, verdicts):
-            print(json.dumps({"path": path, "format": fmt, "verdict": v.verdict, "findings": [
-                {k: f.to_json()[k] for k in ("kind", "message", "line", "col", "opener", "distance")}
-                for f in v.findings], "seconds": round(v.seconds, 6)}, ensure_ascii=False))
-    else:
-        t = Table(title=f"gencheck validate · {len(inputs)} input(s)")
-        for col in ("path", "format", "verdict", "findings", "first finding"):
-            t.add_column(col, overflow="fold")
-        for (path, fmt, _), v in zip(inputs, verdicts):
-            first = v.findings[0] if v.findings else None
-            colour = {"valid": "green", "viable_prefix": "yellow"}.get(v.verdict, "red")
-            t.add_row(path, fmt, f"[{colour}]{v.verdict}[/]", str(len(v.findings)),
-                      f"{first.line}:{first.col} {first.kind}: {first.message}" if first else "")
-        Console().print(t)
-    return 0 if all(v.verdict == VALID for v in verdicts) else 1
+    style = {"valid": "green", "viable_prefix": "yellow", "invalid": "red"}
+    table = Table(title="gencheck validate", show_lines=False)
+    for col in ("path", "format", "verdict", "errors", "first finding"):
+        table.add_column(col, overflow="fold")
+    counts: dict[str, int] = {}
+    for inp, v in zip(inputs, verdicts):
+        counts[v.verdict] = counts.get(v.verdict, 0) + 1
+        errors = [f for f in v.findings if f.severity != warning]
+        first = errors[0] if errors else (v.findings[0] if v.findings else None)
+        where = f"{first.kind} {first.line}:{first.col} {first.message}" if first else ""
+        table.add_row(escape(inp.path), inp.format, f"[{style.get(v.verdict, '')}]{v.verdict}[/]", str(len(errors)),
+                      escape(where))
+    console = Console(soft_wrap=False)
+    console.print(table)
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("valid", "viable_prefix", "invalid"))
+    console.print(f"{len(inputs)} inputs: {summary}")

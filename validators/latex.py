@@ -11,12 +11,15 @@ Two passes, both bounded:
    Text after a matched `\\end{document}` is ignored, as LaTeX ignores it.
 
 2. pylatexenc's strict walker (`tolerant_parsing=False`) as a second opinion, run only when the
-   scanner found nothing (so one defect is never counted twice) and the nesting depth is at most
-   `PYLATEXENC_MAX_DEPTH` (pylatexenc recurses once per nesting level). It parses a copy of the text
-   in which every raw span found by the scanner is blanked to spaces (newlines kept, so positions
-   still agree), with an empty macro database (macros take no arguments): that makes it about 8x
-   faster than the default database and keeps it from misreading the opaque spans. Its error
-   becomes one `parse_error` finding.
+   scanner found nothing (so one defect is never counted twice), the nesting depth is at most
+   `PYLATEXENC_MAX_DEPTH` (pylatexenc recurses once per nesting level) and the text is at most
+   `PYLATEXENC_MAX_CHARS` long (`syntax["parses"]` is present only when it ran). It parses the
+   text with every raw span found by the scanner blanked (newlines kept), reduced to a skeleton
+   (each run of plain text and other control sequences becomes one "x"; `skeleton_offset` maps
+   error positions back), with an empty macro database (macros take no arguments). That is ~10x
+   faster than parsing the text with the default database, and keeps pylatexenc from misreading
+   the opaque spans. Its error becomes one `parse_error` finding (fixable only when it merely ran
+   out of text).
 
 Verdicts follow `base.verdict_of`: no findings -> valid; only kinds in `FIXABLE_KINDS` (something
 still open at the end of the text, as in a truncated sample) -> viable_prefix; else invalid.
@@ -118,6 +121,9 @@ _BRACKET = re.compile(r"\\.|[{}\]]|\n[ \t]*\n", re.S)
 MAX_FINDINGS = 100
 #: pylatexenc recurses per nesting level; deeper documents are left to the iterative scanner alone.
 PYLATEXENC_MAX_DEPTH = 60
+#: pylatexenc is the slow pass (~1 MB/s on skeletons, worse on very long ones); longer texts are
+#: left to the linear scanner, so a 5 MB sample is judged in about a second rather than timing out.
+PYLATEXENC_MAX_CHARS = 200_000
 
 _TOKEN = re.compile(
     r"(?P<comment>%[^\n]*)"
@@ -689,7 +695,7 @@ def check(text: str) -> Report:
     starts = line_starts_of(text) if res.raws else []
     findings = [_finding(text, starts, r) for r in res.raws]
     ran_strict = False
-    if not findings and res.max_depth <= PYLATEXENC_MAX_DEPTH:
+    if not findings and res.max_depth <= PYLATEXENC_MAX_DEPTH and len(text) <= PYLATEXENC_MAX_CHARS:
         ran_strict = True
         err = pylatexenc_error(_blank(text, res.raw_spans))
         if err is not None:

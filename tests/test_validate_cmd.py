@@ -1,0 +1,74 @@
+"""`gencheck validate`: inputs, output forms and exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+
+import pytest
+
+from gencheck import validate_cmd
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="gencheck")
+    sub = parser.add_subparsers(dest="command")
+    validate_cmd.add_parser(sub)
+    return parser.parse_args(["validate", *argv])
+
+
+@pytest.fixture()
+def files(tmp_path):
+    (tmp_path / "good.tex").write_text("\\begin{document}$x$\\end{document}\n")
+    (tmp_path / "bad.tex").write_text("\\begin{proof}x\\end{lemma}\n")
+    (tmp_path / "ok.md").write_text("# t\n\ntext\n")
+    (tmp_path / "cut.c").write_text("int main(void) {\n")
+    (tmp_path / "notes.txt").write_text("ignored in directories\n")
+    return tmp_path
+
+
+def test_all_valid_exit_0(files, capsys):
+    assert validate_cmd.run(parse([str(files / "good.tex"), str(files / "ok.md"), "--workers", "1"])) == 0
+    out = capsys.readouterr().out
+    assert "2 inputs: 2 valid" in out
+
+
+def test_json_lines_and_exit_1(files, capsys):
+    code = validate_cmd.run(parse(["--json", str(files)]))
+    assert code == 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by = {r["path"].rsplit("/", 1)[-1]: r for r in rows}
+    assert set(by) == {"good.tex", "bad.tex", "ok.md", "cut.c"}
+    assert by["bad.tex"]["verdict"] == "invalid"
+    f = by["bad.tex"]["findings"][0]
+    assert f["kind"] == "env_mismatch" and f["opener"] == "\\begin{proof}" and f["line"] == 1 and f["distance"] == 14
+    assert set(f) == {"kind", "message", "line", "col", "opener", "distance"}
+    assert by["cut.c"]["verdict"] == "viable_prefix" and by["cut.c"]["format"] == "c"
+    assert set(by["ok.md"]) == {"path", "format", "verdict", "findings", "seconds"}
+
+
+def test_stdin_needs_format(monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("a { b"))
+    assert validate_cmd.run(parse(["-"])) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--format" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("a { b"))
+    assert validate_cmd.run(parse(["--format", "latex", "--json", "-"])) == 1
+    row = json.loads(capsys.readouterr().out)
+    assert row["path"] == "-" and row["verdict"] == "viable_prefix"
+
+
+def test_usage_errors(files, capsys):
+    assert validate_cmd.run(parse(["--format", "latx", str(files / "good.tex")])) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "latex" in err
+    assert validate_cmd.run(parse([str(files / "missing.tex")])) == 2
+    assert validate_cmd.run(parse([str(files / "notes.txt")])) == 2
+    assert "format" in capsys.readouterr().err
+
+
+def test_help_has_example():
+    parser = argparse.ArgumentParser(prog="gencheck")
+    p = validate_cmd.add_parser(parser.add_subparsers())
+    assert "gencheck validate" in p.format_help() and "--json" in p.format_help()
