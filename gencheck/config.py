@@ -53,7 +53,7 @@ PROFILES: dict[str, Profile] = {
         "cpu", "the default without CUDA: about 10 minutes on 2 CPU cores",
         layers=2, hidden=128, embed=64,
         train=TrainConfig(steps=3200, batch_size=64, seq_len=128, eval_every=400, vocab_min_count=100),
-        sample=SampleConfig(num_samples=64, max_chars=2000),
+        sample=SampleConfig(num_samples=128, max_chars=2000, temperature=0.7),
     ),
     "gpu": Profile(
         "gpu", "the default with CUDA: a real-size 3×512 LSTM",

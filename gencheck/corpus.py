@@ -42,6 +42,8 @@ class Filters:
     max_verbatim: float = 1.0  # share of characters inside `verbatim_envs`
     verbatim_envs: tuple[str, ...] = ()
     require: tuple[str, ...] = ()  # every one of these substrings must occur
+    max_comment_lines: float = 1.0  # share of non-blank lines that are comments (start with comment_prefix)
+    comment_prefix: str = ""
     min_chars: int = 1
     max_chars: int = 10_000_000
 
@@ -291,7 +293,15 @@ def keep(text: str, f: Filters) -> bool:
         return False
     if f.max_verbatim < 1.0 and verbatim_share(text, f.verbatim_envs) > f.max_verbatim:
         return False
+    if f.max_comment_lines < 1.0 and comment_share(text, f.comment_prefix) > f.max_comment_lines:
+        return False
     return True
+
+
+def comment_share(text: str, prefix: str) -> float:
+    """Share of non-blank lines that are whole-line comments: templates are mostly instructions in comments."""
+    lines = [ln.lstrip() for ln in text.splitlines() if ln.strip()]
+    return sum(ln.startswith(prefix) for ln in lines) / max(1, len(lines)) if prefix else 0.0
 
 
 def normalise(data: bytes) -> str | None:

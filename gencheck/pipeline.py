@@ -37,7 +37,7 @@ def device_label(device: torch.device) -> str:
 
 def closer_summary(c: Closures) -> dict:
     return {"right": c.right, "wrong": c.wrong, "total": c.total,
-            "accuracy": c.accuracy if c.total else None}
+            "accuracy": c.accuracy if c.total else None, "opened": c.opened, "chars": c.chars}
 
 
 def score_closers(texts: list[str], fmt: str, majority_env: str) -> Closures:

@@ -31,6 +31,10 @@ def closes(c: dict | None) -> str:
     return f"{pct(c['right'] / c['total'])} of {c['total']:,}"
 
 
+def per_k(c: dict | None) -> str:
+    return f"{1000 * c['opened'] / c['chars']:.1f}" if c and c.get("chars") else "—"
+
+
 @dataclass
 class Scorecard:
     result: RunResult
@@ -52,6 +56,7 @@ class Scorecard:
         t.add_row("viable prefix", pct(s.rate("viable_prefix")), "", pct(c.rate("viable_prefix")))
         t.add_row("invalid", pct(s.rate("invalid")), "", pct(c.rate("invalid")))
         if r.corpus.get("format") == "latex":
+            t.add_row("\\begin per 1k chars", per_k(r.closers.get("samples")), "", per_k(r.closers.get("real")))
             t.add_row("\\end closes the open env", closes(r.closers.get("samples")),
                       f"{closes(maj)}\n(always {maj.get('env') or '?'})", closes(r.closers.get("real")))
         return t

@@ -21,6 +21,8 @@ class Closures:
     distances_right: list[int] = field(default_factory=list)
     distances_wrong: list[int] = field(default_factory=list)
     majority_right: int = 0  # a baseline that always closes the corpus's most common environment
+    opened: int = 0  # \begin count: does the text produce structure at all?
+    chars: int = 0
 
     @property
     def total(self) -> int:
@@ -34,12 +36,14 @@ class Closures:
         self.right += other.right
         self.wrong += other.wrong
         self.majority_right += other.majority_right
+        self.opened += other.opened
+        self.chars += other.chars
         self.distances_right += other.distances_right
         self.distances_wrong += other.distances_wrong
 
 
 def latex_closures(text: str, majority_env: str = "") -> Closures:
-    out = Closures()
+    out = Closures(chars=len(text))
     stack: list[tuple[str, int]] = []
     verbatim: str | None = None
     for m in _TOKEN.finditer(text):
@@ -54,6 +58,7 @@ def latex_closures(text: str, majority_env: str = "") -> Closures:
                     stack.pop()
             continue
         if kind == "begin":
+            out.opened += 1
             stack.append((name, m.start()))
             if name in _VERBATIM:
                 verbatim = name

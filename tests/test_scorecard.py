@@ -15,7 +15,7 @@ from gencheck.validators import validate
 def test_closures_count_right_and_wrong_with_distances():
     text = "\\begin{proof}ab\\begin{lemma}x\\end{lemma}\\end{theorem}% \\end{proof}\n\\end{x}"
     c = latex_closures(text, majority_env="proof")
-    assert (c.right, c.wrong, c.majority_right) == (1, 1, 1)
+    assert (c.right, c.wrong, c.majority_right, c.opened, c.chars) == (1, 1, 1, 2, len(text))
     assert c.distances_right == [len("\\begin{lemma}x")]
     assert c.distances_wrong == [text.index("\\end{theorem}")]
 
@@ -39,7 +39,8 @@ def result() -> RunResult:
         train={"steps": 10, "seconds": 2.0, "chars_per_s": 40_000.0, "sample_max_chars": 2000, "temperature": 0.8},
         metrics={"val_bpc": 1.9, "test_bpc": 2.0, "unigram_bpc": 5.0},
         samples=VerdictSummary.of(verdicts), calibration=VerdictSummary.of(verdicts[2:]),
-        closers={"samples": {"right": 3, "wrong": 1, "total": 4}, "real": {"right": 6, "wrong": 0, "total": 6},
+        closers={"samples": {"right": 3, "wrong": 1, "total": 4, "opened": 5, "chars": 2000},
+                 "real": {"right": 6, "wrong": 0, "total": 6, "opened": 6, "chars": 1000},
                  "majority_baseline": {"env": "proof", "right": 1, "total": 4}},
         wall_seconds=12.0,
     )
@@ -59,5 +60,6 @@ def test_scorecard_renders_at_80_columns():
     text = console.export_text()
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "│ test bits/char           │          2.000 │  5.000 unigram │             │" in text
+    assert "│ \\begin per 1k chars      │            2.5 │                │         6.0 │" in text
     assert "75% of 4" in text and "25% of 4" in text and "(always proof)" in text
     assert "\\begin{proof} closed by \\end{lemma}" in text
