@@ -1,7 +1,7 @@
 """Validator throughput: samples/s of ~2 KB per format, on 1 and 2 workers (through validate_many).
 
-Samples come from real text when available (texlive docs under /tmp/ex, C and Markdown files under
-/usr/share/doc), else from generated documents. Targets: >=500 LaTeX, >=500 C, >=1500 Markdown
+Samples are cut from the default corpora (`latex`, `c`, `markdown`; built or fetched as by
+`gencheck corpus build`), else from generated documents when a corpus cannot be had. Targets: >=500 LaTeX, >=500 C, >=1500 Markdown
 samples/s on one worker, and >=1.8x from 1 to 2 workers.
 
     python benchmarks/validate_throughput.py [--n 2000] [--size 2048]
@@ -10,8 +10,6 @@ samples/s on one worker, and >=1.8x from 1 to 2 workers.
 from __future__ import annotations
 
 import argparse
-import glob
-import gzip
 import random
 import time
 
@@ -20,17 +18,17 @@ from rich.table import Table
 
 from gencheck.validators import validate_many
 
-SOURCES = {
-    "latex": ["/tmp/ex/texlive-*/usr/share/doc/**/*.tex.gz"],
-    "c": ["/usr/share/doc/**/*.c", "/usr/share/doc/**/*.c.gz"],
-    "markdown": ["/usr/share/doc/**/*.md"],
-}
 TARGETS = {"latex": 500, "c": 500, "markdown": 1500}
 
 
-def _read(path: str) -> str:
-    raw = gzip.open(path).read() if path.endswith(".gz") else open(path, "rb").read()
-    return raw.decode("utf-8", "surrogateescape")
+def _corpus_texts(fmt: str) -> list[str]:
+    from gencheck.corpus import build, resolve_spec
+    from gencheck.fsutil import GencheckError
+
+    try:
+        return [d.text for d in build(resolve_spec(fmt)).documents]
+    except GencheckError:
+        return []
 
 
 def _generated(fmt: str, rng: random.Random) -> str:
@@ -47,10 +45,8 @@ def _generated(fmt: str, rng: random.Random) -> str:
 def samples(fmt: str, n: int, size: int, seed: int = 0) -> tuple[list[str], str]:
     """n chunks of `size` characters cut at line boundaries from real files (or generated text)."""
     rng = random.Random(seed)
-    files = sorted(f for pat in SOURCES[fmt] for f in glob.glob(pat, recursive=True))
-    texts = [_read(f) for f in files[:400]]
-    texts = [t for t in texts if len(t) >= size]
-    source = f"real ({len(texts)} files)"
+    texts = [t for t in _corpus_texts(fmt) if len(t) >= size]
+    source = f"corpus {fmt} ({len(texts)} docs)"
     if not texts:
         texts, source = [_generated(fmt, rng) * 4], "generated"
     out = []

@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", dest="num_samples", type=int, help="how many documents to sample")
     p.add_argument("--max-chars", dest="max_chars", type=int, help="longest sample, in characters")
     p.add_argument("--json", action="store_true", help="also print results.json on stdout")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                   help="finish a killed run: continue training from RUN_DIR/checkpoint.pt, then sample and score")
 
     p = sub.add_parser("train", help="train (or --resume) a model into a run folder", formatter_class=fmt,
                        description="Train a char model; checkpoint.pt in --out is written atomically at every "
@@ -168,7 +170,9 @@ def cmd_run(args) -> int:
     device = pick_device(args.device)
     name, profile = _profile(args)
     corpus = _corpus(args)
-    run_dir = args.out / new_run_id(corpus.spec.name, profile)
+    run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
+    if args.resume and not (args.resume / "checkpoint.pt").is_file():
+        raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
     result = run(corpus, profile, device, run_dir, name, started=started)
     Console(stderr=args.json).print(Scorecard(result))
     Console(stderr=args.json).print(f"results: {run_dir / 'results.json'}", highlight=False)
@@ -367,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/] {exc}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
-        console.print("[red]interrupted[/]: checkpoints are written atomically; `gencheck train --resume` continues")
+        console.print("[red]interrupted[/]: checkpoints are written atomically; "
+                      "`gencheck run --resume RUN_DIR` (or `gencheck train --out RUN_DIR --resume`) continues")
         return 130
 
 

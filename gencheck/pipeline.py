@@ -50,13 +50,16 @@ def score_closers(texts: list[str], fmt: str, majority_env: str) -> Closures:
 
 def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
         started: float | None = None) -> RunResult:
-    """Train, sample, validate and score; writes checkpoint.pt, samples.jsonl and results.json in run_dir."""
+    """Train, sample, validate and score; writes checkpoint.pt, samples.jsonl and results.json in run_dir.
+
+    A run_dir that already holds a checkpoint (a killed run) is resumed where it stopped.
+    """
     t0 = started if started is not None else time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     fmt = corpus.spec.format
     log(f"corpus [bold]{corpus.spec.name}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
         f"(train/val/test {len(corpus.splits['train'])}/{len(corpus.splits['val'])}/{len(corpus.splits['test'])})")
-    trained = train(corpus, profile, run_dir, device)
+    trained = train(corpus, profile, run_dir, device, resume=(run_dir / "checkpoint.pt").exists())
     ck = Checkpoint.load(trained.checkpoint)
     model = ck.build_model(device)
 

@@ -51,6 +51,16 @@ def test_train_resume_and_sample_commands(tmp_path, capsys):
     assert sorted(p.name for p in (tmp_path / "files").iterdir()) == ["sample-0000.tex", "sample-0001.tex"]
 
 
+def test_run_resume_finishes_a_killed_run(tmp_path, capsys):
+    run_dir = tmp_path / "killed"
+    assert main(["train", *SMOKE[:4], "--steps", "10", "--device", "cpu", "--out", str(run_dir)]) == 0
+    assert main(["run", *SMOKE, "--resume", str(run_dir)]) == 0
+    result = json.loads((run_dir / "results.json").read_text())
+    assert result["train"]["steps"] == 30 and result["train"]["history"][0]["step"] <= 10
+    assert main(["run", *SMOKE, "--resume", str(tmp_path / "nothing")]) == 2
+    assert "no checkpoint.pt" in one_line_error(capsys)
+
+
 def test_unknown_corpus_lists_the_known_ones(capsys):
     assert main(["run", "--corpus", "latx", "--device", "cpu"]) == 2
     err = one_line_error(capsys)
