@@ -272,7 +272,12 @@ def cmd_corpus(args) -> int:
         for name in reg:
             spec = load_spec(reg.get(name), name)
             built = built_summary(spec)
-            size = (f"{built['documents']:,} docs {built['bytes'] / 1e6:5.1f} MB" if built else "not built")
+            if built:
+                size = f"{built['documents']:,} docs {built['bytes'] / 1e6:5.1f} MB"
+            elif spec.documents:
+                size = f"{spec.documents:,} docs {spec.chars / 1e6:5.1f} MB"
+            else:
+                size = "not built"
             rows.append({"name": name, "format": spec.format, "license": spec.license, "size": size,
                          "built": built, "description": spec.description,
                          "sources": [s.describe() for s in spec.sources]})
@@ -282,11 +287,12 @@ def cmd_corpus(args) -> int:
         t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         t.add_column("name", no_wrap=True, min_width=max(len(r["name"]) for r in rows))
         t.add_column("format", no_wrap=True, min_width=8)
-        t.add_column("licence", no_wrap=True, overflow="ellipsis", max_width=20)
-        t.add_column("size (built)", no_wrap=True, min_width=19)
+        t.add_column("licence", no_wrap=True, overflow="ellipsis", max_width=14)
+        t.add_column("size", no_wrap=True, min_width=16)
+        t.add_column("built", no_wrap=True, min_width=5)
         for r in rows:
             short = re.split(r" \(|;", r["license"], maxsplit=1)[0]
-            t.add_row(r["name"], r["format"], short, r["size"] if r["built"] else f"[dim]{r['size']}[/]")
+            t.add_row(r["name"], r["format"], short, r["size"], "yes" if r["built"] else "[dim]no[/]")
         Console().print(t)
         return 0
     args.corpus = args.name

@@ -85,6 +85,8 @@ class CorpusSpec:
     split: tuple[float, float, float] = (0.9, 0.05, 0.05)
     split_seed: int = 1234
     content_sha256: str = ""  # pinned hash of the built documents; empty = not pinned
+    documents: int = 0  # declared size of the pinned build, shown before anything is downloaded
+    chars: int = 0
     split_members: SplitMembers | None = None
     origin: str = ""  # the declaration file
 
@@ -131,7 +133,7 @@ class Corpus:
 
 # --- declarations ------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"name", "format", "description", "license", "sources", "include", "exclude", "filters",
+_TOP_KEYS = {"documents", "chars", "name", "format", "description", "license", "sources", "include", "exclude", "filters",
              "split", "split_seed", "content_sha256", "split_members"}
 _SOURCE_KEYS = {f for f in Source.__dataclass_fields__}
 _FILTER_KEYS = {f for f in Filters.__dataclass_fields__}
@@ -223,6 +225,8 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         split=split,  # type: ignore[arg-type]
         split_seed=int(data.get("split_seed", 1234)),
         content_sha256=data.get("content_sha256", ""),
+        documents=int(data.get("documents", 0)),
+        chars=int(data.get("chars", 0)),
         split_members=split_members,
         origin=str(path),
     )
@@ -466,6 +470,12 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
         raise GencheckError(
             f"corpus {spec.name!r}: content hash {digest} differs from the pinned {spec.content_sha256} "
             f"in {spec.origin}; refusing to build a different corpus under the same name"
+        )
+    built_chars = sum(len(d.text) for d in docs)
+    if spec.documents and (len(docs), built_chars) != (spec.documents, spec.chars):
+        raise GencheckError(
+            f"corpus {spec.name!r}: built {len(docs)} documents / {built_chars} chars, but {spec.origin} "
+            f"declares {spec.documents} / {spec.chars}"
         )
     corpus = Corpus(spec, docs, split_documents(len(docs), spec.split, spec.split_seed), digest, stats)
     payload = {

@@ -360,3 +360,15 @@ def test_cli_corpus_build_info_and_list_for_a_text_corpus(tmp_path, capsys):
     assert main(["corpus", "list"]) == 0
     out = capsys.readouterr().out
     assert "latex-fixture" in out and "shakespeare" in out and max(map(len, out.splitlines())) <= 80
+
+
+def test_declared_size_is_checked(tmp_path):
+    write(tmp_path / "docs" / "a.tex", DOC)
+    body = 'format = "latex"\ndocuments = 2\nchars = 10\n[[sources]]\nkind = "dir"\npath = "docs"\n'
+    with pytest.raises(GencheckError, match=r"built 1 documents / \d+ chars, but .* declares 2 / 10"):
+        build(load_spec(declare(tmp_path, body)), home=tmp_path / "home")
+
+
+def test_fixture_declaration_states_its_size(fixture_corpus):
+    spec = fixture_corpus.spec
+    assert (spec.documents, spec.chars) == (len(fixture_corpus.documents), fixture_corpus.chars())
