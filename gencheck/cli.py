@@ -359,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    from rich.markup import escape
+
     from .registry import UnknownNameError
     from .progress import console
 
@@ -371,10 +373,10 @@ def main(argv: list[str] | None = None) -> int:
             return validate_cmd.run(args)
         return handlers[args.command](args)
     except UnknownNameError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return 2
     except GencheckError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False)
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         console.print("[red]interrupted[/]: checkpoints are written atomically; "

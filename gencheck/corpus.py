@@ -457,6 +457,11 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
     raw, source = _get_sources(spec, home, mirror_dirs(mirrors), offline, log)
     stats = BuildStats()
     docs = documents_from(spec, raw, stats, source)
+    if not docs and stats.selected == 0:
+        raise GencheckError(
+            f"corpus {spec.name!r} is empty: no files matching {list(spec.include)} among the "
+            f"{stats.members} files of {source.describe()}"
+        )
     if not docs:
         raise GencheckError(
             f"corpus {spec.name!r} is empty after filtering ({stats.selected} of {stats.members} files "

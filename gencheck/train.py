@@ -146,8 +146,10 @@ class Checkpoint:
         try:
             p = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many kinds for truncated/foreign files
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise GencheckError(f"{path} is not a readable gencheck checkpoint (truncated or corrupt?): {reason}") from None
+            raise GencheckError(
+                f"{path} is not a readable gencheck checkpoint: truncated, corrupt, or not a torch file "
+                f"({type(exc).__name__}); it was not loaded"
+            ) from None
         if not isinstance(p, dict) or p.get("format") != CHECKPOINT_FORMAT:
             raise GencheckError(f"{path} is not a gencheck checkpoint (foreign file)")
         if p.get("version") != CHECKPOINT_VERSION:

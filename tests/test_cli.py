@@ -114,3 +114,11 @@ def test_help_explains_each_command(capsys):
             main([cmd, "--help"])
         assert e.value.code == 0
         assert "example" in capsys.readouterr().out
+
+
+def test_binary_only_corpus_is_one_clear_error(tmp_path, capsys):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "x.tex").write_bytes(bytes(range(256)) * 20)
+    assert main(["run", "--corpus", str(tmp_path / "docs"), "--format", "latex", "--device", "cpu"]) == 1
+    err = one_line_error(capsys)
+    assert "1 binary" in err and "[filters]" in err  # rich markup must not eat the brackets
