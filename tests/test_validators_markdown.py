@@ -116,3 +116,14 @@ def test_taxonomy():
             assert f.kind in markdown.KINDS and f.line >= 1 and f.col >= 1
             if f.fixable_by_append:
                 assert f.kind in markdown.FIXABLE_KINDS
+
+
+def test_missing_closing_fence_before_another_block_is_caught():
+    from gencheck.validators import validate
+
+    broken = "# T\n\n```js\nlet a = 1;\n\n```python\nx = 1\n```\n"
+    v = validate(broken, "markdown")
+    assert v.verdict == "invalid" and [f.kind for f in v.findings] == ["fence_swallowed"]
+    assert v.findings[0].line == 6 and v.findings[0].opener_line == 3
+    nested_example = "# T\n\n````md\n```js\nx\n```\n````\n"  # a longer outer fence: legitimate nesting
+    assert validate(nested_example, "markdown").verdict == "valid"

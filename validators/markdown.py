@@ -31,6 +31,8 @@ from .base import WARNING, Finding, Report, cap_findings
 
 KINDS: dict[str, str] = {
     "fence_unclosed": "a code fence never closed (fixable when the text simply ends inside it)",
+    "fence_swallowed": "a code block holds a line that opens a fence with an info string (```js): the block "
+                       "before it most likely lost its closing fence, and the two blocks merged",
     "table_columns": "a table row whose cell count differs from the header's",
     "link_unbalanced": "unbalanced [ ] in a paragraph, or a link/image '](' without its ')'",
     "code_unclosed": "a backtick run that opens inline code and is never closed in its paragraph",
@@ -41,6 +43,8 @@ KINDS: dict[str, str] = {
     "list_numbering": "warning: ordered list items numbered neither 1,2,3... nor all alike",
     "truncated_findings": "more findings than MAX_FINDINGS; the rest are summarised in one finding",
 }
+_INNER_OPENER = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([A-Za-z][\w+#.-]*.*)$")
+
 FIXABLE_KINDS = frozenset({"fence_unclosed", "table_columns", "link_unbalanced", "code_unclosed", "html_unclosed"})
 MAX_FINDINGS = 100
 
@@ -101,12 +105,25 @@ class _Checker:
     def fence(self, tok) -> None:
         s, e = tok.map
         markup = tok.markup
+        self.swallowed_fence(tok, s, markup)
         closing = _CONTAINER_PREFIX.sub("", self.lines[e - 1]).rstrip() if e - 1 > s else ""
         if e - 1 > s and closing and set(closing) == {markup[0]} and len(closing) >= len(markup):
             return
         line = self.lines[s]
         self.add("fence_unclosed", f"{markup} fence opened on line {s + 1} is never closed", e, 1,
                  fixable=self.at_end(e), opener=markup, oline=s + 1, ocol=line.find(markup) + 1)
+
+    def swallowed_fence(self, tok, s: int, markup: str) -> None:
+        """A fence line with an info string cannot close a block (CommonMark), so when a closing fence is
+        missing, the next block's opener becomes content. Nested examples use a longer outer fence."""
+        for i, line in enumerate(tok.content.split("\n")):
+            m = _INNER_OPENER.match(line)
+            if m and m.group(1)[0] == markup[0] and len(m.group(1)) == len(markup):
+                row = s + 2 + i
+                self.add("fence_swallowed", f"line {row} opens a {m.group(1)}{m.group(2).split()[0]} block inside the "
+                         f"code block opened on line {s + 1}: is a closing fence missing?", row, 1,
+                         fixable=False, opener=markup, oline=s + 1, ocol=1)
+                return
 
     def table(self, tok) -> None:
         s, e = tok.map
