@@ -223,3 +223,13 @@ def test_taxonomy_documented():
             assert f.line >= 1 and f.col >= 1
             if f.fixable_by_append:
                 assert f.kind in latex.FIXABLE_KINDS
+
+
+def test_environments_named_verbatim_like_are_raw_even_when_defined_elsewhere():
+    from gencheck.validators import validate
+
+    # `smallverbatim` comes from a class the document does not include; its body is raw.
+    text = "\\begin{document}\n\\begin{smallverbatim}\n\\begin{proof} { $\n\\end{smallverbatim}\n\\end{document}\n"
+    assert validate(text, "latex").verdict == "valid"
+    # `listing` (minted's float) holds ordinary LaTeX, so a mismatch inside it still counts.
+    assert validate("\\begin{listing}\\begin{proof}\\end{lemma}\\end{listing}", "latex").verdict == "invalid"

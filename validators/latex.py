@@ -111,6 +111,10 @@ _NEW_VERBATIM = re.compile(
     r"|ProvideTCBListing|excludecomment|specialcomment)\*?\s*\{(?P<name>[^{}\\]+)\}"
     r"|\\newminted(?:\[(?P<mname>[^\]{}]*)\])?\{(?P<lang>[^{}\\]+)\}"
 )
+#: Environments defined in a class or package the text does not include, named as verbatim-like
+#: (`smallverbatim`, `pythoncode` from `\\newminted`): read raw like `verbatim`. Not `listing`: with minted
+#: that is a float around the code, and its body holds ordinary LaTeX.
+_VERBATIM_NAME = re.compile(r"verbatim|^[a-z]+code\*?$", re.I)
 _SHORT_VERB = re.compile(r"\\(?:MakeShortVerb|DefineShortVerb)\*?\s*\{\\(.)\}|\\lstMakeShortInline(?:\[[^\]]*\])?(.)")
 _TEX_DEFS = frozenset({"def", "gdef", "edef", "xdef"})
 _VERB_CMDS = frozenset({"verb", "Verb", "spverb", "lstinline", "mintinline", "mint", "pyv"})
@@ -544,7 +548,7 @@ class _Scanner:
                 return pos
             name = m.group(1)
             if word == "begin":
-                if name in self.verbatim_envs:
+                if name in self.verbatim_envs or _VERBATIM_NAME.search(name):
                     return self.verbatim_env(name, start, m.end())
                 self.push(MENV if name in MATH_ENVS else ENV, "env:" + name, "\\begin{" + name + "}", start)
                 if name in _SPEC_ARGS:  # a column spec such as >{$}c<{$} is read opaquely
