@@ -162,6 +162,7 @@ class _Worker:
     pending: deque = field(default_factory=deque)  # indices sent, not yet answered (in order)
     started: float = 0.0  # when the sample now at pending[0] began
     ready: bool = False  # the worker finished its imports
+    last_chunk: int = 0  # size of the chunk sent last (a new one is sent when half of it is left)
 
 
 class _Pool:
@@ -224,8 +225,10 @@ class _Pool:
         except (BrokenPipeError, OSError):
             self.queue.extendleft(reversed(chunk))
             return  # the dead worker is noticed through its sentinel
+        if not w.pending:
+            w.started = time.monotonic()
         w.pending.extend(chunk)
-        w.started = time.monotonic()
+        w.last_chunk = len(chunk)
 
     def retire(self, w: _Worker, kind: str, why: str) -> None:
         """Kill `w`; its current sample gets a `kind` verdict, the rest of its chunk is requeued."""
@@ -271,7 +274,9 @@ class _Pool:
                 while len(self.workers) < min(self.nworkers, len(self.queue) + self.busy()):
                     self.workers.append(self.start_worker())
                 for w in self.workers:
-                    if not w.pending:
+                    # Keep a second chunk queued behind the one in progress, so a worker never idles
+                    # waiting for the supervisor between chunks.
+                    if len(w.pending) <= w.last_chunk // 2:
                         self.dispatch(w)
                 now = time.monotonic()
                 deadlines = [w.started + hard_s for w in self.workers if w.pending]
