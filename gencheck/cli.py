@@ -155,7 +155,7 @@ def _corpus(args):
     from .corpus import build, resolve_spec
     from .progress import log
 
-    spec = resolve_spec(args.corpus if hasattr(args, "corpus") else args.name, args.format)
+    spec = resolve_spec(args.corpus, args.format)
     return build(spec, offline=args.offline, mirrors=args.mirror, log=log)
 
 
@@ -213,20 +213,19 @@ def cmd_sample(args) -> int:
     elif args.out.suffix == ".jsonl":
         write_jsonl(samples, args.out)
     else:
-        write_files(samples, args.out, ".txt" if not ck.corpus_name else _suffix_for(ck))
+        write_files(samples, args.out, _suffix_for(ck.corpus_name))
     return 0
 
 
-def _suffix_for(ck) -> str:
+def _suffix_for(corpus_name: str) -> str:
+    """Sample files get the extension of the corpus's format (.tex, .c, .md), else .txt."""
+    from gencheck.validators import FORMATS
+
     from .corpus import builtin_specs, load_spec
 
     reg = builtin_specs()
-    if ck.corpus_name in reg:
-        fmt = load_spec(reg.get(ck.corpus_name)).format
-        from gencheck.validators import FORMATS
-
-        return FORMATS.get(fmt).extensions[0] if fmt in FORMATS else ".txt"
-    return ".txt"
+    fmt = load_spec(reg.get(corpus_name)).format if corpus_name in reg else ""
+    return FORMATS.get(fmt).extensions[0] if fmt in FORMATS else ".txt"
 
 
 def cmd_calibrate(args) -> int:

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import Profile, TrainConfig
-from .corpus import SEP, Corpus, Vocab, encode
+from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, UsageError, atomic_write
 from .model import CharRNN, ModelConfig, detach, param_count, state_from_list, state_to_list
 from .progress import log, progress
@@ -196,7 +196,7 @@ def bits_per_char(model: CharRNN, texts: list[str], vocab: Vocab, device: torch.
     """Mean bits per character over the documents, state carried along each of `batch_size` streams."""
     if not texts:
         return float("nan")
-    flat = np.concatenate([encode(SEP + t, vocab) for t in texts])
+    flat = stream(texts, vocab)
     if max_chars:
         flat = flat[: max_chars + 1]
     rows = max(1, min(batch_size, (len(flat) - 1) // seq_len))
