@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
-from gencheck.validators import VALID, validate_many
+from gencheck.validators import VALID, WARNING, validate_many
 from gencheck.validators.mutations import MUTATION_KINDS, mutate
 
 from .corpus import Corpus
@@ -68,7 +68,7 @@ def calibrate(corpus: Corpus, split: str = "test", per_kind: int = 200, seed: in
     result = Calibration(corpus.spec.name, fmt, split, len(docs), sum(v.verdict == VALID for v in verdicts))
     for d, v in zip(docs, verdicts):
         if v.verdict != VALID:
-            f = v.findings[0]
+            f = next((f for f in v.findings if f.severity != WARNING), v.findings[0])  # why it was rejected
             result.rejected.append(Rejection(d.path, v.verdict, f.kind, f.message, f.line, f.col))
     accepted = [d.text for d, v in zip(docs, verdicts) if v.verdict == VALID]
     rng = random.Random(seed)

@@ -16,6 +16,7 @@ EXAMPLES = """examples:
   gencheck validate paper.tex notes.md src/         # format from each file's extension
   gencheck validate --format c --json - < sample.txt  # one JSON object per input on stdout
   gencheck validate --workers 2 --timeout 2 samples/
+  gencheck validate --gcc src/                      # C files also get gcc -fsyntax-only's opinion
 """
 
 
@@ -46,6 +47,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("-j", "--workers", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per input before it is judged 'timeout' (default: %(default)s)")
     p.add_argument("--max-chars", type=int, default=2_000_000, help="longer inputs are judged 'too_long' (default: %(default)s)")
+    p.add_argument("--gcc", action="store_true", help="also ask gcc -fsyntax-only about each C input (a second "
+                   "opinion column; it never changes the verdict or the exit status, and fails on fragments "
+                   "whose headers are missing)")
     p.set_defaults(func=run)
     return p
 
@@ -110,33 +114,58 @@ def run(args: argparse.Namespace) -> int:
                             max_chars=args.max_chars)
         for k, v in zip(idx, got):
             verdicts[k] = v
+    gcc = _gcc_opinions(inputs, args.workers, args.timeout) if args.gcc else None
     if args.json:
-        for inp, v in zip(inputs, verdicts):
-            print(json.dumps({"path": inp.path, "format": inp.format, "verdict": v.verdict,
-                              "findings": [_finding_json(f) for f in v.findings],
-                              "seconds": round(v.seconds, 6)}, ensure_ascii=False))
+        for k, (inp, v) in enumerate(zip(inputs, verdicts)):
+            row = {"path": inp.path, "format": inp.format, "verdict": v.verdict,
+                   "findings": [_finding_json(f) for f in v.findings], "seconds": round(v.seconds, 6)}
+            if gcc is not None and gcc[k] is not None:
+                row["gcc"] = {"ok": gcc[k].ok, "message": gcc[k].message}
+            print(json.dumps(row, ensure_ascii=False))
     else:
-        _print_table(inputs, verdicts, WARNING)
+        _print_table(inputs, verdicts, WARNING, gcc)
     return 0 if all(v.verdict == VALID for v in verdicts) else 1
 
 
-def _print_table(inputs, verdicts, warning: str) -> None:
+def _gcc_opinions(inputs: list[_Input], workers: int, timeout_s: float) -> list:
+    """gcc's opinion on each C input (None for other formats), a few compilers at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gencheck.validators.c import gcc_opinion
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
+        futures = [ex.submit(gcc_opinion, i.text, max(10.0, timeout_s)) if i.format == "c" else None for i in inputs]
+        return [f.result() if f is not None else None for f in futures]
+
+
+def _gcc_cell(op) -> str:
+    if op is None:
+        return ""
+    if op.ok is None:
+        return f"n/a ({op.message})"
+    return "ok" if op.ok else f"error {op.message}"
+
+
+def _print_table(inputs, verdicts, warning: str, gcc: list | None = None) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
     style = {"valid": "green", "viable_prefix": "yellow", "invalid": "red"}
     table = Table(title="gencheck validate", show_lines=False)
-    for col in ("path", "format", "verdict", "errors", "first finding"):
+    for col in ("path", "format", "verdict", "errors", "first finding") + (("gcc -fsyntax-only",) if gcc else ()):
         table.add_column(col, overflow="fold")
     counts: dict[str, int] = {}
-    for inp, v in zip(inputs, verdicts):
+    for k, (inp, v) in enumerate(zip(inputs, verdicts)):
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
         errors = [f for f in v.findings if f.severity != warning]
         first = errors[0] if errors else (v.findings[0] if v.findings else None)
         where = f"{first.kind} {first.line}:{first.col} {first.message}" if first else ""
-        table.add_row(escape(inp.path), inp.format, f"[{style.get(v.verdict, '')}]{v.verdict}[/]", str(len(errors)),
-                      escape(where))
+        cells = [escape(inp.path), inp.format, f"[{style.get(v.verdict, '')}]{v.verdict}[/]", str(len(errors)),
+                 escape(where)]
+        if gcc:
+            cells.append(escape(_gcc_cell(gcc[k])))
+        table.add_row(*cells)
     console = Console(soft_wrap=False)
     console.print(table)
     summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("valid", "viable_prefix", "invalid"))

@@ -72,3 +72,19 @@ def test_help_has_example():
     parser = argparse.ArgumentParser(prog="gencheck")
     p = validate_cmd.add_parser(parser.add_subparsers())
     assert "gencheck validate" in p.format_help() and "--json" in p.format_help()
+
+
+def test_gcc_column_is_a_second_opinion(files, capsys):
+    from gencheck.validators.c import gcc_opinion
+
+    if gcc_opinion("int x;\n").ok is None:
+        pytest.skip("no gcc on this machine")
+    (files / "typo.c").write_text("int main(void) {\n  return 0\n}\n")
+    code = validate_cmd.run(parse(["--json", "--gcc", str(files / "typo.c"), str(files / "ok.md")]))
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0  # our checks find the braces balanced; gcc never changes the verdict
+    assert rows[0]["verdict"] == "valid" and rows[0]["gcc"]["ok"] is False and rows[0]["gcc"]["message"].startswith("2:11:")
+    assert "gcc" not in rows[1]  # only C inputs are compiled
+    validate_cmd.run(parse(["--gcc", str(files / "typo.c")]))
+    table = capsys.readouterr().out
+    assert "gcc" in table and "2:11:" in table

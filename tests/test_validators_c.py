@@ -137,3 +137,33 @@ def test_gcc_second_opinion():
         pytest.skip("no gcc")
     assert ok is True
     assert c.gcc_syntax_ok("int main(void) { return 0 }\n") is False
+    op = c.gcc_opinion("int main(void) {\n  return 0\n}\n")
+    assert op.ok is False and op.message.startswith("2:11: expected")  # gcc's first error, located
+
+
+def test_gcc_missing_is_no_opinion(monkeypatch):
+    monkeypatch.setattr(c.shutil, "which", lambda name: None)
+    op = c.gcc_opinion("int x;\n")
+    assert op.ok is None and "no gcc" in op.message
+
+
+def test_error_directive_continued_over_lines():
+    # translation phase 2 splices `\`-newline before tokenizing: one #error directive, one string
+    text = '#if !X\n#  error "WAL mode needs NT, compile\\\n with SQLITE_OMIT_WAL."\n#endif\nint x;\n'
+    assert validate(text, "c").verdict == VALID
+    text = '#if A\n# error "Two or more of:\\\n are defined but\\\n at most one is allowed:\\\n A, B"\n#endif\nint x;\n'
+    assert validate(text, "c").verdict == VALID
+    assert validate("#warning don't\\\n do that, it's slow\nint x;\n", "c").verdict == VALID
+    # CRLF line ends: the continuation is backslash, CR, LF
+    assert validate('#error "a\\\r\n b"\r\nint x;\r\n', "c").verdict == VALID
+
+
+def test_error_directive_without_continuation_ends_at_its_line():
+    # no backslash: the next line is code, and its quote really opens an unterminated string
+    text = '#if !X\n#  error "WAL mode needs NT, compile\n with SQLITE_OMIT_WAL."\n#endif\nint x;\n'
+    v = validate(text, "c")
+    assert v.verdict == INVALID
+    (f,) = [f for f in v.findings if f.severity != WARNING]
+    assert f.kind == "string_unterminated" and (f.opener_line, f.opener_col) == (3, 23)  # where gcc points
+    # code after a continued #error is still checked
+    assert kinds('#error "a\\\n b"\nint f() { g(1; }\n') == ["bracket_mismatch"]

@@ -233,3 +233,48 @@ def test_environments_named_verbatim_like_are_raw_even_when_defined_elsewhere():
     assert validate(text, "latex").verdict == "valid"
     # `listing` (minted's float) holds ordinary LaTeX, so a mismatch inside it still counts.
     assert validate("\\begin{listing}\\begin{proof}\\end{lemma}\\end{listing}", "latex").verdict == "invalid"
+
+
+@pytest.mark.parametrize("decl", [r"\MakeShortVerb |", r"\MakeShortVerb{\|}", r"\MakeShortVerb*\|",
+                                  r"\DefineShortVerb{\|}", r"\lstMakeShortInline[columns=fixed]|"])
+def test_short_verb_declaration_forms(decl):
+    assert kinds(decl + "\nwrite |\\end{x}| or |{| here\n") == []
+    assert kinds(decl + "\n|{|}\n") == ["brace_stray_close"]  # `}` outside the bars still counts
+
+
+def test_listings_settings_are_read_raw():
+    text = "\\lstset{language=Java,\n  moredelim=[il][\\textcolor{grey}]{$$},\n  morecomment=[s]{\\{}{\\}}}\ntext $x$\n"
+    assert kinds(text) == []
+    assert kinds("\\lstdefinestyle{s}{morestring=[b]$}\n") == []
+    assert kinds("\\lstset{a=b}\n$x\n\ny$") == ["math_unclosed", "math_unclosed"]  # the rest is still read
+
+
+def test_environment_mentioned_as_a_macro_argument():
+    text = ("\\addtocontents{toc}{\\protect\\begin{multicols}{2}}\n\\tableofcontents\n"
+            "\\addtocontents{toc}{\\protect\\end{multicols}}\n"
+            "\\Macro{\\begin{abstract}}[lang]{keywords}\\ldots\\Macro{\\end{abstract}}\n")
+    assert kinds(text) == []
+    # executed groups are still checked: a bare group, or a group holding more than the \begin
+    assert kinds("{ \\begin{x} } \\end{x}") == ["group_mismatch", "env_stray_end"]
+    assert kinds("\\textbf{\\begin{itemize} \\item a}") == ["group_mismatch"]
+
+
+@pytest.mark.parametrize("load,body", [
+    ("\\documentclass[assembly]{brandeis-problemset}", "\\begin{assembly}\nLOAD R1, =$0 ; {\n\\end{assembly}"),
+    ("\\usepackage[xcolor]{rvdtx}", "\\begin{vquote}\n \\begin{enumerate}[1.]\n \\item a\n\\end{vquote}"),
+    ("\\usepackage[nwejm]{denisbdoc}", "just after \u00d7\\begin{document}\u00d7, otherwise"),
+])
+def test_verbatim_definitions_of_loaded_packages(load, body):
+    text = load + "\n\\begin{document}\n" + body + "\n\\end{document}\n"
+    assert kinds(text) == []
+    assert kinds(text.replace(load, "\\documentclass{article}")) != []  # without the package: checked as LaTeX
+
+
+def test_tabu_width_before_column_spec():
+    assert kinds("\\begin{tabu} to 0.25\\linewidth{X[1,$]rr}\na & b \\\\\n\\end{tabu}") == []
+    assert kinds("\\begin{tabu} spread 2em {X[$]r}\na & b\n\\end{tabu}") == []
+
+
+def test_environment_names_with_punctuation_pass_the_strict_parser():
+    v = validate("\\begin{Options+}\n\\item x\n\\end{Options+}\n\\begin{a:b}y\\end{a:b}", "latex")
+    assert v.verdict == VALID and v.syntax.get("parses") is True, v.findings

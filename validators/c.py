@@ -3,7 +3,10 @@
 Passes (all iterative and linear except pycparser itself):
 
 1. Literals and comments: `/* */`, `//`, string and character literals are located; unterminated
-   ones are findings. `#error`/`#warning` lines are read raw (`#error don't` is fine).
+   ones are findings. `#error`/`#warning` lines are read raw (`#error don't` is fine), together
+   with their continuation lines: a line ending in a backslash is spliced to the next before
+   tokenizing (C11 5.1.1.2, translation phase 2), so a quoted `#error` message continued over
+   several lines is one directive, and its closing quote on a later line opens nothing.
 2. Preprocessor: directive lines are blanked (so `#define BEGIN {` does not count) and of each
    `#if`/`#ifdef`/`#ifndef` ... `#elif`/`#else` ... `#endif` group only one branch is kept: the
    first, except that a literal `#if 0` (or `#elif 0`) branch is skipped and `__cplusplus` is taken
@@ -25,12 +28,14 @@ therefore a `parse_error` finding with severity "warning" (reported, with the lo
 decide the verdict: broken nesting, unterminated literals and comments are errors; things still open
 at the end of the text (an unclosed bracket, an unterminated block comment or a literal cut by the
 end of the text) are fixable by appending, so a truncated sample is a viable prefix.
-`gcc_syntax_ok()` offers gcc's opinion separately; it is not part of the default check.
+`gcc_opinion()` offers gcc's opinion separately (`gencheck validate --gcc` shows it as a column); it is
+not part of the default check.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 import shutil
 import subprocess
 import tempfile
@@ -77,7 +82,7 @@ KNOWN_TYPES = (
 
 _LITERALS = re.compile(
     r"(?P<block>/\*)|(?P<line>//)|(?P<str>\")|(?P<chr>')"
-    r"|(?P<raw>^[ \t]*#[ \t]*(?:error|warning)\b[^\n]*)",
+    r"|(?P<raw>^[ \t]*#[ \t]*(?:error|warning)\b(?:[^\n\\]|\\\r?\n|\\.)*)",
     re.M,
 )
 _STR_BODY = re.compile(r'"(?:[^"\\\n]|\\.|\\\n)*"', re.S)
@@ -489,16 +494,39 @@ def check(text: str) -> Report:
     return Report(tuple(cap_findings(findings, MAX_FINDINGS)), syntax)
 
 
-def gcc_syntax_ok(text: str, timeout_s: float = 10.0) -> bool | None:
-    """gcc -fsyntax-only as a second opinion (headers resolved by the system); None without gcc."""
+@dataclass(frozen=True)
+class GccOpinion:
+    """gcc -fsyntax-only on one text: ok is None when there is no gcc or it did not answer in time."""
+
+    ok: bool | None
+    message: str  # gcc's first error as "line:col: message"; why there is no opinion; "" when ok
+
+
+_GCC_ERROR = re.compile(r"^[^\n:]*:(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
+
+
+def gcc_opinion(text: str, timeout_s: float = 10.0) -> GccOpinion:
+    """A second opinion from a real compiler, where one is installed. It sees what our checks do not
+    (types, declarations) but also fails on fragments whose headers or declarations are elsewhere."""
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
-        return None
+        return GccOpinion(None, "no gcc or cc on this machine")
     with tempfile.NamedTemporaryFile("w", suffix=".c", encoding="utf-8", errors="surrogateescape") as f:
         f.write(text)
         f.flush()
         try:
             r = subprocess.run([gcc, "-fsyntax-only", "-w", "-x", "c", f.name], capture_output=True, timeout=timeout_s)
-        except (subprocess.TimeoutExpired, OSError):
-            return None
-    return r.returncode == 0
+        except subprocess.TimeoutExpired:
+            return GccOpinion(None, f"gcc gave no answer within {timeout_s:g} s")
+        except OSError as e:
+            return GccOpinion(None, f"gcc could not run: {e}")
+    if r.returncode == 0:
+        return GccOpinion(True, "")
+    err = r.stderr.decode("utf-8", "replace")
+    m = _GCC_ERROR.search(err)
+    return GccOpinion(False, f"{m.group(1)}:{m.group(2)}: {m.group(3)}" if m else (err.strip().splitlines() or ["failed"])[0])
+
+
+def gcc_syntax_ok(text: str, timeout_s: float = 10.0) -> bool | None:
+    """gcc -fsyntax-only as a second opinion (headers resolved by the system); None without gcc."""
+    return gcc_opinion(text, timeout_s).ok

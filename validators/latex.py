@@ -96,6 +96,8 @@ _OPAQUE_ARGS: dict[str, int] = {
     "AtEndOfPackage": 1, "AtBeginEnvironment": 2, "AtEndEnvironment": 2,
     "BeforeBeginEnvironment": 2, "AfterEndEnvironment": 2, "AddToHook": 2, "DeclareOption": 2,
     "pretocmd": 4, "apptocmd": 4, "patchcmd": 5, "xpatchcmd": 5, "xpretocmd": 4, "xapptocmd": 4,
+    # key=value settings of code listings, which name delimiters of the listed language (`{$$}`, `{\\%\\%}`)
+    "lstset": 1, "lstdefinestyle": 2, "lstdefinelanguage": 2, "setminted": 1, "fvset": 1,
 }
 #: Environments whose first mandatory argument(s) are a column spec such as `>{$}c<{$}`:
 #: environment -> number of mandatory arguments read opaquely after `\\begin{..}`.
@@ -104,6 +106,8 @@ _SPEC_ARGS: dict[str, int] = {
     "longtable*": 1, "tblr": 1, "longtblr": 1, "talltblr": 1, "supertabular": 1, "xtabular": 1,
     "NiceTabular": 1, "NiceArray": 1, "tabu": 1, "longtabu": 1, "subarray": 1, "xltabular": 2,
 }
+#: tabu's width before its column spec: `\\begin{tabu} to 0.5\\linewidth {X[1,$]r}`, `spread 2em`.
+_TABU_WIDTH = re.compile(r"[ \t]*(?:to|spread)[ \t]*[^{}\n]{1,40}?(?=\s*\{)")
 #: Definitions that make a new verbatim-like environment: its name is read raw like `verbatim`.
 _NEW_VERBATIM = re.compile(
     r"\\(?:DefineVerbatimEnvironment|RecustomVerbatimEnvironment|CustomVerbatimEnvironment"
@@ -115,7 +119,23 @@ _NEW_VERBATIM = re.compile(
 #: (`smallverbatim`, `pythoncode` from `\\newminted`): read raw like `verbatim`. Not `listing`: with minted
 #: that is a float around the code, and its body holds ordinary LaTeX.
 _VERBATIM_NAME = re.compile(r"verbatim|^[a-z]+code\*?$", re.I)
-_SHORT_VERB = re.compile(r"\\(?:MakeShortVerb|DefineShortVerb)\*?\s*\{\\(.)\}|\\lstMakeShortInline(?:\[[^\]]*\])?(.)")
+#: `\\MakeShortVerb{\\|}`, `\\MakeShortVerb*\\|`, `\\MakeShortVerb |` (doc's argument is one token), and
+#: listings' `\\lstMakeShortInline[opts]|` or `{|}`.
+_SHORT_VERB = re.compile(
+    r"\\(?:MakeShortVerb|DefineShortVerb)\*?[ \t]*(?:\{\\?(.)\}|\\?([^\sA-Za-z0-9{}\\%]))"
+    r"|\\lstMakeShortInline(?:\[[^\]]*\])?(?:\{(.)\}|(.))"
+)
+#: Verbatim-like definitions made inside classes and packages, which a document loads but does not
+#: show: package -> (environments read raw like `verbatim`, short-verbatim characters).
+PACKAGE_VERBATIM: dict[str, tuple[frozenset[str], str]] = {
+    # brandeis-problemset.sty (TeX Live 2022): four \\lstnewenvironment code listings
+    "brandeis-problemset": (frozenset({"java", "scheme", "assembly", "pseudocode"}), ""),
+    # rvdtx.sty, the documentation style of elsarticle and els-cas-templates: vquote shows LaTeX source
+    "rvdtx": (frozenset({"vquote"}), ""),
+    # denisbdoc.sty (Denis Bitouzé's documentation package): ×...× is inline code
+    "denisbdoc": (frozenset(), "\u00d7"),
+}
+_LOADS = re.compile(r"\\(?:documentclass|usepackage|RequirePackage|LoadClass)[ \t]*(?:\[[^\]]*\])?[ \t]*\{([^{}]*)\}")
 _TEX_DEFS = frozenset({"def", "gdef", "edef", "xdef"})
 _VERB_CMDS = frozenset({"verb", "Verb", "spverb", "lstinline", "mintinline", "mint", "pyv"})
 _URL_CMDS = frozenset({"url", "path", "href", "nolinkurl"})
@@ -205,13 +225,32 @@ def _mismatch_kind(a: str, b: str) -> str:
     return "group_mismatch"
 
 
-def learned_verbatim_envs(text: str) -> frozenset[str]:
-    """Environments the document itself declares verbatim-like (fancyvrb, listings, tcolorbox,
-    minted, comment): `\\DefineVerbatimEnvironment{code}...` makes `\\begin{code}` raw."""
+def loaded_packages(text: str) -> dict[str, int]:
+    """Classes and packages the text loads (`\\documentclass`, `\\usepackage{a,b}`, ...) -> offset after
+    the first load."""
+    if "\\usepackage" not in text and "\\documentclass" not in text and "Package" not in text \
+            and "\\LoadClass" not in text:
+        return {}
+    out: dict[str, int] = {}
+    for m in _LOADS.finditer(text):
+        for name in m.group(1).split(","):
+            name = name.strip()
+            if name and name not in out:
+                out[name] = m.end()
+    return out
+
+
+def learned_verbatim_envs(text: str, packages: dict[str, int] | None = None) -> frozenset[str]:
+    """Environments the document declares verbatim-like (fancyvrb, listings, tcolorbox, minted,
+    comment: `\\DefineVerbatimEnvironment{code}...` makes `\\begin{code}` raw), or gets from a package
+    it loads (`PACKAGE_VERBATIM`)."""
+    names = set()
+    for pkg in packages or ():
+        if pkg in PACKAGE_VERBATIM:
+            names |= PACKAGE_VERBATIM[pkg][0]
     if "Verbatim" not in text and "listing" not in text and "comment" not in text and "minted" not in text \
             and "Listing" not in text:
-        return frozenset()
-    names = set()
+        return frozenset(names)
     for m in _NEW_VERBATIM.finditer(text):
         if m.group("name"):
             names.add(m.group("name").strip())
@@ -220,14 +259,19 @@ def learned_verbatim_envs(text: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def short_verb_chars(text: str) -> tuple[str, int]:
-    """Characters made short-verbatim (`\\MakeShortVerb{\\|}`: `|..|` reads raw) and the offset
-    from which they are active."""
-    if "ShortVerb" not in text and "ShortInline" not in text:
-        return "", 0
+def short_verb_chars(text: str, packages: dict[str, int] | None = None) -> tuple[str, int]:
+    """Characters made short-verbatim (`\\MakeShortVerb{\\|}`: `|..|` reads raw), by the text or by a
+    package it loads, and the offset from which they are active."""
     chars, first = "", len(text)
+    for pkg, at in (packages or {}).items():
+        for c in PACKAGE_VERBATIM.get(pkg, ((), ""))[1]:
+            if c not in chars:
+                chars += c
+            first = min(first, at)
+    if "ShortVerb" not in text and "ShortInline" not in text:
+        return chars, first
     for m in _SHORT_VERB.finditer(text):
-        c = m.group(1) or m.group(2)
+        c = next((g for g in m.groups() if g), None)
         if c and c not in chars and not c.isalnum() and not c.isspace() and c not in "\\{}%":
             chars += c
             first = min(first, m.end())
@@ -260,8 +304,9 @@ class _Scanner:
         self.raws: list[_Raw] = []
         self.raw_spans: list[tuple[int, int]] = []
         self.max_depth = 0
-        self.verbatim_envs = VERBATIM_ENVS | learned_verbatim_envs(text)
-        self.short_verb, self.short_from = short_verb_chars(text)
+        packages = loaded_packages(text)
+        self.verbatim_envs = VERBATIM_ENVS | learned_verbatim_envs(text, packages)
+        self.short_verb, self.short_from = short_verb_chars(text, packages)
 
     # -- stack operations ---------------------------------------------------------------
     def push(self, cls: str, key: str, text: str, pos: int) -> None:
@@ -305,16 +350,9 @@ class _Scanner:
     def raw_group(self, pos: int, comments: bool = True) -> int:
         """`text[pos] == '{'`: return the index after its matching '}', reading the body opaquely.
         At EOF report brace_unclosed (fixable) and return n."""
-        depth = 0
-        pattern = _RAW if comments else _RAW_NOCOMMENT
-        for m in pattern.finditer(self.text, pos):
-            c = m.group()
-            if c == "{":
-                depth += 1
-            elif c == "}":
-                depth -= 1
-                if depth == 0:
-                    return m.end()
+        end = _group_end(self.text, pos, self.n, _RAW if comments else _RAW_NOCOMMENT)
+        if end >= 0:
+            return end
         self.raws.append(_Raw("brace_unclosed", "{ never closed", self.n, _Open(BRACE, "}", "{", pos), True))
         return self.n
 
@@ -540,19 +578,57 @@ class _Scanner:
         self.unclosed()
         return ScanResult(self.raws, self.raw_spans, self.max_depth)
 
+    def mention(self, start: int, after: int) -> int:
+        """`\\Macro{\\begin{X}}`, `\\addtocontents{toc}{\\protect\\begin{multicols}{2}}`: a brace group that holds
+        nothing but one `\\begin`/`\\end` (with its arguments), right after a macro or its previous argument,
+        is an argument that mentions the environment -- written to the table of contents, or typeset as
+        documentation -- since, executed, it could never work.
+        Return the index after the group's `}` (the group is read raw), or -1."""
+        stack, text, n = self.stack, self.text, self.n
+        if not stack or stack[-1].cls != BRACE or start - stack[-1].pos > 40:
+            return -1
+        brace = stack[-1].pos
+        if text[brace + 1:start].strip() not in ("", "\\protect"):
+            return -1
+        if not (brace and text[brace - 1] in "}]") and not _ENDS_WITH_CS.search(text, max(0, brace - 40), brace):
+            return -1  # a bare `{ \\begin{x} }` is executed, not an argument
+        p = after
+        for _ in range(4):  # the environment's own arguments
+            q = self.skip_ws(p)
+            if q < n and text[q] == "[":
+                p = self.bracket_group(q)
+                if p == q:
+                    return -1
+            elif q < n and text[q] == "{":
+                p = _group_end(text, q, _BRACKET_LIMIT)
+                if p < 0:
+                    return -1
+            else:
+                break
+        q = self.skip_ws(p)
+        if q >= n or text[q] != "}":
+            return -1
+        self.raw_spans.append((stack[-1].pos, q + 1))
+        self.pop_to(len(stack) - 1)
+        return q + 1
+
     def word(self, word: str, start: int, pos: int) -> int:
         """Dispatch a control word; return where scanning resumes."""
         if word == "begin" or word == "end":
             m = _ENV_ARG.match(self.text, pos)
             if m is None:
                 return pos
+            end = self.mention(start, m.end())
+            if end >= 0:
+                return end
             name = m.group(1)
             if word == "begin":
                 if name in self.verbatim_envs or _VERBATIM_NAME.search(name):
                     return self.verbatim_env(name, start, m.end())
                 self.push(MENV if name in MATH_ENVS else ENV, "env:" + name, "\\begin{" + name + "}", start)
                 if name in _SPEC_ARGS:  # a column spec such as >{$}c<{$} is read opaquely
-                    end = self.opaque_args(m.end(), _SPEC_ARGS[name])
+                    w = _TABU_WIDTH.match(self.text, m.end()) if name in ("tabu", "longtabu") else None
+                    end = self.opaque_args(w.end() if w else m.end(), _SPEC_ARGS[name])
                     self.raw_spans.append((m.end(), end))
                     return end
                 return m.end()
@@ -584,6 +660,24 @@ class _Scanner:
             self.raws.append(_Raw(kind, f"{o.text} never closed", self.n, o, True))
 
 
+_ENDS_WITH_CS = re.compile(r"\\[A-Za-z@]+\*?$")
+
+
+def _group_end(text: str, pos: int, limit: int, pattern: re.Pattern = _RAW_NOCOMMENT) -> int:
+    """`text[pos] == '{'`: the index after its matching '}' within `limit` characters, else -1.
+    `pattern` tokenizes escapes and braces (and `%` comments, with `_RAW`)."""
+    depth = 0
+    for m in pattern.finditer(text, pos, min(len(text), pos + limit)):
+        c = m.group()
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    return -1
+
+
 def scan(text: str) -> ScanResult:
     """Run the iterative scanner alone (no pylatexenc)."""
     return _Scanner(text).run()
@@ -607,9 +701,16 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
+_ENV_NAME_ODD = re.compile(r"[^A-Za-z0-9*._\-{}\\\s]")
+
+
 def _skeleton_piece(m: re.Match) -> str:
     keep = m.group("keep")
-    return keep if keep is not None else "x"
+    if keep is None:
+        return "x"
+    # pylatexenc rejects names such as `Options+` or `a:b` that LaTeX accepts; the scanner has already
+    # matched names exactly, so a same-length stand-in character keeps offsets and pairs intact
+    return _ENV_NAME_ODD.sub("_", keep) if keep[1] in "be" else keep
 
 
 def skeleton(text: str) -> str:

@@ -25,6 +25,7 @@ import signal
 import sys
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Sequence
@@ -37,6 +38,10 @@ HARD_GRACE_S = 1.0
 #: remaining samples get `crash` verdicts (e.g. `memory_mb` too small to even import the parsers).
 MAX_START_FAILURES = 3
 _CHUNK_CHARS = 1_000_000
+#: A worker in a slow chunk reports what it has at least this often (progress bars stay live).
+REPLY_EVERY_S = 0.2
+#: Chunks kept in flight per worker: the next is already in its pipe when it finishes one.
+_INFLIGHT = 2
 
 
 class _SoftTimeout(BaseException):
@@ -107,8 +112,10 @@ def _check_one(fmt: str, text: str, timeout_s: float) -> Verdict:
         return failed_verdict(fmt, "crash", f"{type(e).__name__}: {e}"[:500], len(text), time.perf_counter() - t0)
 
 
-def _worker_main(conn: Connection, sys_path: list[str], memory_mb: int, setup_module: str | None) -> None:
-    """Worker loop: receive chunks [(index, fmt, text)], answer (index, Verdict) one by one."""
+def _worker_main(conn: Connection, slot, sys_path: list[str], memory_mb: int, setup_module: str | None) -> None:
+    """Worker loop: receive chunks [(index, fmt, text)]; answer with lists of (index, Verdict), one list per
+    chunk (or every REPLY_EVERY_S on a slow chunk). Before each sample, `slot` (shared memory) is set to
+    (index, start time), so the parent can tell which sample hung without a message per sample."""
     for p in reversed(sys_path):
         if p not in sys.path:
             sys.path.insert(0, p)
@@ -121,7 +128,7 @@ def _worker_main(conn: Connection, sys_path: list[str], memory_mb: int, setup_mo
         import importlib
 
         importlib.import_module(setup_module)
-    conn.send((-1, None))  # ready: later deaths are the samples' fault, not start-up failures
+    conn.send(None)  # ready: later deaths are the samples' fault, not start-up failures
     while True:
         try:
             msg = conn.recv()
@@ -130,12 +137,26 @@ def _worker_main(conn: Connection, sys_path: list[str], memory_mb: int, setup_mo
         if msg is None:
             return
         timeout_s, chunk = msg
+        out: list[tuple[int, Verdict]] = []
+        last_reply = time.monotonic()
         for index, fmt, text in chunk:
-            v = _check_one(fmt, text, timeout_s)
-            try:
-                conn.send((index, v))
-            except (BrokenPipeError, OSError):
-                return
+            slot[0], slot[1] = index, time.monotonic()
+            out.append((index, _check_one(fmt, text, timeout_s)))
+            if time.monotonic() - last_reply > REPLY_EVERY_S:
+                if not _reply(conn, out):
+                    return
+                out, last_reply = [], time.monotonic()
+        slot[0] = -1
+        if out and not _reply(conn, out):
+            return
+
+
+def _reply(conn: Connection, out: list) -> bool:
+    try:
+        conn.send(out)
+        return True
+    except (BrokenPipeError, OSError):
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,14 +176,35 @@ def _context():
     return mp.get_context("spawn")
 
 
+@contextmanager
+def _main_hidden():
+    """Start workers without the parent's `__main__`: spawn/forkserver children re-import it (as
+    `__mp_main__`), which runs an unguarded script a second time and kills a `python - <<EOF` child at
+    start (its main is `<stdin>`). Workers run only this module's code, so they never need it."""
+    main = sys.modules.get("__main__")
+    saved = {k: getattr(main, k) for k in ("__file__", "__spec__") if hasattr(main, k)}
+    for k in saved:
+        setattr(main, k, None) if k == "__spec__" else delattr(main, k)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(main, k, v)
+
+
 @dataclass
 class _Worker:
     proc: mp.process.BaseProcess
     conn: Connection
+    slot: object  # shared (index of the sample being checked or -1, when it started)
     pending: deque = field(default_factory=deque)  # indices sent, not yet answered (in order)
-    started: float = 0.0  # when the sample now at pending[0] began
+    chunks: deque = field(default_factory=deque)  # last index of each chunk in flight
     ready: bool = False  # the worker finished its imports
-    last_chunk: int = 0  # size of the chunk sent last (a new one is sent when half of it is left)
+
+    def current(self) -> tuple[int, float]:
+        """(index, start time) of the sample the worker is checking now; index -1 when idle."""
+        index, started = self.slot[0], self.slot[1]
+        return int(index), started
 
 
 class _Pool:
@@ -185,15 +227,17 @@ class _Pool:
 
     def start_worker(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
+        slot = self.ctx.RawArray("d", [-1.0, 0.0])
         proc = self.ctx.Process(
             target=_worker_main,
-            args=(child, list(sys.path), self.memory_mb, self.setup_module),
+            args=(child, slot, list(sys.path), self.memory_mb, self.setup_module),
             daemon=True,
             name="gencheck-validate",
         )
-        proc.start()
+        with _main_hidden():
+            proc.start()
         child.close()
-        return _Worker(proc, parent)
+        return _Worker(proc, parent, slot)
 
     def finish(self, index: int, v: Verdict) -> None:
         if self.results[index] is None:
@@ -225,13 +269,11 @@ class _Pool:
         except (BrokenPipeError, OSError):
             self.queue.extendleft(reversed(chunk))
             return  # the dead worker is noticed through its sentinel
-        if not w.pending:
-            w.started = time.monotonic()
         w.pending.extend(chunk)
-        w.last_chunk = len(chunk)
+        w.chunks.append(chunk[-1])
 
     def retire(self, w: _Worker, kind: str, why: str) -> None:
-        """Kill `w`; its current sample gets a `kind` verdict, the rest of its chunk is requeued."""
+        """Kill `w`; the sample it was checking gets a `kind` verdict, the rest of its work is requeued."""
         try:
             w.proc.kill()
         except Exception:  # noqa: BLE001
@@ -239,11 +281,11 @@ class _Pool:
         w.proc.join(timeout=5)
         w.conn.close()
         why = why.replace("{exit}", _describe_exit(w.proc.exitcode))
-        if w.pending:
-            i = w.pending.popleft()
-            seconds = time.monotonic() - w.started
-            self.finish(i, failed_verdict(self.fmt, kind, why, len(self.texts[i]), seconds))
-            self.queue.extendleft(reversed(w.pending))
+        index, started = w.current()
+        if index >= 0 and self.results[index] is None:
+            seconds = max(0.0, time.monotonic() - started)
+            self.finish(index, failed_verdict(self.fmt, kind, why, len(self.texts[index]), seconds))
+        self.queue.extendleft(reversed([i for i in w.pending if self.results[i] is None]))
         self.start_failures = 0 if w.ready else self.start_failures + 1
         self.workers.remove(w)
 
@@ -251,14 +293,18 @@ class _Pool:
         """Read every answer waiting on `w`'s pipe; False when the pipe is broken."""
         try:
             while w.conn.poll():
-                index, v = w.conn.recv()
-                if index < 0:
+                batch = w.conn.recv()
+                if batch is None:
                     w.ready = True
                     continue
-                if w.pending and w.pending[0] == index:
-                    w.pending.popleft()
-                self.finish(index, v)
-                w.started = time.monotonic()
+                for index, v in batch:
+                    while w.pending and self.results[w.pending[0]] is not None:
+                        w.pending.popleft()
+                    if w.pending and w.pending[0] == index:
+                        w.pending.popleft()
+                    if w.chunks and w.chunks[0] == index:
+                        w.chunks.popleft()
+                    self.finish(index, v)
         except (EOFError, OSError):
             return False
         return True
@@ -274,22 +320,24 @@ class _Pool:
                 while len(self.workers) < min(self.nworkers, len(self.queue) + self.busy()):
                     self.workers.append(self.start_worker())
                 for w in self.workers:
-                    # Keep a second chunk queued behind the one in progress, so a worker never idles
-                    # waiting for the supervisor between chunks.
-                    if len(w.pending) <= w.last_chunk // 2:
+                    while len(w.chunks) < _INFLIGHT and self.queue:
                         self.dispatch(w)
                 now = time.monotonic()
-                deadlines = [w.started + hard_s for w in self.workers if w.pending]
-                wait_s = max(0.0, min(deadlines) - now) if deadlines else 0.05
+                deadlines = [w.current()[1] + hard_s for w in self.workers if w.pending and w.current()[0] >= 0]
+                wait_s = max(0.0, min(deadlines) - now) if deadlines else 1.0
                 objs = [w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers]
-                wait(objs, timeout=min(wait_s, 1.0))
+                ready = wait(objs, timeout=min(wait_s, 1.0))
+                sentinels = {w.proc.sentinel for w in self.workers}
+                died = any(o in sentinels for o in ready)
                 for w in list(self.workers):
                     ok = self.drain(w)
-                    if ok and not w.proc.is_alive():
+                    if ok and died and not w.proc.is_alive():
                         ok = self.drain(w) and False  # answers sent just before it died still count
                     if not ok:
                         self.retire(w, "crash", "worker process died ({exit})")
-                    elif w.pending and time.monotonic() - w.started > hard_s:
+                        continue
+                    index, started = w.current()
+                    if w.pending and index >= 0 and time.monotonic() - started > hard_s:
                         self.retire(w, "timeout", f"check exceeded the {self.timeout_s:g} s time limit "
                                                    f"and was killed after {hard_s:g} s")
         finally:
