@@ -39,36 +39,24 @@ class Pairs:
 
 # --- per format -------------------------------------------------------------------------------------
 
-_LATEX = re.compile(r"(?<!\\)%[^\n]*|\\(begin|end)\s*\{([^{}\n]{1,80})\}")
-_VERBATIM = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "comment"})
-
-
 def latex_pairs(text: str) -> Pairs:
     """`\\begin{X}` → `\\end{X}`, skipping comments and the inside of verbatim-like environments.
 
     An `\\end{X}` closes the innermost open X (openers above it count as unclosed); an `\\end` with no
     open X is a stray closer.
     """
+    from .structure import env_events
+
     out = Pairs()
     stack: list[tuple[str, int]] = []
-    verbatim: str | None = None
-    for m in _LATEX.finditer(text):
-        kind, name = m.group(1), m.group(2)
-        if kind is None:
-            continue
-        name = name.strip()
-        if verbatim is not None and not (kind == "end" and name == verbatim):
-            continue
+    for kind, name, pos in env_events(text):
         if kind == "begin":
-            stack.append((name, m.start()))
-            if name in _VERBATIM:
-                verbatim = name
+            stack.append((name, pos))
             continue
-        verbatim = None
         for i in range(len(stack) - 1, -1, -1):
             if stack[i][0] == name:
                 out.unclosed += len(stack) - 1 - i
-                out.distances.append(m.start() - stack[i][1])
+                out.distances.append(pos - stack[i][1])
                 out.depths.append(i + 1)
                 del stack[i:]
                 break

@@ -9,9 +9,30 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Iterator
 
 _TOKEN = re.compile(r"(?<!\\)%[^\n]*|\\(begin|end)\s*\{([^{}\n]{1,80})\}")
-_VERBATIM = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "comment"})
+VERBATIM = frozenset({"verbatim", "verbatim*", "Verbatim", "lstlisting", "minted", "comment"})
+
+
+def env_events(text: str) -> Iterator[tuple[str, str, int]]:
+    """("begin" | "end", name, offset) for each `\\begin{name}` / `\\end{name}`, outside `%` comments and
+    inside no verbatim-like environment (whose own `\\end` is still reported). A light scan shared by the
+    sampled closer counts here and `corpus info`'s pair distances; the validator's scanner is the strict one."""
+    verbatim: str | None = None
+    for m in _TOKEN.finditer(text):
+        kind, name = m.group(1), m.group(2)
+        if kind is None:  # a comment
+            continue
+        name = name.strip()
+        if verbatim is not None:
+            if kind == "end" and name == verbatim:
+                verbatim = None
+                yield kind, name, m.start()
+            continue
+        if kind == "begin" and name in VERBATIM:
+            verbatim = name
+        yield kind, name, m.start()
 
 
 @dataclass
@@ -45,26 +66,15 @@ class Closures:
 def latex_closures(text: str, majority_env: str = "") -> Closures:
     out = Closures(chars=len(text))
     stack: list[tuple[str, int]] = []
-    verbatim: str | None = None
-    for m in _TOKEN.finditer(text):
-        kind, name = m.group(1), m.group(2)
-        if kind is None:  # a comment
-            continue
-        name = name.strip()
-        if verbatim is not None:
-            if kind == "end" and name == verbatim:
-                verbatim = None
-                if stack:
-                    stack.pop()
-            continue
+    for kind, name, pos in env_events(text):
         if kind == "begin":
             out.opened += 1
-            stack.append((name, m.start()))
-            if name in _VERBATIM:
-                verbatim = name
+            stack.append((name, pos))
         elif stack:
-            opened, pos = stack.pop()
-            dist = m.start() - pos
+            opened, start = stack.pop()
+            if name in VERBATIM and name == opened:  # its end is found by search, not decided: not counted
+                continue
+            dist = pos - start
             if name == opened:
                 out.right += 1
                 out.distances_right.append(dist)

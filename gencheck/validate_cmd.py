@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   gencheck validate --format c --json - < sample.txt  # one JSON object per input on stdout
   gencheck validate --workers 2 --timeout 2 samples/
   gencheck validate --gcc src/                      # C files also get gcc -fsyntax-only's opinion
+  gencheck validate --kinds --format markdown        # the finding taxonomy: what makes a document invalid
 """
 
 
@@ -41,12 +42,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (walked) or - for stdin")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files, directories (walked) or - for stdin")
     p.add_argument("-f", "--format", default=None, help="latex, c or markdown (default: from the file extension)")
     p.add_argument("--json", action="store_true", help="print one JSON object per input instead of a table")
     p.add_argument("-j", "--workers", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per input before it is judged 'timeout' (default: %(default)s)")
     p.add_argument("--max-chars", type=int, default=2_000_000, help="longer inputs are judged 'too_long' (default: %(default)s)")
+    p.add_argument("--kinds", action="store_true", help="print the finding taxonomy (of --format, or of every "
+                   "format): each kind, whether appending text can fix it, and what it means; then exit")
     p.add_argument("--gcc", action="store_true", help="also ask gcc -fsyntax-only about each C input (a second "
                    "opinion column; it never changes the verdict or the exit status, and fails on fragments "
                    "whose headers are missing)")
@@ -98,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
     from gencheck.validators import VALID, WARNING, validate_many
 
     try:
+        if args.kinds:
+            return _print_kinds(args.format)
+        if not args.paths:
+            raise UsageError("give at least one PATH (a file, a directory, or - for stdin), or --kinds")
         inputs = collect_inputs(args.paths, args.format)
         if args.workers < 0 or args.timeout <= 0:
             raise UsageError("--workers must be >= 0 and --timeout > 0")
@@ -125,6 +132,31 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(inputs, verdicts, WARNING, gcc)
     return 0 if all(v.verdict == VALID for v in verdicts) else 1
+
+
+def _print_kinds(fmt: str | None) -> int:
+    """The documented taxonomy: what each finding kind means and whether it keeps a prefix viable."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from gencheck.validators import FORMATS
+    from gencheck.validators.pool import POOL_KINDS
+
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(FORMATS.unknown_message(fmt))
+    table = Table(title="finding kinds: errors make a sample invalid, unless every one is fixable by "
+                  "appending (viable_prefix); warnings never change the verdict")
+    for col in ("format", "kind", "fixable", "meaning"):
+        table.add_column(col, overflow="fold")
+    for name in [fmt] if fmt else FORMATS.names():
+        spec = FORMATS.get(name)
+        for kind, meaning in spec.kinds.items():
+            table.add_row(name, kind, "yes" if kind in spec.fixable else "", escape(meaning))
+    for kind, meaning in POOL_KINDS.items():
+        table.add_row("(any)", kind, "", escape(meaning))
+    Console(soft_wrap=False).print(table)
+    return 0
 
 
 def _gcc_opinions(inputs: list[_Input], workers: int, timeout_s: float) -> list:

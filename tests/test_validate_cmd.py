@@ -88,3 +88,22 @@ def test_gcc_column_is_a_second_opinion(files, capsys):
     validate_cmd.run(parse(["--gcc", str(files / "typo.c")]))
     table = capsys.readouterr().out
     assert "gcc" in table and "2:11:" in table
+
+
+def test_kinds_prints_every_formats_taxonomy(capsys):
+    from gencheck.validators import FORMATS
+
+    assert validate_cmd.run(parse(["--kinds"])) == 0
+    out = capsys.readouterr().out
+    for name in FORMATS.names():
+        spec = FORMATS.get(name)
+        assert spec.kinds and spec.fixable <= set(spec.kinds), name  # every format documents its kinds
+        for kind in spec.kinds:
+            assert kind in out
+    assert "timeout" in out and "crash" in out
+    assert validate_cmd.run(parse(["--kinds", "--format", "nope"])) == 2
+
+
+def test_no_paths_is_a_usage_error(capsys):
+    assert validate_cmd.run(parse([])) == 2
+    assert "PATH" in capsys.readouterr().err

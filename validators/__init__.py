@@ -28,11 +28,13 @@ from .base import (
 FORMATS: Registry[FormatSpec] = Registry("format")
 
 
-def register_format(name: str, extensions: tuple[str, ...], description: str):
-    """Decorator: register `check(text) -> Report` as the validator for `name`."""
+def register_format(name: str, extensions: tuple[str, ...], description: str,
+                    kinds: dict[str, str] | None = None, fixable: frozenset[str] = frozenset()):
+    """Decorator: register `check(text) -> Report` as the validator for `name`, with its finding
+    taxonomy (`gencheck validate --kinds` prints it)."""
 
     def deco(check: Checker) -> Checker:
-        FORMATS.add(name, FormatSpec(name, check, extensions, description))
+        FORMATS.add(name, FormatSpec(name, check, extensions, description, dict(kinds or {}), frozenset(fixable)))
         return check
 
     return deco

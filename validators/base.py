@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 VALID = "valid"
 VIABLE_PREFIX = "viable_prefix"
@@ -123,6 +123,8 @@ class FormatSpec:
     check: Checker
     extensions: tuple[str, ...]
     description: str
+    kinds: Mapping[str, str] = field(default_factory=dict)  # the finding taxonomy: kind -> what it means
+    fixable: frozenset[str] = frozenset()  # kinds that appending text can repair (viable_prefix)
 
 
 def line_col(text: str, offset: int, line_starts: list[int] | None = None) -> tuple[int, int]:

@@ -474,7 +474,8 @@ def lex(text: str) -> tuple[list[Finding], str, int]:
     return [_to_finding(text, starts, r) for r in lx.raws], kept, depth
 
 
-@register_format("c", (".c", ".h"), "C: brackets, literals, comments (lexer) and pycparser's parse (warning)")
+@register_format("c", (".c", ".h"), "C: brackets, literals, comments (lexer) and pycparser's parse (warning)",
+                 kinds=KINDS, fixable=FIXABLE_KINDS)
 def check(text: str) -> Report:
     """The lexer decides the verdict; pycparser runs when the lexer is clean, as a warning."""
     findings, kept, _depth = lex(text)

@@ -793,7 +793,8 @@ def cap_findings(findings: list[Finding], limit: int = MAX_FINDINGS) -> list[Fin
     return _cap_findings(findings, limit)
 
 
-@register_format("latex", (".tex",), "LaTeX: environments, braces, math modes, \\left/\\right, verbatim")
+@register_format("latex", (".tex",), "LaTeX: environments, braces, math modes, \\left/\\right, verbatim",
+                 kinds=KINDS, fixable=FIXABLE_KINDS)
 def check(text: str) -> Report:
     """Scanner findings; if none, pylatexenc's strict verdict on the blanked text."""
     res = scan(text)

@@ -113,11 +113,17 @@ def _md_delete_closing_fence(text: str, rng: random.Random) -> str | None:
 
 
 def _md_drop_table_cell(text: str, rng: random.Random) -> str | None:
+    """Drop one cell from a table's header row or delimiter row: their cell counts then differ and GFM
+    renders no table. (A body row with a cell fewer is valid GFM -- empty cells are filled in -- so
+    body rows are no sites; nor are the rows of a one-column table, which would lose the row itself.)"""
+    from .markdown import _cell_count
+
     lines = _md_lines(text)
     rows = []
     for tok in _md_tokens(text):
         if tok.type == "table_open" and tok.map:
-            rows.extend(r for r in range(tok.map[0] + 2, min(tok.map[1], len(lines))) if lines[r].count("|") >= 2)
+            rows.extend(r for r in (tok.map[0], tok.map[0] + 1) if r < len(lines)
+                        and len(re.findall(r"(?<!\\)\|", lines[r])) >= 2 and _cell_count(lines[r]) >= 2)
     r = _pick(rng, rows)
     if r is None:
         return None
@@ -128,9 +134,43 @@ def _md_drop_table_cell(text: str, rng: random.Random) -> str | None:
     return "\n".join(lines)
 
 
+def _md_link_sites(text: str) -> list[int]:
+    """Offsets of the `]` of real inline links `[text](dest)`: in paragraphs, headings and table cells
+    (not in code blocks, HTML blocks or code spans), closing a `[`, with the destination's `)` present."""
+    from .markdown import _LINK_TOKEN, _Checker, _paren_end
+
+    starts = [0] + [m.end() for m in re.finditer("\n", text)]
+    blocks = sorted({tuple(tok.map) for tok in _md_tokens(text) if tok.type == "inline" and tok.map})
+    scratch = _Checker("")
+    sites = []
+    for s, e in blocks:
+        a = starts[s] if s < len(starts) else len(text)
+        b = starts[e] if e < len(starts) else len(text)
+        block = text[a:b]
+        if "](" not in block:
+            continue
+        if "`" in block:
+            block = scratch.code_spans(block, 1, False)  # code spans blanked, offsets kept
+        stack, skip = 0, 0
+        for m in _LINK_TOKEN.finditer(block):
+            i = m.start()
+            if i < skip or m.group()[0] == "\\":
+                continue
+            if m.group() == "[":
+                stack += 1
+            elif stack:
+                stack -= 1
+                if block.startswith("(", i + 1):
+                    end = _paren_end(block, i + 1)
+                    if end > 0:
+                        sites.append(a + i)
+                        skip = end
+    return sites
+
+
 def _md_swap_link_bracket(text: str, rng: random.Random) -> str | None:
-    sites = [m.start() for m in re.finditer(r"(?<!\\)\]\(", text)]
-    i = _pick(rng, sites)
+    """`[text](url)` -> `[text[(url)`, only where `](` is link syntax (not in code or HTML)."""
+    i = _pick(rng, _md_link_sites(text))
     return None if i is None else text[:i] + "[" + text[i + 1:]
 
 

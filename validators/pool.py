@@ -32,6 +32,12 @@ from typing import Callable, Sequence
 
 from .base import INVALID, Finding, Verdict, timed
 
+#: Findings the pool itself gives, in any format, when a sample could not be judged.
+POOL_KINDS: dict[str, str] = {
+    "timeout": "the check ran past the per-sample time limit (a hung parser is killed and replaced)",
+    "crash": "the check raised, ran out of memory (RLIMIT_AS) or its worker process died",
+    "too_long": "longer than max_chars: judged invalid without parsing",
+}
 #: Extra seconds after the soft limit before a silent worker is killed.
 HARD_GRACE_S = 1.0
 #: A worker that dies this many times in a row before finishing any sample ends the run: the
@@ -282,7 +288,10 @@ class _Pool:
         w.conn.close()
         why = why.replace("{exit}", _describe_exit(w.proc.exitcode))
         index, started = w.current()
-        if index >= 0 and self.results[index] is None:
+        if index < 0 or self.results[index] is not None:  # died between samples: blame the next one, so
+            index = next((i for i in w.pending if self.results[i] is None), -1)  # a repeat cannot loop
+            started = time.monotonic()
+        if index >= 0:
             seconds = max(0.0, time.monotonic() - started)
             self.finish(index, failed_verdict(self.fmt, kind, why, len(self.texts[index]), seconds))
         self.queue.extendleft(reversed([i for i in w.pending if self.results[i] is None]))
@@ -417,4 +426,4 @@ def validate_many(
     return pool.run()
 
 
-__all__ = ["validate_many", "failed_verdict", "HARD_GRACE_S"]
+__all__ = ["validate_many", "failed_verdict", "HARD_GRACE_S", "POOL_KINDS"]
