@@ -71,3 +71,13 @@ def test_deep_nesting_through_pool():
     texts = ["{" * 10_000, "\\begin{a}" * 10_000, "$" * 10_001]
     got = validate_many(texts, "latex", timeout_s=10)
     assert [v.verdict for v in got] == [VIABLE_PREFIX, VIABLE_PREFIX, VIABLE_PREFIX]
+
+
+def test_fork_server_warm_up_builds_the_parsers():
+    import importlib
+
+    from gencheck.validators import markdown
+
+    importlib.import_module("gencheck.validators.warm")  # what the fork server preloads
+    assert markdown._FAST is not None  # built once there, inherited by every forked worker
+    assert markdown._FAST is not False  # and the fast block parser passed its start-up check

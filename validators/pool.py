@@ -175,7 +175,7 @@ def _context():
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
         try:
-            ctx.set_forkserver_preload(["gencheck.validators"])
+            ctx.set_forkserver_preload(["gencheck.validators", "gencheck.validators.warm"])
         except Exception:  # noqa: BLE001
             pass
         return ctx
