@@ -8,8 +8,9 @@ code spans, link/image brackets and inline HTML tags. The block parse runs throu
 each rule chain is dispatched on the line's first character, so a rule is called only where a cheap
 necessary condition for it holds (`#` for a heading, a `|` in a table header, a setext underline
 before the next blank line); the tokens are exactly markdown-it's (checked at start-up, else plain
-markdown-it is used). mistune is not used: its block parser alone is slower than markdown-it's here
-and gives no line numbers.
+markdown-it is used). mistune 3 was measured and left out (no longer a dependency): its block parser
+alone was slower than markdown-it's here (1,175 vs 1,439 texts/s in one run), and it gives no line
+numbers, which every finding needs.
 
 What makes a document invalid (severity "error") vs. a warning (never changes the verdict). The
 rules follow CommonMark 0.31 / GFM: text that the spec renders as intended is not an error, even
