@@ -15,7 +15,7 @@ from gencheck.validators import FORMATS, validate_many
 
 from . import __version__
 from .config import Profile
-from .corpus import Corpus, build, unigram_entropy
+from .corpus import Corpus, unigram_entropy
 from .results import RunResult, VerdictSummary, git_commit
 from .sample import generate, write_jsonl
 from .structure import Closures, latex_closures, majority_environment

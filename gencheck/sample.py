@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .config import SampleConfig
-from .corpus import SEP, Vocab
+from .corpus import Vocab
 from .fsutil import atomic_write_text
 from .model import CharRNN
 from .progress import progress

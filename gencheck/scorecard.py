@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .results import RunResult, VerdictSummary
+from .results import RunResult
 
 
 def pct(x: float | None) -> str:

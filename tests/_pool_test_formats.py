@@ -13,7 +13,8 @@ from gencheck.validators import FORMATS, Report, register_format
 
 if "test-pathological" not in FORMATS:
 
-    @register_format("test-pathological", (".pathological",), "test only: hangs, crashes or raises on markers")
+    @register_format("test-pathological", (".pathological",), "test only: hangs, crashes or raises on markers",
+                     kinds={"none": "this format reports no findings; the pool's own kinds are what it tests"})
     def check(text: str) -> Report:
         if "PYHANG" in text:  # a Python-level loop: the worker's soft time limit interrupts it
             while True:

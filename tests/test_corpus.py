@@ -80,7 +80,7 @@ def test_tar_in_mirror_offline_dedupe_and_normalise(tmp_path, monkeypatch):
         "top/latin1.tex": "caf\xe9".encode("latin-1"),
         "top/notes.txt": b"not selected",
     })
-    spec = load_spec(declare(tmp_path, f'format = "latex"\ninclude = ["*.tex"]\n' + url_source("docs.tar.gz", sha)))
+    spec = load_spec(declare(tmp_path, 'format = "latex"\ninclude = ["*.tex"]\n' + url_source("docs.tar.gz", sha)))
     c = build(spec, offline=True, mirrors=[mirror], home=tmp_path / "home")
     assert [d.path for d in c.documents] == ["top/a.tex", "top/c.tex"]
     assert "\r" not in c.documents[0].text and not c.documents[1].text.startswith("\ufeff")

@@ -6,6 +6,7 @@ This module imports no torch: validators are usable alone, on text from any gene
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Mapping
@@ -135,6 +136,24 @@ def line_col(text: str, offset: int, line_starts: list[int] | None = None) -> tu
         line_starts = line_starts_of(text)
     i = bisect.bisect_right(line_starts, offset) - 1
     return i + 1, offset - line_starts[i] + 1
+
+
+def matching_end(tokens: Iterable[re.Match], opener: str, closer: str, stop: str | None = None) -> int:
+    """The end offset of the closer that balances the first opener among `tokens` (a finditer over
+    openers, closers, escapes such as `\\.` and an optional `stop` token), or -1 when none does before
+    `stop` or the end. Shared by the bracket-matching scans of the format modules."""
+    depth = 0
+    for m in tokens:
+        g = m.group()
+        if g == opener:
+            depth += 1
+        elif g == closer:
+            depth -= 1
+            if depth == 0:
+                return m.end()
+        elif g == stop:
+            return -1
+    return -1
 
 
 def line_starts_of(text: str) -> list[int]:

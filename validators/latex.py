@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .base import Finding, Report, line_col, line_starts_of
+from .base import Finding, Report, line_col, line_starts_of, matching_end
 from .base import cap_findings as _cap_findings
 from . import register_format
 
@@ -666,16 +666,7 @@ _ENDS_WITH_CS = re.compile(r"\\[A-Za-z@]+\*?$")
 def _group_end(text: str, pos: int, limit: int, pattern: re.Pattern = _RAW_NOCOMMENT) -> int:
     """`text[pos] == '{'`: the index after its matching '}' within `limit` characters, else -1.
     `pattern` tokenizes escapes and braces (and `%` comments, with `_RAW`)."""
-    depth = 0
-    for m in pattern.finditer(text, pos, min(len(text), pos + limit)):
-        c = m.group()
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return m.end()
-    return -1
+    return matching_end(pattern.finditer(text, pos, min(len(text), pos + limit)), "{", "}")
 
 
 def scan(text: str) -> ScanResult:

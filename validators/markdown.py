@@ -45,12 +45,12 @@ where a strict reading would call a character "unbalanced".
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from itertools import accumulate
 from operator import add, sub
 
 from . import register_format
-from .base import WARNING, Finding, Report, cap_findings
+from .base import WARNING, Finding, Report, cap_findings, line_col, line_starts_of, matching_end
 
 KINDS: dict[str, str] = {
     "fence_unclosed": "a code fence never closed (fixable when the text simply ends inside it)",
@@ -125,7 +125,6 @@ _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)(\s[^<>]*?)?(/?)>")
 _HREF = re.compile(r"\shref\s*=", re.I)
 _CONTAINER_PREFIX = re.compile(r"^[ \t>]*")
 _NOT_NL = re.compile(r"[^\n]")
-_NEWLINE = re.compile(r"\n")
 _UNESCAPED_PIPE = re.compile(r"(?<!\\)\|")
 #: a GFM delimiter row (`| --- | :-: |`), matched on the line stripped of blanks and container markers
 _DELIM_ROW = re.compile(r"\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?$")
@@ -526,7 +525,7 @@ class _Checker:
             # no closer: the run is literal text (CommonMark); the scan goes on after it
             if not reported and not (b - a == 2 and _TEX_QUOTE.match(content, a)):
                 reported = True
-                line, col = _pos(content, a, first)
+                line, col = _Locator(content, first)(a)
                 run = content[a:b]
                 self.add("code_unclosed", f"inline code {run} never closed", line, col, fixable=at_end,
                          opener=run, oline=line, ocol=col)
@@ -696,29 +695,21 @@ def _blank_span(m: re.Match) -> str:
 
 
 class _Locator:
-    """`_pos` for many offsets in one content: a newline index built once, then a bisection each."""
+    """Line and column of offsets in one block's content (columns relative to the content), for many
+    offsets: the line index is built at the first call, only when something is reported."""
 
-    __slots__ = ("content", "first", "newlines")
+    __slots__ = ("content", "first", "starts")
 
     def __init__(self, content: str, first_line: int) -> None:
         self.content = content
         self.first = first_line
-        self.newlines: list[int] | None = None
+        self.starts: list[int] | None = None
 
     def __call__(self, offset: int) -> tuple[int, int]:
-        nl = self.newlines
-        if nl is None:
-            c = self.content
-            nl = self.newlines = [m.start() for m in _NEWLINE.finditer(c)] if "\n" in c else []
-        k = bisect_left(nl, offset)
-        return self.first + k, offset - (nl[k - 1] + 1 if k else 0) + 1
-
-
-def _pos(content: str, offset: int, first_line: int) -> tuple[int, int]:
-    """Line and column of an offset in a block's content (columns are relative to the content)."""
-    nl = content.count("\n", 0, offset)
-    start = content.rfind("\n", 0, offset) + 1
-    return first_line + nl, offset - start + 1
+        if self.starts is None:
+            self.starts = line_starts_of(self.content)
+        line, col = line_col(self.content, offset, self.starts)
+        return self.first + line - 1, col
 
 
 def _paren_matches(content: str) -> dict[int, int]:
@@ -756,18 +747,7 @@ def _mask_comments(content: str) -> str:
 
 def _paren_end(content: str, i: int) -> int:
     """`content[i] == '('`: index after the balancing ')', or -1 (none before a blank line or the end)."""
-    depth = 0
-    for m in _PAREN_TOKEN.finditer(content, i):
-        g = m.group()
-        if g == "(":
-            depth += 1
-        elif g == ")":
-            depth -= 1
-            if depth == 0:
-                return m.end()
-        elif g == "\n\n":
-            return -1
-    return -1
+    return matching_end(_PAREN_TOKEN.finditer(content, i), "(", ")", "\n\n")
 
 
 def _cell_count(line: str) -> int:

@@ -268,17 +268,19 @@ class _Pool:
             chars += len(self.texts[i])
         return chunk
 
-    def dispatch(self, w: _Worker) -> None:
+    def dispatch(self, w: _Worker) -> bool:
+        """Send `w` the next chunk; False when there is none or the pipe is broken."""
         chunk = self.next_chunk()
         if not chunk:
-            return
+            return False
         try:
             w.conn.send((self.timeout_s, [(i, self.fmt, self.texts[i]) for i in chunk]))
         except (BrokenPipeError, OSError):
             self.queue.extendleft(reversed(chunk))
-            return  # the dead worker is noticed through its sentinel
+            return False  # the dead worker is noticed through its sentinel
         w.pending.extend(chunk)
         w.chunks.append(chunk[-1])
+        return True
 
     def retire(self, w: _Worker, kind: str, why: str) -> None:
         """Kill `w`; the sample it was checking gets a `kind` verdict, the rest of its work is requeued."""
@@ -308,9 +310,7 @@ class _Pool:
                 if batch is None:
                     w.ready = True
                     continue
-                for index, v in batch:
-                    while w.pending and self.results[w.pending[0]] is not None:
-                        w.pending.popleft()
+                for index, v in batch:  # a worker answers in the order it was sent
                     if w.pending and w.pending[0] == index:
                         w.pending.popleft()
                     if w.chunks and w.chunks[0] == index:
@@ -331,10 +331,11 @@ class _Pool:
                 while len(self.workers) < min(self.nworkers, len(self.queue) + self.busy()):
                     self.workers.append(self.start_worker())
                 for w in self.workers:
-                    while len(w.chunks) < _INFLIGHT and self.queue:
-                        self.dispatch(w)
+                    while len(w.chunks) < _INFLIGHT and self.dispatch(w):
+                        pass
                 now = time.monotonic()
-                deadlines = [w.current()[1] + hard_s for w in self.workers if w.pending and w.current()[0] >= 0]
+                busy = [w.current() for w in self.workers if w.pending]
+                deadlines = [started + hard_s for index, started in busy if index >= 0]
                 wait_s = max(0.0, min(deadlines) - now) if deadlines else 1.0
                 objs = [w.conn for w in self.workers] + [w.proc.sentinel for w in self.workers]
                 ready = wait(objs, timeout=min(wait_s, 1.0))
@@ -343,7 +344,8 @@ class _Pool:
                 for w in list(self.workers):
                     ok = self.drain(w)
                     if ok and died and not w.proc.is_alive():
-                        ok = self.drain(w) and False  # answers sent just before it died still count
+                        self.drain(w)  # answers sent just before it died still count
+                        ok = False
                     if not ok:
                         self.retire(w, "crash", "worker process died ({exit})")
                         continue
