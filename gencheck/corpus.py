@@ -185,18 +185,19 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         sources.append(Source(**s))
     if not sources:
         raise GencheckError(f"{path}: a corpus needs at least one [[sources]] entry")
-    fdata = data.get("filters", {})
-    for key in fdata:
-        if key not in _FILTER_KEYS:
-            raise bad(key, "filters")
-    filters = Filters(**{k: tuple(v) if isinstance(v, list) else v for k, v in fdata.items()})
-    sdata = data.get("split_members")
+
+    def table(where: str, cls, known: set[str]):
+        """A [where] table as a `cls` dataclass: unknown keys are errors (with a hint), lists become tuples."""
+        tdata = data.get(where, {})
+        for key in tdata:
+            if key not in known:
+                raise bad(key, where)
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in tdata.items()})
+
+    filters = table("filters", Filters, _FILTER_KEYS)
     split_members = None
-    if sdata is not None:
-        for key in sdata:
-            if key not in _SPLIT_KEYS:
-                raise bad(key, "split_members")
-        split_members = SplitMembers(**{k: tuple(v) if isinstance(v, list) else v for k, v in sdata.items()})
+    if data.get("split_members") is not None:
+        split_members = table("split_members", SplitMembers, _SPLIT_KEYS)
         if not split_members.members or bool(split_members.begin) == bool(split_members.chunk_chars):
             raise GencheckError(f"{path}: [split_members] needs `members` and either a `begin` pattern or `chunk_chars`")
         for key in ("begin", "end", "resume", "drop"):

@@ -138,12 +138,17 @@ def _md():
     the mutations and anyone wanting markdown-it's own tokens use it)."""
     global _MD
     if _MD is None:
-        from markdown_it import MarkdownIt
-
-        md = MarkdownIt("commonmark").enable("table")
-        md.disable(["inline", "text_join"], ignoreInvalid=True)
-        _MD = md
+        _MD = _new_md()
     return _MD
+
+
+def _new_md():
+    """A markdown-it parser in the configuration every check uses: CommonMark + GFM tables, no inline."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    md.disable(["inline", "text_join"], ignoreInvalid=True)
+    return md
 
 
 def _block_tokens(text: str, lines: list[str] | None = None) -> list:
@@ -208,11 +213,9 @@ class _FastBlockParser:
     (and `_block_tokens` falls back to plain markdown-it); tests compare tokens on more texts."""
 
     def __init__(self) -> None:
-        from markdown_it import MarkdownIt
         from markdown_it.rules_block.state_block import StateBlock
 
-        md = MarkdownIt("commonmark").enable("table")
-        md.disable(["inline", "text_join"], ignoreInvalid=True)
+        md = _new_md()  # its own instance: the rule lookup of this one is replaced below
         self.md = md
         self.StateBlock = StateBlock
         self.State = _state_class(StateBlock)

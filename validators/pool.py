@@ -146,7 +146,8 @@ def _worker_main(conn: Connection, slot, sys_path: list[str], memory_mb: int, se
         out: list[tuple[int, Verdict]] = []
         last_reply = time.monotonic()
         for index, fmt, text in chunk:
-            slot[0], slot[1] = index, time.monotonic()
+            slot[1] = time.monotonic()  # the start time first: the parent never pairs an index with an old one
+            slot[0] = index
             out.append((index, _check_one(fmt, text, timeout_s)))
             if time.monotonic() - last_reply > REPLY_EVERY_S:
                 if not _reply(conn, out):
@@ -311,11 +312,11 @@ class _Pool:
                     w.ready = True
                     continue
                 for index, v in batch:  # a worker answers in the order it was sent
-                    if w.pending and w.pending[0] == index:
+                    self.finish(index, v)
+                    while w.pending and self.results[w.pending[0]] is not None:
                         w.pending.popleft()
                     if w.chunks and w.chunks[0] == index:
                         w.chunks.popleft()
-                    self.finish(index, v)
         except (EOFError, OSError):
             return False
         return True
@@ -328,6 +329,8 @@ class _Pool:
                 if self.start_failures >= MAX_START_FAILURES:
                     self.give_up("worker process failed to start or died repeatedly")
                     break
+                if not self.queue and not self.busy():  # nothing queued or in flight, yet not done
+                    self.queue.extend(i for i in range(len(self.texts)) if self.results[i] is None)
                 while len(self.workers) < min(self.nworkers, len(self.queue) + self.busy()):
                     self.workers.append(self.start_worker())
                 for w in self.workers:
