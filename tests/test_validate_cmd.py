@@ -45,7 +45,8 @@ def test_json_lines_and_exit_1(files, capsys):
     assert f["kind"] == "env_mismatch" and f["opener"] == "\\begin{proof}" and f["line"] == 1 and f["distance"] == 14
     assert set(f) == {"kind", "message", "line", "col", "opener", "distance"}
     assert by["cut.c"]["verdict"] == "viable_prefix" and by["cut.c"]["format"] == "c"
-    assert set(by["ok.md"]) == {"path", "format", "verdict", "findings", "seconds"}
+    assert set(by["ok.md"]) == {"path", "format", "verdict", "syntax", "findings", "seconds", "versions"}
+    assert by["ok.md"]["versions"]["markdown-it-py"] and by["good.tex"]["versions"]["pylatexenc"]
 
 
 def test_stdin_needs_format(monkeypatch, capsys):
@@ -107,3 +108,36 @@ def test_kinds_prints_every_formats_taxonomy(capsys):
 def test_no_paths_is_a_usage_error(capsys):
     assert validate_cmd.run(parse([])) == 2
     assert "PATH" in capsys.readouterr().err
+
+
+def test_valid_c_file_reports_parses_true_and_the_parser_version(tmp_path, capsys):
+    from importlib.metadata import version
+
+    src = tmp_path / "ok.c"
+    src.write_text("#include <stdio.h>\nint main(void) { size_t n = 0; printf(\"%zu\\n\", n); return 0; }\n")
+    assert validate_cmd.run(parse(["--json", "--format", "c", str(src)])) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["verdict"] == "valid" and row["syntax"] == {"balanced": True, "parses": True}
+    assert row["versions"]["pycparser"] == version("pycparser") and row["versions"]["gencheck"]
+
+
+def test_gcc_finds_the_files_own_headers_and_never_a_planted_one(tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    from gencheck.validators.c import gcc_opinion
+
+    if gcc_opinion("int x;\n").ok is None:
+        pytest.skip("no gcc on this machine")
+    shared_tmp = tmp_path / "shared-tmp"  # stands for the system temp dir that other users can write
+    shared_tmp.mkdir()
+    (shared_tmp / "point.h").write_text('#error "a planted header was included"\n')
+    monkeypatch.setattr(tempfile, "tempdir", str(shared_tmp))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "point.h").write_text("struct point { int x, y; };\n")
+    (src / "main.c").write_text('#include "point.h"\nstruct point p;\nint main(void) { return p.x; }\n')
+    assert validate_cmd.run(parse(["--json", "--gcc", str(src / "main.c")])) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["gcc"] == {"ok": True, "message": ""}
+    assert row["versions"]["gcc"].startswith(("gcc", "cc"))
+    assert list(shared_tmp.iterdir()) == [shared_tmp / "point.h"]  # its private folder is gone too

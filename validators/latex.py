@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .base import Finding, Report, line_col, line_starts_of, matching_end
+from .base import WARNING, Finding, Report, line_col, line_starts_of, matching_end
 from .base import cap_findings as _cap_findings
 from . import register_format
 
@@ -52,6 +52,8 @@ KINDS: dict[str, str] = {
     "verb_unterminated": "\\verb|... with no closing delimiter on its line (fixable only at the end of the text)",
     "parse_error": "pylatexenc's strict parser failed although the scanner found nothing "
     "(fixable when it only ran out of text)",
+    "checker_error": "pylatexenc raised an unexpected exception, or recursed too deep (a gap in gencheck or "
+    "pylatexenc, not a verdict on the text; warning: the verdict rests on the scanner, syntax.parses is null)",
     "truncated_findings": "more findings than MAX_FINDINGS; the rest are summarised in one finding",
 }
 
@@ -746,7 +748,8 @@ def _walker_db():
 def pylatexenc_error(text: str) -> Finding | None:
     """pylatexenc's strict parse of `text` (already blanked), run on its skeleton; its first error
     as a Finding located in `text`, or None. Any other exception from pylatexenc (including
-    RecursionError) is treated as no opinion: a second opinion must never raise."""
+    RecursionError) is a `checker_error` warning: a second opinion must never raise, and its own
+    failure must stay visible instead of passing for "parses"."""
     import logging
     import warnings
 
@@ -763,8 +766,8 @@ def pylatexenc_error(text: str) -> Finding | None:
         pos = len(text) if pos is None else skeleton_offset(text, pos)
         line, col = line_col(text, max(0, min(pos, len(text))))
         return Finding("parse_error", f"pylatexenc: {msg}", line, col, fixable_by_append="end of stream" in msg)
-    except Exception:  # noqa: BLE001 -- includes RecursionError
-        return None
+    except Exception as e:  # noqa: BLE001 -- includes RecursionError
+        return Finding("checker_error", f"pylatexenc raised {type(e).__name__}: {e}"[:300], 1, 1, severity=WARNING)
     return None
 
 
@@ -797,8 +800,8 @@ def check(text: str) -> Report:
         err = pylatexenc_error(_blank(text, res.raw_spans))
         if err is not None:
             findings.append(err)
-    balanced = not any(f.kind != "parse_error" for f in findings)
+    balanced = not any(f.kind not in ("parse_error", "checker_error") for f in findings)
     syntax = {"balanced": balanced}
     if ran_strict:
-        syntax["parses"] = not findings
+        syntax["parses"] = None if any(f.kind == "checker_error" for f in findings) else not findings
     return Report(tuple(cap_findings(findings)), syntax)
