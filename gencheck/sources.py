@@ -8,6 +8,11 @@ A source whose bytes are not stable upstream (a GitHub archive is re-generated o
 `verify = "content"`: it carries no sha256 and is verified instead by the corpus's pinned content hash.
 `inner` reads an archive that is itself a member of the file (a source tarball inside a .deb), and
 `strip` drops leading path components so that differently named top folders give the same documents.
+
+What a declaration cannot do: `file` is a plain file name (it is only ever written inside the cache folder),
+a `url` is https or http, a downloaded file's sha256 is checked before anything reads it, no code from a
+source ever runs (a PyPI sdist is fetched by pip's own finder, never built), and no member is read past a
+size cap.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ import os
 import shutil
 import subprocess
 import tarfile
+import sys
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -31,6 +38,8 @@ from .fsutil import GencheckError, sha256_file
 
 SOURCE_KINDS = ("deb", "pypi-sdist", "url", "mirror", "dir")
 VERIFY_MODES = ("sha256", "content")
+URL_SCHEMES = ("https", "http")
+MEMBER_CAP = 256 * 2**20  # the most bytes read of one archive member, whatever a declaration says
 
 
 class FetchError(GencheckError):
@@ -45,7 +54,7 @@ class ChecksumError(GencheckError):
 class Source:
     """One way to get a corpus's raw files.
 
-    deb: `apt-get download package=version`; pypi-sdist: `pip download --no-binary :all:`;
+    deb: `apt-get download package=version`; pypi-sdist: the file found by pip's package finder (never built);
     url: plain HTTP(S); mirror: a file only ever served from a mirror directory (a pinned copy of an
     upstream whose downloads are not byte-stable); dir: a local folder (relative to the declaration),
     not pinned by checksum.
@@ -81,8 +90,31 @@ def mirror_dirs(extra: list[Path] | None = None) -> list[Path]:
     return dirs
 
 
+def check_file_name(name: object) -> None:
+    """A declared `file` is joined to the cache and mirror folders, so it must not be able to leave them."""
+    if (not isinstance(name, str) or not name or name in (".", "..")
+            or any(c in name for c in "/\\\0") or Path(name).is_absolute()):
+        raise GencheckError(f"source file {name!r} is not a plain file name (no folders, no '..', not empty)")
+
+
+def check_url(url: object) -> None:
+    """Only web downloads: a file:// or other scheme would read the local machine or another protocol."""
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme.lower() not in URL_SCHEMES or not parts.netloc:
+        raise GencheckError(f"source url {url!r} is not a web address (allowed: {', '.join(URL_SCHEMES)})")
+
+
+def check_source(source: Source) -> None:
+    """The checks `load_spec` makes, made again before anything is fetched or written."""
+    if source.kind != "dir" or source.file:
+        check_file_name(source.file)
+    if source.kind == "url" or source.url:
+        check_url(source.url)
+
+
 def fetch(source: Source, cache_dir: Path, mirrors: list[Path], offline: bool) -> Path:
     """Return a verified local copy of `source.file`, downloading it into `cache_dir` if needed."""
+    check_source(source)
     cached = cache_dir / source.file
     if cached.exists() and (source.verify == "content" or sha256_file(cached) == source.sha256):
         return cached
@@ -125,12 +157,7 @@ def _download(source: Source, dest: Path) -> Path:
         elif not list(dest.glob("*.deb")):
             raise FetchError(f"apt-get download {source.package}={source.version} failed")
     elif source.kind == "pypi-sdist":
-        cmd = ["python", "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q",
-               "-d", str(dest), f"{source.package}=={source.version}"]
-        import sys
-
-        cmd[0] = sys.executable
-        _run(cmd, dest, check=True)
+        _pip_fetch_sdist(source, dest)
     elif source.kind == "url":
         with urllib.request.urlopen(source.url, timeout=60) as resp, open(dest / source.file, "wb") as fh:
             shutil.copyfileobj(resp, fh)
@@ -145,26 +172,105 @@ def _download(source: Source, dest: Path) -> Path:
     raise FetchError(f"{source.describe()}: expected one file {source.file}, got {[p.name for p in files]}")
 
 
+# Run by this interpreter's pip: find the declared sdist with pip's own finder (so pip's configuration --
+# index, extra indexes, find-links, certificates, proxies -- applies) and download it with pip's session.
+# `pip download` would prepare the sdist's metadata, i.e. run its build backend; this runs nothing of it.
+_PIP_FETCH_SDIST = r"""
+import sys
+package, filename, dest = sys.argv[1:4]
+try:
+    from pip._internal.commands import create_command
+    from pip._internal.network.utils import HEADERS, raise_for_status
+    command = create_command("download")
+    options, _ = command.parse_args(["--no-cache-dir", "--no-input"])
+    session = command._build_session(options)
+    finder = command._build_package_finder(options, session, ignore_requires_python=True)
+    candidates = finder.find_all_candidates(package)
+except (ImportError, AttributeError, TypeError) as exc:
+    print(f"pip's package finder is not as gencheck knows it ({type(exc).__name__}: {exc})", file=sys.stderr)
+    sys.exit(3)
+try:
+    links = [c.link for c in candidates if c.link.filename == filename]
+    if not links:
+        seen = sorted({c.link.filename for c in candidates if not c.link.is_wheel})[-5:]
+        print(f"no file {filename} among the files pip finds for {package} "
+              f"({', '.join(seen) if seen else 'none found: is the index reachable?'})", file=sys.stderr)
+        sys.exit(2)
+    resp = session.get(links[0].url.split("#", 1)[0], headers=HEADERS, stream=True)
+    raise_for_status(resp)
+    with open(dest, "wb") as fh:
+        for block in resp.iter_content(1 << 16):
+            fh.write(block)
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+    sys.exit(1)
+"""
+_NO_FINDER = 3
+
+
+def _pip_fetch_sdist(source: Source, dest: Path) -> Path:
+    """Download the declared sdist without running any of it (its sha256 is checked by the caller)."""
+    cmd = [sys.executable, "-c", _PIP_FETCH_SDIST, source.package, source.file, str(dest / source.file)]
+    rc, last = _run_tail(cmd, dest)
+    if rc == _NO_FINDER:
+        from .progress import log
+
+        log(f"[yellow]{last}; falling back to `pip download --require-hashes`, which checks {source.file} "
+            "before it runs anything, but then runs the sdist's metadata hook[/]")
+        return _pip_download_hash_checked(source, dest)
+    if rc != 0:
+        raise FetchError(f"pip could not fetch {source.file}: {last}")
+    return dest / source.file
+
+
+def _pip_download_hash_checked(source: Source, dest: Path) -> Path:
+    """Fallback for a pip whose finder differs: `pip download` in hash-checking mode.
+
+    pip checks the archive against the pin before it unpacks it, so no code runs from a wrong file; a right
+    one still has its metadata hook run (no build isolation: no unpinned build tools are fetched).
+    """
+    if not source.sha256:
+        raise FetchError(f"{source.describe()}: this pip can fetch an sdist only against a pinned sha256")
+    with tempfile.TemporaryDirectory(prefix="gencheck-pin-") as tmp:
+        pin = Path(tmp) / "requirements.txt"
+        pin.write_text(f"{source.package}=={source.version} --hash=sha256:{source.sha256}\n")
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
+               "--require-hashes", "--no-input", "-q", "-d", str(dest), "-r", str(pin)]
+        _run(cmd, dest, check=True)
+    got = dest / source.file
+    if not got.is_file():
+        raise FetchError(f"pip download {source.package}=={source.version} gave no file {source.file}")
+    return got
+
+
 def _run(cmd: list[str], cwd: Path, check: bool = False) -> int:
+    rc, last = _run_tail(cmd, cwd)
+    if check and rc != 0:
+        raise FetchError(f"{' '.join(cmd)} failed: {last}")
+    return rc
+
+
+def _run_tail(cmd: list[str], cwd: Path) -> tuple[int, str]:
+    """Exit status and the last line printed (the error, for a failed command); never waits for input."""
     try:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         raise FetchError(f"{cmd[0]} is not on this machine") from None
-    if check and proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
-        raise FetchError(f"{' '.join(cmd)} failed: {last[0]}")
-    return proc.returncode
+    return proc.returncode, ((proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""])[0]
 
 
 # --- reading members -------------------------------------------------------------------------------
 
 Want = Callable[[str], bool]
 _Opener = Callable[[], IO[bytes]]
-_COMPRESSED = ((".gz", gzip.decompress), (".xz", lzma.decompress), (".bz2", bz2.decompress))
+_Unwrap = Callable[[IO[bytes]], IO[bytes]]
+_COMPRESSED: tuple[tuple[str, _Unwrap], ...] = (
+    (".gz", lambda fh: gzip.GzipFile(fileobj=fh)), (".xz", lambda fh: lzma.LZMAFile(fh)),
+    (".bz2", lambda fh: bz2.BZ2File(fh)))
 
 
-def iter_members(path: Path, *, inner: str = "", strip: int = 0,
-                 want: Want | None = None) -> Iterator[tuple[str, bytes | None]]:
+def iter_members(path: Path, *, inner: str = "", strip: int = 0, want: Want | None = None,
+                 max_bytes: Callable[[str], int] | None = None) -> Iterator[tuple[str, bytes | None]]:
     """Yield (member path, bytes) of an archive (.deb, tar.*, .zip), or of a folder, or of a single file.
 
     Members compressed on their own (`x.tex.gz`) are decompressed and lose the suffix. `inner` names an
@@ -172,6 +278,10 @@ def iter_members(path: Path, *, inner: str = "", strip: int = 0,
     that many leading path components (members with no more components are skipped). With `want`, the
     bytes of a member whose final path it rejects are not read: it is yielded as (path, None). A corrupt
     or truncated archive raises a GencheckError naming the file.
+
+    Every member is read as a stream and never past a cap, so a small compression bomb cannot fill memory:
+    a member longer than `max_bytes(path)` is yielded cut to its first max_bytes + 1 bytes (over the cap:
+    the caller drops it); one longer than MEMBER_CAP is an error naming the archive and the member.
     """
     try:
         entries = _entries(path)
@@ -185,17 +295,34 @@ def iter_members(path: Path, *, inner: str = "", strip: int = 0,
                 if len(parts) <= strip or not parts[strip]:
                     continue
                 name = parts[strip]
-            name, decompress = _unwrap_name(name)
+            name, unwrap = _unwrap_name(name)
             if want is not None and not want(name):
                 yield name, None
                 continue
-            with open_member() as fh:
-                data = fh.read()
-            yield name, decompress(data) if decompress else data
+            hard = MEMBER_CAP
+            cap = min(max_bytes(name), hard) if max_bytes else hard
+            with open_member() as raw, (unwrap(raw) if unwrap else raw) as fh:
+                data = read_capped(fh, cap)
+            if len(data) > hard:
+                raise GencheckError(f"{path}: member {name} is larger than {hard} bytes, the most gencheck "
+                                    f"reads of one member; exclude it from the corpus")
+            yield name, data
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, lzma.LZMAError, OSError, ValueError) as exc:
         if isinstance(exc, OSError) and not isinstance(exc, (gzip.BadGzipFile,)) and exc.errno:
             raise
         raise GencheckError(f"corrupt or truncated archive {path}: {exc}") from exc
+
+
+def read_capped(fh: IO[bytes], cap: int) -> bytes:
+    """At most cap + 1 bytes of `fh`: enough to tell that it is over `cap` without holding any more."""
+    chunks, got = [], 0
+    while got <= cap:
+        block = fh.read(min(1 << 20, cap + 1 - got))
+        if not block:
+            break
+        chunks.append(block)
+        got += len(block)
+    return b"".join(chunks)
 
 
 def _entries(path: Path) -> Iterator[tuple[str, _Opener]]:
@@ -257,7 +384,7 @@ def _deb_entries(path: Path) -> Iterator[tuple[str, _Opener]]:
     raise ValueError("no data.tar member in .deb")
 
 
-def _unwrap_name(name: str) -> tuple[str, Callable[[bytes], bytes] | None]:
+def _unwrap_name(name: str) -> tuple[str, _Unwrap | None]:
     for suffix, opener in _COMPRESSED:
         if name.endswith(suffix):
             return name[: -len(suffix)], opener

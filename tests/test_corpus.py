@@ -372,3 +372,26 @@ def test_declared_size_is_checked(tmp_path):
 def test_fixture_declaration_states_its_size(fixture_corpus):
     spec = fixture_corpus.spec
     assert (spec.documents, spec.chars) == (len(fixture_corpus.documents), fixture_corpus.chars())
+
+
+def test_folder_corpus_is_rebuilt_when_its_files_change(tmp_path):
+    import os
+
+    from gencheck.corpus import built_summary
+
+    folder, home = tmp_path / "docs", tmp_path / "home"
+    for name in "abcd":
+        write(folder / f"{name}.tex", DOC.replace("lemma", f"lemm{name}"))
+    spec = load_spec(declare(tmp_path, 'format = "latex"\n[[sources]]\nkind = "dir"\npath = "docs"\n'))
+    first = build(spec, home=home)
+    assert [d.path for d in first.documents] == ["a.tex", "b.tex", "c.tex", "d.tex"]
+    (folder / "a.tex").unlink()
+    changed = write(folder / "b.tex", DOC.replace("lemma", "lemmz"))  # same size, other text
+    os.utime(changed, ns=(changed.stat().st_atime_ns, changed.stat().st_mtime_ns + 10**9))
+    write(folder / "e.tex", DOC.replace("lemma", "lemme"))
+    assert built_summary(spec, home) is None  # the cached build is of other files
+    again = build(spec, home=home)
+    assert [d.path for d in again.documents] == ["b.tex", "c.tex", "d.tex", "e.tex"]
+    assert again.documents[0].text == DOC.replace("lemma", "lemmz") and again.content_hash != first.content_hash
+    assert built_summary(spec, home)["content_hash"] == again.content_hash
+    assert build(spec, home=home).content_hash == again.content_hash  # unchanged files: the cache is used
