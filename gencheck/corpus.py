@@ -13,6 +13,7 @@ import hashlib
 import json
 import random
 import re
+import stat
 import sys
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -22,7 +23,8 @@ from typing import Any
 
 from .fsutil import GencheckError, UsageError, atomic_write_bytes, gencheck_home, sha256_text
 from .registry import Registry
-from .sources import SOURCE_KINDS, VERIFY_MODES, Source, fetch, iter_members, mirror_dirs
+from .sources import (MEMBER_CAP, SOURCE_KINDS, VERIFY_MODES, Source, check_source, fetch, iter_members,
+                      mirror_dirs)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -182,7 +184,12 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
             raise GencheckError(f"{path}: every downloaded source needs `file` and `sha256` (or verify = \"content\")")
         if not isinstance(s.get("strip", 0), int) or s.get("strip", 0) < 0:
             raise GencheckError(f"{path}: source strip must be a whole number of path components")
-        sources.append(Source(**s))
+        source = Source(**s)
+        try:
+            check_source(source)
+        except GencheckError as exc:
+            raise GencheckError(f"{path}: {exc}") from None
+        sources.append(source)
     if not sources:
         raise GencheckError(f"{path}: a corpus needs at least one [[sources]] entry")
 
@@ -400,6 +407,9 @@ def split_member(text: str, member: str, how: SplitMembers) -> list[tuple[str, s
             for key, lines in parts.items()]
 
 
+_BYTES_SLACK = 4096  # a BOM, and room to spare: CRLF pairs become one character, never more bytes
+
+
 def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats, source: Source | None = None) -> list[Document]:
     docs: dict[str, Document] = {}
     seen: set[str] = set()
@@ -409,11 +419,20 @@ def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats, source: Sourc
     def selected(path: str) -> bool:
         return matches(path, spec.include, spec.exclude)
 
-    for path, data in iter_members(raw, inner=src.inner, strip=src.strip, want=selected):
+    def max_bytes(path: str) -> int:
+        """A member to be split may be long; any other is a document, at most 4 UTF-8 bytes a character."""
+        if sm is not None and matches(path, sm.members, ()):
+            return MEMBER_CAP
+        return 4 * spec.filters.max_chars + _BYTES_SLACK
+
+    for path, data in iter_members(raw, inner=src.inner, strip=src.strip, want=selected, max_bytes=max_bytes):
         stats.members += 1
         if data is None:
             continue
         stats.selected += 1
+        if len(data) > max_bytes(path):  # read only up to the cap: longer than max_chars, filtered anyway
+            stats.filtered += 1
+            continue
         if b"\x00" in data:
             stats.binary += 1
             continue
@@ -450,9 +469,10 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
     """Build (or load from cache) the corpus a declaration describes."""
     home = home or gencheck_home()
     cached = _cache_path(spec, home)
+    files = folder_state(spec)  # taken before reading: a file changed meanwhile makes the next build redo it
     if cached.exists():
         try:
-            return _load_cached(spec, cached)
+            return _load_cached(spec, cached, files)
         except (OSError, ValueError, KeyError, EOFError):
             pass  # a damaged cache is rebuilt
     raw, source = _get_sources(spec, home, mirror_dirs(mirrors), offline, log)
@@ -488,13 +508,14 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
         "corpus_format": CORPUS_FORMAT_VERSION,
         "name": spec.name,
         "fingerprint": spec.fingerprint,
+        "files": files,
         "content_hash": digest,
         "stats": asdict(stats),
         "splits": corpus.splits,
         "documents": [[d.path, d.text] for d in docs],
     }
     atomic_write_bytes(cached, gzip.compress(json.dumps(payload).encode(), compresslevel=1, mtime=0))
-    _write_summary(corpus, cached)
+    _write_summary(corpus, cached, files)
     return corpus
 
 
@@ -502,33 +523,63 @@ def _cache_path(spec: CorpusSpec, home: Path) -> Path:
     return home / "corpora" / f"{spec.name}-{spec.fingerprint}.json.gz"
 
 
-def _write_summary(corpus: Corpus, cached: Path) -> None:
+def folder_state(spec: CorpusSpec) -> str:
+    """A digest of the name, size and mtime of every file in the declaration's folders ("" when it has none).
+
+    The declaration does not pin a folder's contents, so its build is valid only while this stays the same.
+    """
+    folders = [Path(s.path) for s in spec.sources if s.kind == "dir"]
+    if not folders:
+        return ""
+    h = hashlib.sha256()
+    for folder in folders:
+        h.update(f"{folder}\0{folder.is_dir()}\n".encode())
+        for p in sorted(folder.rglob("*")) if folder.is_dir() else ():
+            try:
+                st = p.stat()
+            except OSError:
+                continue  # a dangling link, not read by the build either
+            if stat.S_ISREG(st.st_mode):
+                h.update(f"{p.relative_to(folder).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _write_summary(corpus: Corpus, cached: Path, files: str) -> None:
     summary = {"documents": len(corpus.documents), "chars": corpus.chars(), "content_hash": corpus.content_hash,
-               "bytes": sum(len(d.text.encode("utf-8")) for d in corpus.documents)}
+               "bytes": sum(len(d.text.encode("utf-8")) for d in corpus.documents), "files": files}
     atomic_write_bytes(cached.with_name(cached.name.replace(".json.gz", ".summary.json")),
                        json.dumps(summary).encode())
 
 
 def built_summary(spec: CorpusSpec, home: Path | None = None) -> dict[str, Any] | None:
-    """Documents, chars, bytes and content hash of the built (cached) corpus; None when not built."""
+    """Documents, chars, bytes and content hash of the built (cached) corpus; None when not built.
+
+    A folder corpus whose files changed since its build counts as not built: its summary is stale.
+    """
     cached = _cache_path(spec, home or gencheck_home())
     summary = cached.with_name(cached.name.replace(".json.gz", ".summary.json"))
     if not cached.exists():
         return None
+    files = folder_state(spec)
     try:
-        return json.loads(summary.read_text())
+        found = json.loads(summary.read_text())
     except (OSError, ValueError):
         try:  # built before summaries were written
-            corpus = _load_cached(spec, cached)
+            corpus = _load_cached(spec, cached, files)
         except (OSError, ValueError, KeyError, EOFError):
             return None
-        _write_summary(corpus, cached)
-        return json.loads(summary.read_text())
+        _write_summary(corpus, cached, files)
+        found = json.loads(summary.read_text())
+    if not isinstance(found, dict) or found.pop("files", "") != files:
+        return None
+    return found
 
 
-def _load_cached(spec: CorpusSpec, path: Path) -> Corpus:
+def _load_cached(spec: CorpusSpec, path: Path, files: str) -> Corpus:
+    """The cached build, if it was made from this declaration and (for a folder) these same files."""
     payload = json.loads(gzip.decompress(path.read_bytes()))
-    if payload["corpus_format"] != CORPUS_FORMAT_VERSION or payload["fingerprint"] != spec.fingerprint:
+    if (payload["corpus_format"] != CORPUS_FORMAT_VERSION or payload["fingerprint"] != spec.fingerprint
+            or payload.get("files", "") != files):
         raise ValueError("stale cache")
     docs = [Document(p, t) for p, t in payload["documents"]]
     return Corpus(spec, docs, payload["splits"], payload["content_hash"], BuildStats(**payload["stats"]))
@@ -618,7 +669,8 @@ def stream(texts: list[str], vocab: Vocab) -> "np.ndarray":
 
 
 def unigram_entropy(texts: list[str]) -> float:
-    """Bits per char of the best context-free model: the floor a model must beat to have learned anything."""
+    """Entropy in bits per char of the texts' own character frequencies: an in-sample figure (the unigram
+    is fitted and scored on the same text), not a held-out baseline -- for that, see `unigram_bpc`."""
     import math
 
     counts: Counter[str] = Counter()
@@ -626,3 +678,20 @@ def unigram_entropy(texts: list[str]) -> float:
         counts.update(t)
     total = sum(counts.values())
     return -sum(n / total * math.log2(n / total) for n in counts.values()) if total else 0.0
+
+
+def unigram_bpc(train_texts: list[str], eval_texts: list[str], vocab: Vocab) -> float:
+    """Bits per char of a unigram fitted on `train_texts`, scored on `eval_texts` as `train.bits_per_char`
+    scores the model: the same id stream (a separator before each document, characters outside `vocab`
+    folded into UNK) and the same targets (every symbol after the first). Probabilities are train counts
+    with add-one smoothing over the vocabulary, so a symbol never seen in train (UNK) costs a finite
+    amount. NaN when there is nothing to score. (`bits_per_char` drops the last few symbols that do not
+    fill its `batch_size` rows; this scores all of them.)"""
+    import numpy as np
+
+    target = stream(eval_texts, vocab)[1:] if eval_texts else np.zeros(0, dtype=np.int64)
+    if target.size == 0:
+        return float("nan")
+    counts = np.bincount(stream(train_texts, vocab), minlength=vocab.size).astype(np.float64) + 1.0
+    log_p = np.log2(counts / counts.sum())
+    return float(-np.bincount(target, minlength=vocab.size) @ log_p / target.size)
