@@ -20,6 +20,9 @@ EXAMPLES = {
     "sample": "gencheck sample --checkpoint runs/mine/checkpoint.pt -n 8 --temperature 0.7 --out samples.jsonl\n"
               "  gencheck sample --checkpoint runs/mine/checkpoint.pt --prime '\\begin{proof}' --out samples/",
     "corpus": "gencheck corpus list\n  gencheck corpus build latex\n  gencheck corpus info latex --json",
+    "report": "gencheck report runs/20261201-120000-latex-lstm2x128-s1337-ab12cd\n"
+              "  gencheck report runs/a/results.json runs/b/results.json   # warns when versions differ\n"
+              "  gencheck report runs/*/ --json",
 }
 
 
@@ -119,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the calibration as JSON on stdout")
 
+    p = sub.add_parser("report", help="re-print the scorecard of saved runs (no recomputing)", formatter_class=fmt,
+                       description="Print the scorecard of each run from its results.json, with the versions "
+                                   "of gencheck, Python, torch and the parsers that made it; when the runs were "
+                                   "made with different versions, say which differ.", epilog=_epilog("report"))
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="a run folder or its results.json")
+    p.add_argument("--json", action="store_true", help="print the results as a JSON list on stdout")
+
     p = sub.add_parser("corpus", help="list, build or inspect corpora", formatter_class=fmt,
                        description="Corpora are declared in corpora/*.toml: pinned sources, filters, split seed.",
                        epilog=_epilog("corpus"))
@@ -138,16 +148,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- commands ----------------------------------------------------------------------------------------
 
-def _profile(args):
+def _profile(args, resume_from: Path | None = None):
+    """The profile name and settings: a preset with the typed flags, or on resume the checkpoint's.
+
+    Model flags default to None, so the flags the user typed are the ones that are not None; on resume
+    each must agree with the checkpoint (train.resume_profile), and nothing comes from today's defaults."""
     from .config import PROFILES, with_overrides
 
+    over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "steps",
+                                                 "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars")}
+    if resume_from is not None:
+        from .train import Checkpoint, resume_profile
+
+        given = {k: v for k, v in over.items() if v is not None}
+        if args.profile is not None:
+            given["profile"] = args.profile
+        profile = resume_profile(Checkpoint.load(resume_from), resume_from, given)
+        return profile.name, profile
     name = args.profile
     if name is None:
         import torch
 
         name = "gpu" if args.device != "cpu" and torch.cuda.is_available() else "cpu"
-    over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "steps",
-                                                 "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars")}
     return name, with_overrides(PROFILES[name], **over)
 
 
@@ -168,12 +190,12 @@ def cmd_run(args) -> int:
 
     started = time.perf_counter()
     device = pick_device(args.device)
-    name, profile = _profile(args)
-    corpus = _corpus(args)
-    run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
-    result = run(corpus, profile, device, run_dir, name, started=started)
+    name, profile = _profile(args, args.resume / "checkpoint.pt" if args.resume else None)
+    corpus = _corpus(args)
+    run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
+    result = run(corpus, profile, device, run_dir, name, started=started, resume=args.resume is not None)
     Console(stderr=args.json).print(Scorecard(result))
     Console(stderr=args.json).print(f"results: {run_dir / 'results.json'}", highlight=False)
     if args.json:
@@ -182,15 +204,27 @@ def cmd_run(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .fsutil import locked_dir
     from .progress import log
     from .train import pick_device, train
 
     device = pick_device(args.device)
-    _, profile = _profile(args)
+    ckpt = args.out / "checkpoint.pt"
+    _, profile = _profile(args, ckpt if args.resume else None)
+
+    def refuse_existing() -> None:
+        if not args.resume and ckpt.exists():
+            raise UsageError(f"{ckpt} exists: add --resume to continue it, or choose another --out")
+
+    refuse_existing()
     corpus = _corpus(args)
-    if not args.resume and (args.out / "checkpoint.pt").exists():
-        raise UsageError(f"{args.out / 'checkpoint.pt'} exists: add --resume to continue it, or choose another --out")
-    r = train(corpus, profile, args.out, device, resume=args.resume)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GencheckError(f"could not create run folder {args.out}: {exc.strerror or exc}") from None
+    with locked_dir(args.out):
+        refuse_existing()  # again: another gencheck may have trained there while the corpus was built
+        r = train(corpus, profile, args.out, device, resume=args.resume)
     log(f"trained {r.steps} steps at {r.chars_per_s:,.0f} chars/s; val {r.val_bpc:.3f} bpc; checkpoint {r.checkpoint}")
     return 0
 
@@ -240,21 +274,58 @@ def cmd_calibrate(args) -> int:
         print(json.dumps(cal.to_json(), indent=2))
         return 0
     console = Console()
-    console.print(f"[bold]{cal.corpus}[/] ({cal.format}, {cal.split} split): {cal.accepted} of {cal.documents} "
-                  f"real documents accepted ({pct(cal.acceptance)})", highlight=False)
-    if cal.rejected:
-        t = Table(title="rejected real documents: a real error, or a validator gap?", title_justify="left")
+    unjudged = f"; {len(cal.unjudged)} could not be judged, left out" if cal.unjudged else ""
+    console.print(f"[bold]{cal.corpus}[/] ({cal.format}, {cal.split} split): {cal.accepted} of {cal.judged} "
+                  f"judged real documents accepted ({pct(cal.acceptance)}){unjudged}", highlight=False)
+    for title, rows in (("rejected real documents: a real error, or a validator gap?", cal.rejected),
+                        ("real documents the validator could not judge (not counted)", cal.unjudged)):
+        if not rows:
+            continue
+        t = Table(title=title, title_justify="left")
         for col in ("path", "verdict", "first finding"):
             t.add_column(col, overflow="fold")
-        for r in cal.rejected:
+        for r in rows:
             t.add_row(r.path, r.verdict, f"{r.line}:{r.col} {r.kind}: {r.message}")
         console.print(t)
     t = Table(title="mutations of accepted documents", title_justify="left")
-    for col in ("mutation", "tried", "rejected"):
+    for col in ("mutation", "tried", "unjudged", "rejected (of judged)"):
         t.add_column(col, justify="left" if col == "mutation" else "right")
     for m in cal.mutations:
-        t.add_row(m.kind, str(m.tried), pct(m.rate))
+        t.add_row(m.kind, str(m.tried), str(m.unjudged), pct(m.rate))
     console.print(t)
+    return 0
+
+
+def load_results(path: Path):
+    """A RunResult from a run folder or a results.json path (UsageError when there is none)."""
+    from .results import RunResult
+
+    file = path / "results.json" if path.is_dir() else path
+    if not file.is_file():
+        raise UsageError(f"{path}: no results.json there (a run folder, or the path of its results.json)")
+    return RunResult.load(file)
+
+
+def cmd_report(args) -> int:
+    from rich.console import Console
+
+    from .provenance import one_line, version_differences
+    from .scorecard import Scorecard
+
+    results = [load_results(p) for p in args.runs]
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+        return 0
+    console = Console()
+    for r in results:
+        console.print(Scorecard(r))
+        console.print(f"made with {one_line(r.versions)}", style="dim", highlight=False)
+    base = results[0]
+    for r in results[1:]:
+        diff = version_differences(base.versions, r.versions)
+        if diff:
+            console.print(f"[yellow]warning:[/] {base.run_id} and {r.run_id} were made with different versions "
+                          f"({'; '.join(diff)}): a difference in their figures may come from these", highlight=False)
     return 0
 
 
@@ -331,7 +402,7 @@ def _info_table(info: dict):
     t.add_row("source", info["source"] + (f" (or {len(info['sources']) - 1} more)" if len(info["sources"]) > 1 else ""))
     t.add_row("licence", info["license"])
     t.add_row("content hash", info["content_hash"] + ("" if info["pinned"] else " (not pinned)"))
-    t.add_row("unigram", f"{info['unigram_bpc']:.3f} bits/char (a model must beat this)")
+    t.add_row("unigram", f"{info['unigram_test_bpc']:.3f} bits/char on test, fitted on train (a model must beat this)")
     b = info["build"]
     t.add_row("build", f"{b['selected']:,} of {b['members']:,} files selected; {b['not_utf8']} not UTF-8, "
                        f"{b['binary']} binary, {b['filtered']} filtered, {b['duplicates']} duplicates"
@@ -364,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     from .progress import console
 
     handlers = {"run": cmd_run, "train": cmd_train, "sample": cmd_sample, "corpus": cmd_corpus,
-                "calibrate": cmd_calibrate}
+                "calibrate": cmd_calibrate, "report": cmd_report}
     try:
         if args.command == "validate":
             from . import validate_cmd

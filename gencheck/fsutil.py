@@ -5,9 +5,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, IO
+from typing import Any, Callable, IO, Iterator
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: run folders are not locked
+    fcntl = None  # type: ignore[assignment]
 
 
 class GencheckError(Exception):
@@ -26,13 +33,56 @@ def gencheck_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "gencheck"
 
 
+def current_umask() -> int:
+    """The process umask, read from /proc where it can be (os.umask can only read it by setting it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o077)  # racy with other threads for an instant; only where /proc has no Umask line
+    os.umask(old)
+    return old
+
+
+def file_mode_for(path: Path) -> int:
+    """The mode a rewrite of `path` gets: the mode it has, or 0o666 less the umask for a new file.
+
+    mkstemp makes 0600 files, and a rename would carry that onto a shared results.json or checkpoint;
+    keeping an existing file's mode is what rewriting it in place would have done."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def os_error_behind(exc: BaseException) -> OSError | None:
+    """The OSError itself, or one a RuntimeError wraps (torch.save reports a failed write that way)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, OSError):
+            return cur
+        if not isinstance(cur, RuntimeError):
+            return None
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
-    """Write via a temp file in the same folder, fsync, then rename over `path`."""
+    """Write via a temp file in the same folder, fsync, then rename over `path`.
+
+    On any failure the temp file is removed and `path` is left as it was; a failed write (an OSError,
+    also one wrapped in a RuntimeError) becomes one GencheckError naming `path`, anything else propagates."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), file_mode_for(path))
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
@@ -42,8 +92,9 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        if isinstance(exc, OSError):
-            raise GencheckError(f"could not write {path}: {exc.strerror or exc}") from exc
+        os_exc = os_error_behind(exc)
+        if os_exc is not None:
+            raise GencheckError(f"could not write {path}: {os_exc.strerror or os_exc}") from exc
         raise
 
 
@@ -57,6 +108,38 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+@contextmanager
+def locked_dir(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on folder/.lock, so that two gencheck processes never write one run folder.
+
+    flock is released by the kernel when the holder exits, however it dies; the file keeps the holder's
+    pid for the error message and is never deleted (deleting a lock file races with its next holder)."""
+    folder = Path(folder)
+    if fcntl is None:
+        yield
+        return
+    try:
+        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise GencheckError(f"could not lock run folder {folder}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise GencheckError(f"run folder {folder} is in use by another gencheck (pid {pid})") from None
+        except OSError as exc:
+            raise GencheckError(f"could not lock run folder {folder}: {exc.strerror or exc}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
 
 
 def sha256_file(path: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import secrets
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -15,7 +16,9 @@ from gencheck.validators import FORMATS, validate_many
 
 from . import __version__
 from .config import Profile
-from .corpus import Corpus, unigram_entropy
+from .corpus import Corpus, unigram_bpc
+from .fsutil import GencheckError, UsageError, locked_dir
+from .provenance import versions
 from .results import RunResult, VerdictSummary, git_commit
 from .sample import generate, write_jsonl
 from .structure import Closures, latex_closures, majority_environment
@@ -24,9 +27,11 @@ from .progress import log
 
 
 def new_run_id(corpus: str, profile: Profile) -> str:
+    """Time, corpus, shape and seed for a reader, and a random suffix: runs started in one second differ."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", corpus)
-    return f"{stamp}-{safe}-{profile.kind}{profile.layers}x{profile.hidden}"
+    return (f"{stamp}-{safe}-{profile.kind}{profile.layers}x{profile.hidden}-s{profile.train.seed}-"
+            f"{secrets.token_hex(3)}")
 
 
 def device_label(device: torch.device) -> str:
@@ -36,7 +41,8 @@ def device_label(device: torch.device) -> str:
 
 
 def closer_summary(c: Closures) -> dict:
-    return {"right": c.right, "wrong": c.wrong, "total": c.total,
+    """`total` counts every non-verbatim `\\end`; `wrong` includes the `stray` ones (nothing open)."""
+    return {"right": c.right, "wrong": c.wrong, "stray": c.stray, "total": c.total,
             "accuracy": c.accuracy if c.total else None, "opened": c.opened, "chars": c.chars}
 
 
@@ -49,17 +55,33 @@ def score_closers(texts: list[str], fmt: str, majority_env: str) -> Closures:
 
 
 def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
-        started: float | None = None) -> RunResult:
+        started: float | None = None, resume: bool = False) -> RunResult:
     """Train, sample, validate and score; writes checkpoint.pt, samples.jsonl and results.json in run_dir.
 
-    A run_dir that already holds a checkpoint (a killed run) is resumed where it stopped.
+    A new run creates run_dir and refuses one that exists; `resume` continues the checkpoint in run_dir
+    (a killed run), which must be for `profile` (see train.resume_profile). The folder is locked throughout.
     """
     t0 = started if started is not None else time.perf_counter()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if resume and not (run_dir / "checkpoint.pt").is_file():
+        raise UsageError(f"--resume {run_dir}: no checkpoint.pt there to continue")
+    if not resume:
+        try:
+            run_dir.mkdir(parents=True)
+        except FileExistsError:
+            raise GencheckError(f"run folder {run_dir} already exists: a new run never reuses one "
+                                "(to finish a killed run there, use --resume)") from None
+        except OSError as exc:
+            raise GencheckError(f"could not create run folder {run_dir}: {exc.strerror or exc}") from None
+    with locked_dir(run_dir):
+        return _stages(corpus, profile, device, run_dir, profile_name, t0, resume)
+
+
+def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
+            t0: float, resume: bool) -> RunResult:
     fmt = corpus.spec.format
     log(f"corpus [bold]{corpus.spec.name}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
         f"(train/val/test {len(corpus.splits['train'])}/{len(corpus.splits['val'])}/{len(corpus.splits['test'])})")
-    trained = train(corpus, profile, run_dir, device, resume=(run_dir / "checkpoint.pt").exists())
+    trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample)
     ck = Checkpoint.load(trained.checkpoint)
     model = ck.build_model(device)
 
@@ -85,10 +107,11 @@ def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, p
         run_id=run_dir.name,
         gencheck_version=__version__,
         git_commit=git_commit(),
+        versions=versions(),
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         device=device_label(device),
-        seed=profile.train.seed,
-        profile=profile_name,
+        seed=ck.train_config.seed,
+        profile=ck.profile_name or profile_name,
         corpus={"name": corpus.spec.name, "format": fmt, "content_hash": corpus.content_hash,
                 "documents": len(corpus.documents), "chars": corpus.chars(), "license": corpus.spec.license,
                 "splits": {k: len(v) for k, v in corpus.splits.items()}},
@@ -97,7 +120,9 @@ def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, p
                "batch_size": ck.train_config.batch_size, "seq_len": ck.train_config.seq_len,
                "lr": ck.train_config.lr, "history": trained.history,
                "sample_max_chars": profile.sample.max_chars, "temperature": profile.sample.temperature},
-        metrics={"val_bpc": val_bpc, "test_bpc": test_bpc, "unigram_bpc": unigram_entropy(corpus.texts("train"))},
+        metrics={"val_bpc": val_bpc, "test_bpc": test_bpc,  # unigram: train counts, scored on each split
+                 "unigram_val_bpc": unigram_bpc(corpus.texts("train"), corpus.texts("val"), ck.vocab),
+                 "unigram_test_bpc": unigram_bpc(corpus.texts("train"), corpus.texts("test"), ck.vocab)},
         samples=VerdictSummary.of(sample_verdicts),
         calibration=VerdictSummary.of(real_verdicts),
         closers={"samples": closer_summary(sampled), "real": closer_summary(real),

@@ -10,14 +10,15 @@ from __future__ import annotations
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import Profile, TrainConfig
+from .config import PROFILES, Profile, SampleConfig, TrainConfig, with_overrides
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, UsageError, atomic_write
 from .model import CharRNN, ModelConfig, detach, param_count, state_from_list, state_to_list
@@ -119,6 +120,10 @@ class Checkpoint:
     rng: dict = field(default_factory=dict)
     hidden: list = field(default_factory=list)
     history: list = field(default_factory=list)
+    # Added within version 1 (None in older checkpoints): what a resumed run must report and sample with.
+    profile_name: str | None = None
+    sample_config: SampleConfig | None = None  # None until a `gencheck run` chose them
+    train_seconds: float | None = None  # training time up to `step`, over all sessions
 
     def save(self, path: Path) -> None:
         payload = {
@@ -128,14 +133,20 @@ class Checkpoint:
             "train_config": asdict(self.train_config),
             "vocab": list(self.vocab.chars),
             "corpus": {"name": self.corpus_name, "content_hash": self.corpus_hash},
-            "position": {"step": self.step, "epoch": self.epoch, "chunk": self.chunk},
+            "position": {"step": self.step, "epoch": self.epoch, "chunk": self.chunk, "seconds": self.train_seconds},
+            "profile": {"name": self.profile_name,
+                        "sample": asdict(self.sample_config) if self.sample_config is not None else None},
             "model": self.model_state,
             "optim": self.optim_state,
             "rng": self.rng,
             "hidden": self.hidden,
             "history": self.history,
         }
-        atomic_write(path, lambda fh: torch.save(payload, fh))
+        try:
+            atomic_write(path, lambda fh: torch.save(payload, fh))
+        except RuntimeError as exc:  # torch's stream writer on a failed write; atomic_write removed the temp
+            raise GencheckError(f"could not write {path}: {str(exc).splitlines()[0] if str(exc) else exc!r}; "
+                                "any previous checkpoint there is unchanged") from exc
 
     @classmethod
     def load(cls, path: Path) -> "Checkpoint":
@@ -155,13 +166,15 @@ class Checkpoint:
         if p.get("version") != CHECKPOINT_VERSION:
             raise GencheckError(f"{path} has checkpoint version {p.get('version')}; this gencheck reads {CHECKPOINT_VERSION}")
         try:
-            pos = p["position"]
+            pos, prof = p["position"], p.get("profile") or {}
             return cls(
                 model_config=ModelConfig(**p["model_config"]), train_config=TrainConfig(**p["train_config"]),
                 vocab=Vocab(tuple(p["vocab"])), corpus_name=p["corpus"]["name"],
                 corpus_hash=p["corpus"]["content_hash"], step=pos["step"], epoch=pos["epoch"], chunk=pos["chunk"],
                 model_state=p["model"], optim_state=p["optim"], rng=p["rng"], hidden=p["hidden"],
-                history=p["history"],
+                history=p["history"], profile_name=prof.get("name"),
+                sample_config=SampleConfig(**prof["sample"]) if prof.get("sample") else None,
+                train_seconds=pos.get("seconds"),
             )
         except (KeyError, TypeError) as exc:
             raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {exc})") from None
@@ -186,6 +199,90 @@ def set_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+# --- resume ------------------------------------------------------------------------------------------
+
+MODEL_FIELDS = ("kind", "layers", "hidden", "embed", "dropout")
+_FLAGS = {"kind": "--model", "num_samples": "--samples"}
+
+
+def flag(name: str) -> str:
+    """The command-line flag that sets a setting (kind → --model, batch_size → --batch-size)."""
+    return _FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def checkpoint_settings(ck: Checkpoint) -> dict[str, Any]:
+    """A checkpoint's settings by name: model shape, training (but the step budget), sampling if stored."""
+    sample = asdict(ck.sample_config) if ck.sample_config is not None else {}
+    train_cfg = {k: v for k, v in asdict(ck.train_config).items() if k != "steps"}
+    return {**sample, **train_cfg, **{k: getattr(ck.model_config, k) for k in MODEL_FIELDS}}
+
+
+def profile_settings(profile: Profile) -> dict[str, Any]:
+    """A profile's model and training settings (but the budget) by the same names, to compare key by key."""
+    tr = {k: v for k, v in asdict(profile.train).items() if k != "steps"}
+    return {**tr, **{k: getattr(profile, k) for k in MODEL_FIELDS}}
+
+
+def _differences(have: dict[str, Any], want: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    return [(k, want[k], have[k]) for k in want if k in have and want[k] != have[k]]
+
+
+def resume_budget(ck: Checkpoint, path: Path, steps: int | None) -> int:
+    """The step budget of a resumed run: the checkpoint's, or a larger one; never one already passed."""
+    budget, done = ck.train_config.steps, ck.step
+    if steps is None or steps == budget:
+        return budget
+    if steps <= done:
+        raise UsageError(f"--steps {steps} is at or below step {done}, where {path} already is: give more "
+                         f"than {done} steps to train on, or omit --steps to finish its budget of {budget}")
+    if steps < budget:
+        raise UsageError(f"--steps {steps} is below the budget of {budget} steps {path} was started with: "
+                         "on resume only a larger --steps may be given")
+    return steps
+
+
+def resume_profile(ck: Checkpoint, path: Path, given: dict[str, Any]) -> Profile:
+    """The profile a resumed run continues with: every setting from the checkpoint, none from today's defaults.
+
+    `given` holds only the flags the user typed (settings by name, the --profile name under "profile");
+    each must equal the checkpoint's, except a larger "steps". Sample settings a checkpoint does not hold
+    yet come from its profile's preset with the given flags, and its seed."""
+    given = dict(given)
+    name, steps = given.pop("profile", None), given.pop("steps", None)
+    have = checkpoint_settings(ck)
+    diffs = [f"{flag(k)} {w} (the checkpoint has {k} {h})" for k, w, h in _differences(have, given)]
+    if name is not None and ck.profile_name is not None and name != ck.profile_name:
+        diffs.insert(0, f"--profile {name} (the checkpoint was trained with profile {ck.profile_name})")
+    elif name is not None and ck.profile_name is None:  # an older checkpoint: check what the preset sets
+        implied = profile_settings(with_overrides(PROFILES[name], **given))
+        diffs += [f"--profile {name} ({k} {w}; the checkpoint has {h})"
+                  for k, w, h in _differences(have, {k: v for k, v in implied.items() if k not in given})]
+    if diffs:
+        raise UsageError(f"--resume {path}: " + "; ".join(diffs) + ". A resumed run keeps its checkpoint's "
+                         "settings (only a larger --steps may be given): omit these flags, or start a new run")
+    budget = resume_budget(ck, path, steps)
+    label = ck.profile_name or name or "unknown"
+    preset = PROFILES.get(label, Profile(label, ""))
+    sample = ck.sample_config or replace(with_overrides(preset, **given).sample, seed=ck.train_config.seed)
+    m = ck.model_config
+    return Profile(label, preset.description, m.kind, m.layers, m.hidden, m.embed, m.dropout,
+                   train=replace(ck.train_config, steps=budget), sample=sample)
+
+
+def check_resumable(ck: Checkpoint, path: Path, profile: Profile, sample: SampleConfig | None) -> None:
+    """Refuse to continue a checkpoint with other settings than its own (a reused or foreign run folder)."""
+    pairs = _differences(checkpoint_settings(ck), profile_settings(profile))
+    if sample is not None and ck.sample_config is not None:
+        pairs += [(f"sample {k}", w, h) for k, w, h in _differences(asdict(ck.sample_config), asdict(sample))]
+    diffs = [f"{k} {h} there, {w} here" for k, w, h in pairs]
+    if ck.profile_name is not None and profile.name != ck.profile_name:
+        diffs.insert(0, f"profile {ck.profile_name} there, {profile.name} here")
+    if diffs:
+        raise GencheckError(f"{path} holds a run with other settings ({'; '.join(diffs)}): resume it with its "
+                            "own settings, or train into another folder")
+    resume_budget(ck, path, profile.train.steps)
 
 
 # --- evaluation --------------------------------------------------------------------------------------
@@ -230,7 +327,11 @@ class TrainResult:
     history: list
 
 
-def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device, resume: bool = False) -> TrainResult:
+def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device, resume: bool = False,
+          sample: SampleConfig | None = None) -> TrainResult:
+    """Train to profile.train.steps; on resume the profile must be the checkpoint's (see resume_profile).
+
+    `sample`: the sample settings of a `gencheck run`, stored so that a resumed run samples the same way."""
     cfg = profile.train
     ckpt_path = Path(out_dir) / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
@@ -241,9 +342,9 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
                 f"{ckpt_path} was trained on corpus {ck.corpus_name!r} ({ck.corpus_hash[:12]}), not on "
                 f"{corpus.spec.name!r} ({corpus.content_hash[:12]}): resume with the same corpus"
             )
-        vocab, mcfg, cfg = ck.vocab, ck.model_config, ck.train_config
+        check_resumable(ck, ckpt_path, profile, sample)
         # Only the step budget may grow on resume; everything else comes from the checkpoint.
-        cfg = TrainConfig(**{**asdict(cfg), "steps": profile.train.steps})
+        vocab, mcfg, cfg = ck.vocab, ck.model_config, replace(ck.train_config, steps=profile.train.steps)
     else:
         vocab = Vocab.from_texts(corpus.texts("train"), cfg.vocab_min_count)
         mcfg = ModelConfig(vocab.size, profile.kind, profile.layers, profile.hidden, profile.embed, profile.dropout)
@@ -253,19 +354,28 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     amp = autocast_dtype(device, model)
     streams = Streams.from_texts(corpus.texts("train"), vocab, cfg)
     step, epoch, chunk, state, history = 0, 0, 0, None, []
+    # Resume keeps what the checkpoint says it is; older ones have no name and no training time.
+    name, sample = (ck.profile_name, ck.sample_config or sample) if ck else (profile.name, sample)
+    prior_seconds = ck.train_seconds if ck else 0.0
     if ck is not None:
         opt.load_state_dict(ck.optim_state)
         set_rng_state(ck.rng, device)
         step, epoch, chunk, history = ck.step, ck.epoch, ck.chunk, list(ck.history)
         state = state_from_list(ck.hidden, mcfg.kind, device)
         log(f"resuming {ckpt_path} at step {step} (epoch {epoch}, chunk {chunk})")
+        if step >= cfg.steps:
+            log(f"{ckpt_path} has trained its {cfg.steps} steps already: nothing more to train")
     data = streams.epoch(epoch)
     val_texts = corpus.texts("val")
+
+    def elapsed() -> float:
+        """Training seconds over all sessions, or of this one where an older checkpoint did not count."""
+        return (prior_seconds or 0.0) + time.perf_counter() - t0
 
     def save() -> None:
         Checkpoint(mcfg, cfg, vocab, corpus.spec.name, corpus.content_hash, step, epoch, chunk,
                    model.state_dict(), opt.state_dict(), rng_state(device), state_to_list(state),
-                   history).save(ckpt_path)
+                   history, name, sample, elapsed() if prior_seconds is not None else None).save(ckpt_path)
 
     model.train()
     chars_per_step = cfg.batch_size * cfg.seq_len
@@ -295,12 +405,18 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
             rate = (step - start_step) * chars_per_step / (time.perf_counter() - t0)
             if step % cfg.eval_every == 0 or step == cfg.steps:
                 val_bpc = bits_per_char(model, val_texts, vocab, device, max_chars=cfg.eval_chars)
-                history.append({"step": step, "train_bpc": loss_bpc, "val_bpc": val_bpc,
-                                "seconds": time.perf_counter() - t0})
+                history.append({"step": step, "train_bpc": loss_bpc, "val_bpc": val_bpc, "seconds": elapsed()})
                 save()
             bar.update(step, **{"chars/s": f"{rate:,.0f}", "loss": f"{loss_bpc:.3f} bpc",
                                 "val": f"{val_bpc:.3f}"})
-    seconds = time.perf_counter() - t0
-    done = max(1, step - start_step)
+    seconds, done = time.perf_counter() - t0, step - start_step
+    if done == 0 and ck is not None and ck.sample_config is None and sample is not None:
+        save()  # a finished `gencheck train` model: record the sample settings this run chose
+    if done == 0:  # a finished run resumed: its figures are the checkpoint's
+        loss_bpc = history[-1]["train_bpc"] if history else float("nan")
+        seconds = prior_seconds if prior_seconds is not None else float("nan")
+        done = step
+    elif prior_seconds is not None:
+        seconds, done = elapsed(), step
     return TrainResult(ckpt_path, mcfg, param_count(model), step, done * chars_per_step / seconds if seconds else 0.0,
                        seconds, loss_bpc, val_bpc, history)

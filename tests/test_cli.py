@@ -8,6 +8,7 @@ import os
 import pytest
 
 from gencheck.cli import main
+from gencheck.results import SCHEMA_VERSION
 
 SMOKE = ["--corpus", "latex-fixture", "--profile", "smoke", "--steps", "30", "--samples", "8",
          "--max-chars", "300", "--device", "cpu"]
@@ -27,11 +28,11 @@ def test_run_end_to_end_writes_results_and_prints_scorecard(tmp_path, capsys):
     assert "gencheck scorecard" in out and "real text" in out
     (run_dir,) = list(tmp_path.iterdir())
     result = json.loads((run_dir / "results.json").read_text())
-    assert result["schema_version"] == 1 and result["corpus"]["name"] == "latex-fixture"
+    assert result["schema_version"] == SCHEMA_VERSION and result["corpus"]["name"] == "latex-fixture"
     assert len(result["corpus"]["content_hash"]) == 64 and result["seed"] == 1337
     assert result["samples"]["count"] == 8 and sum(result["samples"]["counts"].values()) == 8
     assert result["calibration"]["counts"]["valid"] == result["calibration"]["count"]  # our fixture is valid
-    assert result["metrics"]["test_bpc"] < result["metrics"]["unigram_bpc"]
+    assert result["metrics"]["test_bpc"] < result["metrics"]["unigram_test_bpc"]
     assert {"checkpoint.pt", "samples.jsonl", "results.json"} <= {p.name for p in run_dir.iterdir()}
     assert not [p for p in run_dir.iterdir() if p.name.endswith(".tmp")]
 
@@ -122,3 +123,147 @@ def test_binary_only_corpus_is_one_clear_error(tmp_path, capsys):
     assert main(["run", "--corpus", str(tmp_path / "docs"), "--format", "latex", "--device", "cpu"]) == 1
     err = one_line_error(capsys)
     assert "1 binary" in err and "[filters]" in err  # rich markup must not eat the brackets
+
+
+@pytest.fixture()
+def small_cpu_profile(monkeypatch):
+    """The cpu profile (the default without --profile) with a tiny budget, so a wrong resume stays fast."""
+    from dataclasses import replace
+
+    from gencheck.config import PROFILES
+
+    cpu = PROFILES["cpu"]
+    monkeypatch.setitem(PROFILES, "cpu", replace(cpu, train=replace(cpu.train, steps=14)))
+
+
+def test_train_resume_without_flags_keeps_the_checkpoints_budget(tmp_path, small_cpu_profile):
+    from dataclasses import replace
+
+    from gencheck.train import Checkpoint
+
+    out = tmp_path / "run"
+    assert main(["train", *SMOKE[:4], "--steps", "8", "--device", "cpu", "--out", str(out)]) == 0
+    ck = Checkpoint.load(out / "checkpoint.pt")
+    replace(ck, train_config=replace(ck.train_config, steps=12)).save(out / "checkpoint.pt")  # killed at 8 of 12
+    assert main(["train", "--corpus", "latex-fixture", "--device", "cpu", "--out", str(out), "--resume"]) == 0
+    ck = Checkpoint.load(out / "checkpoint.pt")
+    assert ck.step == 12 and ck.train_config.steps == 12 and ck.profile_name == "smoke"
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--hidden", "512"], ["--hidden 512", "64"]),
+    (["--lr", "1"], ["--lr 1", "0.003"]),
+    (["--seed", "1337"], ["--seed 1337", "7"]),
+    (["--profile", "cpu"], ["--profile cpu", "smoke"]),
+    (["--batch-size", "4"], ["--batch-size 4", "16"]),
+    (["--model", "gru"], ["--model gru", "lstm"]),
+    (["--steps", "5"], ["--steps 5", "10"]),
+])
+def test_resume_refuses_flags_that_differ_from_the_checkpoint(tmp_path, capsys, small_cpu_profile, flags, named):
+    out = tmp_path / "run"
+    assert main(["train", *SMOKE[:4], "--steps", "10", "--seed", "7", "--device", "cpu", "--out", str(out)]) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    base = ["--corpus", "latex-fixture", "--device", "cpu"]
+    assert main(["train", *base, *flags, "--out", str(out), "--resume"]) == 2
+    err = one_line_error(capsys)
+    assert all(n in err for n in named) and str(out / "checkpoint.pt") in err, err
+    assert main(["run", *base, *flags, "--resume", str(out)]) == 2
+    err = one_line_error(capsys)
+    assert all(n in err for n in named), err
+    assert (out / "checkpoint.pt").read_bytes() == before and not (out / "results.json").exists()
+    # the same values as the checkpoint's are fine
+    assert main(["train", *base, "--profile", "smoke", "--hidden", "64", "--seed", "7", "--steps", "10",
+                 "--out", str(out), "--resume"]) == 0
+
+
+def test_run_resume_reports_the_checkpoints_settings(tmp_path, capsys, small_cpu_profile):
+    out = tmp_path / "run"
+    assert main(["train", *SMOKE[:4], "--steps", "10", "--seed", "7", "--device", "cpu", "--out", str(out)]) == 0
+    assert main(["run", "--corpus", "latex-fixture", "--device", "cpu", "--samples", "4", "--max-chars", "100",
+                 "--resume", str(out)]) == 0
+    result = json.loads((out / "results.json").read_text())
+    assert (result["seed"], result["profile"], result["train"]["steps"]) == (7, "smoke", 10)
+    assert (result["train"]["batch_size"], result["model"]["hidden"], result["samples"]["count"]) == (16, 64, 4)
+    assert result["train"]["sample_max_chars"] == 100 and 0 < result["train"]["chars_per_s"] < 10_000_000
+    # the run chose its sample settings; finishing it again with others is refused
+    assert main(["run", "--corpus", "latex-fixture", "--device", "cpu", "--samples", "5", "--resume", str(out)]) == 2
+    err = one_line_error(capsys)
+    assert "--samples 5" in err and "num_samples 4" in err, err
+
+
+@pytest.mark.parametrize("failure", ["enospc", "stream_writer"])
+def test_disk_full_while_saving_a_checkpoint_is_one_line(tmp_path, capsys, monkeypatch, failure):
+    import errno
+
+    import torch
+
+    out = tmp_path / "run"
+    assert main(["train", *SMOKE[:4], "--steps", "4", "--device", "cpu", "--out", str(out)]) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    real_save = torch.save
+
+    class Full:
+        """A file that takes 4 kB, then fails like a full disk."""
+
+        def __init__(self, fh):
+            self.fh, self.n = fh, 0
+
+        def write(self, b):
+            self.n += len(b)
+            if self.n > 4096:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.fh.write(b)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+    def full_save(obj, fh):
+        if failure == "enospc":
+            return real_save(obj, Full(fh))  # torch turns the OSError into its own RuntimeError
+        fh.write(b"PK partial")
+        raise RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full_save)
+    assert main(["train", *SMOKE[:4], "--steps", "8", "--device", "cpu", "--out", str(out), "--resume"]) == 1
+    err = one_line_error(capsys)
+    assert str(out / "checkpoint.pt") in err and ("No space left" in err or "file write failed" in err), err
+    assert (out / "checkpoint.pt").read_bytes() == before
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_interrupt_while_writing_propagates_and_leaves_no_temp_file(tmp_path):
+    from gencheck.fsutil import atomic_write
+
+    def interrupted(fh):
+        fh.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "x.json", interrupted)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_honour_the_umask(tmp_path, umask, mode):
+    from gencheck.fsutil import atomic_write_text
+
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "new.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == mode
+
+
+def test_rewriting_a_file_keeps_its_mode(tmp_path):
+    from gencheck.fsutil import atomic_write_text
+
+    target = tmp_path / "results.json"
+    target.write_text("old")
+    target.chmod(0o640)
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(target, "new")
+    finally:
+        os.umask(old)
+    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o640

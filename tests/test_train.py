@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from gencheck.config import SampleConfig
-from gencheck.fsutil import GencheckError
+from gencheck.fsutil import GencheckError, UsageError
 from gencheck.model import CharRNN, ModelConfig
 from gencheck.sample import generate
-from gencheck.train import Checkpoint, TrainingDiverged, bits_per_char, pick_device, train
+from gencheck.train import Checkpoint, TrainingDiverged, bits_per_char, pick_device, resume_profile, train
 
 CPU = torch.device("cpu")
 
@@ -148,3 +148,56 @@ def test_sampling_stops_at_document_separator():
 
     out = generate(model, Vocab(("\x1e", "\x1a", "a", "b", "c")), SampleConfig(3, 50, 1.0), CPU)
     assert [(s.text, s.truncated) for s in out] == [("", False)] * 3
+
+
+def test_resume_at_or_below_the_saved_step_is_refused(fixture_corpus, tiny_profile, tmp_path):
+    train(fixture_corpus, replace(tiny_profile, train=replace(tiny_profile.train, steps=8)), tmp_path, CPU)
+    ck = Checkpoint.load(tmp_path / "checkpoint.pt")
+    replace(ck, train_config=replace(ck.train_config, steps=12)).save(tmp_path / "checkpoint.pt")  # killed at 8/12
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    for steps, named in ((2, 8), (8, 8), (10, 12)):  # at or below the saved step, below the saved budget
+        with pytest.raises(GencheckError, match=rf"steps {steps}\b.*\b{named}\b"):
+            train(fixture_corpus, replace(tiny_profile, train=replace(tiny_profile.train, steps=steps)), tmp_path, CPU,
+                  resume=True)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+
+
+def test_resuming_a_finished_run_trains_nothing_and_reports_its_figures(fixture_corpus, tiny_profile, tmp_path):
+    p = replace(tiny_profile, train=replace(tiny_profile.train, steps=8))
+    first = train(fixture_corpus, p, tmp_path, CPU)
+    again = train(fixture_corpus, p, tmp_path, CPU, resume=True)
+    assert again.steps == 8 and again.final_loss_bpc == pytest.approx(first.history[-1]["train_bpc"])
+    saved = Checkpoint.load(tmp_path / "checkpoint.pt").train_seconds  # training time up to the last save
+    assert 0 < saved <= first.train_seconds and again.train_seconds == saved
+    chars = 8 * p.train.batch_size * p.train.seq_len
+    assert again.chars_per_s == pytest.approx(chars / saved) and again.chars_per_s < 2 * first.chars_per_s
+
+
+def test_resume_with_other_settings_is_refused(fixture_corpus, tiny_profile, tmp_path):
+    train(fixture_corpus, replace(tiny_profile, train=replace(tiny_profile.train, steps=4)), tmp_path, CPU)
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    for other in (replace(tiny_profile, hidden=48), replace(tiny_profile, train=replace(tiny_profile.train, lr=1.0))):
+        with pytest.raises(GencheckError, match=r"other settings"):
+            train(fixture_corpus, other, tmp_path, CPU, resume=True)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before
+
+
+def test_checkpoints_store_profile_and_sample_settings_and_older_ones_still_load(fixture_corpus, tiny_profile,
+                                                                                  tmp_path):
+    p = replace(tiny_profile, train=replace(tiny_profile.train, steps=4))
+    train(fixture_corpus, p, tmp_path, CPU, sample=p.sample)
+    path = tmp_path / "checkpoint.pt"
+    ck = Checkpoint.load(path)
+    assert ck.profile_name == "smoke" and ck.sample_config == p.sample and ck.train_seconds > 0
+    old = torch.load(path, weights_only=True)  # as written before profile, sample and seconds were stored
+    del old["profile"], old["position"]["seconds"]
+    torch.save(old, path)
+    ck = Checkpoint.load(path)
+    assert (ck.profile_name, ck.sample_config, ck.train_seconds) == (None, None, None)
+    with pytest.raises(UsageError, match=r"--profile cpu \(layers 2; the checkpoint has 1\)"):
+        resume_profile(ck, path, {"profile": "cpu"})  # no name stored: the preset's settings are checked
+    resumed = resume_profile(ck, path, {})
+    assert (resumed.name, resumed.train, resumed.hidden) == ("unknown", ck.train_config, 32)
+    assert resumed.sample.seed == ck.train_config.seed
+    r = train(fixture_corpus, replace(p, train=replace(p.train, steps=8)), tmp_path, CPU, resume=True)
+    assert r.steps == 8 and Checkpoint.load(path).profile_name is None  # resume never relabels a checkpoint
