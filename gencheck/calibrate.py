@@ -2,7 +2,10 @@
 
 Two numbers per corpus: the share of real documents accepted (every rejection listed, so a reader can
 tell a real error from a validator gap) and, per mutation kind, the share of seeded single-edit
-mutations of accepted documents that the validator rejects.
+mutations of accepted documents that the validator rejects. Both are shares of *judged* texts: a
+document or mutant the checker could not judge (`unjudged`: timeout, crash, too long) is neither an
+acceptance nor a detection -- it is counted and listed on its own, so a limit set too low cannot
+inflate the detection rate.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import random
 from dataclasses import asdict, dataclass, field
 
 from gencheck.validators import VALID, WARNING, validate_many
+from gencheck.validators.base import UNJUDGED
 from gencheck.validators.mutations import MUTATION_KINDS, mutate
 
 from .corpus import Corpus
@@ -28,17 +32,27 @@ class Rejection:
 
 @dataclass
 class MutationRow:
+    """Mutants of one kind: `detected` counts judged mutants rejected; `unjudged` ones are in `tried` only."""
+
     kind: str
     tried: int = 0
     detected: int = 0
+    unjudged: int = 0
+
+    @property
+    def judged(self) -> int:
+        return self.tried - self.unjudged
 
     @property
     def rate(self) -> float:
-        return self.detected / self.tried if self.tried else float("nan")
+        """detected / judged: NaN when nothing was judged."""
+        return self.detected / self.judged if self.judged else float("nan")
 
 
 @dataclass
 class Calibration:
+    """`rejected`: judged real documents not valid; `unjudged`: those the checker could not judge (with why)."""
+
     corpus: str
     format: str
     split: str
@@ -46,15 +60,23 @@ class Calibration:
     accepted: int
     rejected: list[Rejection] = field(default_factory=list)
     mutations: list[MutationRow] = field(default_factory=list)
+    unjudged: list[Rejection] = field(default_factory=list)
+
+    @property
+    def judged(self) -> int:
+        return self.documents - len(self.unjudged)
 
     @property
     def acceptance(self) -> float:
-        return self.accepted / self.documents if self.documents else float("nan")
+        """accepted / judged: NaN when nothing was judged."""
+        return self.accepted / self.judged if self.judged else float("nan")
 
     def to_json(self) -> dict:
         d = asdict(self)
+        d["judged"] = self.judged
         d["acceptance"] = self.acceptance
         for row, m in zip(d["mutations"], self.mutations):
+            row["judged"] = m.judged
             row["rate"] = m.rate
         return d
 
@@ -69,7 +91,8 @@ def calibrate(corpus: Corpus, split: str = "test", per_kind: int = 200, seed: in
     for d, v in zip(docs, verdicts):
         if v.verdict != VALID:
             f = next((f for f in v.findings if f.severity != WARNING), v.findings[0])  # why it was rejected
-            result.rejected.append(Rejection(d.path, v.verdict, f.kind, f.message, f.line, f.col))
+            rows = result.unjudged if v.verdict == UNJUDGED else result.rejected
+            rows.append(Rejection(d.path, v.verdict, f.kind, f.message, f.line, f.col))
     accepted = [d.text for d, v in zip(docs, verdicts) if v.verdict == VALID]
     rng = random.Random(seed)
     for kind in MUTATION_KINDS.get(fmt, ()):
@@ -81,5 +104,7 @@ def calibrate(corpus: Corpus, split: str = "test", per_kind: int = 200, seed: in
             if m is not None:
                 mutants.append(m)
         found = validate_many(mutants, fmt, workers=workers, timeout_s=timeout_s) if mutants else []
-        result.mutations.append(MutationRow(kind, len(mutants), sum(v.verdict != VALID for v in found)))
+        unjudged = sum(v.verdict == UNJUDGED for v in found)
+        detected = sum(v.verdict not in (VALID, UNJUDGED) for v in found)
+        result.mutations.append(MutationRow(kind, len(mutants), detected, unjudged))
     return result

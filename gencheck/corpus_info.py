@@ -168,10 +168,11 @@ def structure_summary(texts: list[str], fmt: str) -> dict[str, Any] | None:
 
 def corpus_info(corpus) -> dict[str, Any]:
     """Everything `gencheck corpus info --json` prints, for a built `Corpus`."""
-    from .corpus import Vocab, unigram_entropy
+    from .corpus import Vocab, unigram_bpc
 
     spec = corpus.spec
     texts = [d.text for d in corpus.documents]
+    vocab = Vocab.from_texts(corpus.texts("train"))
     return {
         "name": spec.name,
         "format": spec.format,
@@ -179,14 +180,15 @@ def corpus_info(corpus) -> dict[str, Any]:
         "documents": len(corpus.documents),
         "chars": corpus.chars(),
         "bytes": sum(len(t.encode("utf-8")) for t in texts),
-        "vocab_size": Vocab.from_texts(corpus.texts("train")).size,
+        "vocab_size": vocab.size,
         "splits": {k: {"documents": len(corpus.splits[k]), "chars": corpus.chars(k)} for k in ("train", "val", "test")},
         "source": spec.sources[0].describe(),
         "sources": [s.describe() for s in spec.sources],
         "license": spec.license,
         "content_hash": corpus.content_hash,
         "pinned": bool(spec.content_sha256),
-        "unigram_bpc": round(unigram_entropy(corpus.texts("train")), 4),
+        # a unigram fitted on train, scored on test as the model is scored: the floor a model must beat
+        "unigram_test_bpc": round(unigram_bpc(corpus.texts("train"), corpus.texts("test"), vocab), 4),
         "build": dict(vars(corpus.stats)),
         "structure": structure_summary(texts, spec.format),
     }

@@ -10,23 +10,33 @@ from pathlib import Path
 from typing import Sequence
 
 from gencheck.validators import VERDICTS, Verdict
+from gencheck.validators.base import UNJUDGED
 
 from .fsutil import GencheckError, atomic_write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted
 
 
 @dataclass
 class VerdictSummary:
-    """Verdict counts and the most frequent findings over a set of texts."""
+    """Verdict counts and the most frequent findings over a set of texts.
+
+    `count` is every text, `counts` has every verdict including `unjudged` (timeout, crash, too long):
+    those say nothing about the text, so the rates of the judged verdicts are shares of `judged`."""
 
     count: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     top_errors: list[dict] = field(default_factory=list)  # {"kind", "example", "count"}
     mean_seconds: float = 0.0
 
+    @property
+    def judged(self) -> int:
+        return self.count - self.counts.get(UNJUDGED, 0)
+
     def rate(self, verdict: str) -> float:
-        return self.counts.get(verdict, 0) / self.count if self.count else float("nan")
+        """Share of judged texts with `verdict`; for `unjudged` itself, its share of all texts. NaN if none."""
+        whole = self.count if verdict == UNJUDGED else self.judged
+        return self.counts.get(verdict, 0) / whole if whole else float("nan")
 
     @classmethod
     def of(cls, verdicts: Sequence[Verdict], top: int = 5) -> "VerdictSummary":
@@ -58,11 +68,12 @@ class RunResult:
     corpus: dict
     model: dict
     train: dict
-    metrics: dict  # val_bpc, test_bpc, unigram_bpc
+    metrics: dict  # val_bpc, test_bpc, unigram_val_bpc, unigram_test_bpc
     samples: VerdictSummary
     calibration: VerdictSummary
     closers: dict  # {"samples": {...}, "real": {...}}
     wall_seconds: float = 0.0
+    versions: dict = field(default_factory=dict)  # gencheck, python, torch, numpy, parsers (provenance.py)
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict:
@@ -70,8 +81,12 @@ class RunResult:
 
     @classmethod
     def from_json(cls, d: dict) -> "RunResult":
-        if d.get("schema_version") != SCHEMA_VERSION:
-            raise GencheckError(f"results schema_version {d.get('schema_version')} is not {SCHEMA_VERSION}")
+        found = d.get("schema_version")
+        if found != SCHEMA_VERSION:
+            newer = isinstance(found, int) and found > SCHEMA_VERSION
+            raise GencheckError(
+                f"results schema_version {found} is not {SCHEMA_VERSION}: written by "
+                + ("a newer gencheck; upgrade gencheck to read it" if newer else "an older gencheck; re-run it"))
         d = dict(d)
         d["samples"] = VerdictSummary(**d["samples"])
         d["calibration"] = VerdictSummary(**d["calibration"])

@@ -14,6 +14,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from gencheck.validators.base import UNJUDGED
+
 from .results import RunResult
 
 
@@ -25,10 +27,16 @@ def num(x: float | None) -> str:
     return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
-def closes(c: dict | None) -> str:
-    if not c or not c.get("total"):
+def closes(c: dict | None, key: str = "right") -> str:
+    """`key` (right, stray) as a share of every counted `\\end` (`total`)."""
+    if not c or not c.get("total") or key not in c:
         return "—"
-    return f"{pct(c['right'] / c['total'])} of {c['total']:,}"
+    return f"{pct(c[key] / c['total'])} of {c['total']:,}"
+
+
+def unjudged(s) -> str:
+    """Unjudged texts as a count of all: they are in no percentage above them."""
+    return f"{s.counts.get(UNJUDGED, 0):,} of {s.count:,}" if s.count else "—"
 
 
 def per_k(c: dict | None) -> str:
@@ -49,16 +57,19 @@ class Scorecard:
         t.add_column(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params']:,} params", justify="right")
         t.add_column("baseline", justify="right")
         t.add_column(f"real text\n{c.count} test docs", justify="right")
-        unigram = f"{num(r.metrics['unigram_bpc'])} unigram"
-        t.add_row("val bits/char", num(r.metrics["val_bpc"]), unigram, "")
-        t.add_row("test bits/char", num(r.metrics["test_bpc"]), unigram, "")
-        t.add_row(f"valid (of {s.count} samples)", pct(s.rate("valid")), "", pct(c.rate("valid")))
+        for split in ("val", "test"):  # the unigram is fitted on train and scored on each split, like the model
+            t.add_row(f"{split} bits/char", num(r.metrics[f"{split}_bpc"]),
+                      f"{num(r.metrics.get(f'unigram_{split}_bpc'))} unigram", "")
+        t.add_row("valid (% of judged)", pct(s.rate("valid")), "", pct(c.rate("valid")))
         t.add_row("viable prefix", pct(s.rate("viable_prefix")), "", pct(c.rate("viable_prefix")))
         t.add_row("invalid", pct(s.rate("invalid")), "", pct(c.rate("invalid")))
+        t.add_row("unjudged (not in %)", unjudged(s), "", unjudged(c))
         if r.corpus.get("format") == "latex":
-            t.add_row("\\begin per 1k chars", per_k(r.closers.get("samples")), "", per_k(r.closers.get("real")))
-            t.add_row("\\end closes the open env", closes(r.closers.get("samples")),
-                      f"{closes(maj)}\n(always {maj.get('env') or '?'})", closes(r.closers.get("real")))
+            sampled, real = r.closers.get("samples"), r.closers.get("real")
+            t.add_row("\\begin per 1k chars", per_k(sampled), "", per_k(real))
+            t.add_row("\\end closes the open env", closes(sampled),
+                      f"{closes(maj)}\n(always {maj.get('env') or '?'})", closes(real))
+            t.add_row("stray \\end (none open)", closes(sampled, "stray"), "", closes(real, "stray"))
         return t
 
     def errors(self) -> Table | Text:
@@ -78,7 +89,10 @@ class Scorecard:
         note = Text(
             f"trained {tr['steps']:,} steps in {tr['seconds']:.0f}s at {tr['chars_per_s']:,.0f} chars/s; "
             f"samples ≤ {tr.get('sample_max_chars', '?')} chars at temperature {tr.get('temperature', '?')}. "
-            "bits/char below the unigram baseline = the model learned something; "
-            "viable prefix = only still-open structures (a cut-off sample).",
+            "bits/char below the unigram baseline (fitted on train, scored on the same split) = the model "
+            "learned something; valid/viable prefix/invalid are shares of the judged texts (unjudged: the "
+            "checker timed out, crashed or was given too long a text); viable prefix = only still-open "
+            "structures (a cut-off sample). \\end rows: shares of every \\end outside verbatim, N = that "
+            "count; a stray \\end (nothing open) counts as a wrong close, for the baseline too.",
             style="dim")
         return Group(self.table(), self.errors(), note)

@@ -1,8 +1,11 @@
 """Closer accuracy in generated text: when a sample closes a structure, does it close the right one?
 
-For LaTeX, each `\\end{Y}` met while environments are open is a closing decision; it is right when Y is
-the innermost open environment. Distances are in characters from the matching `\\begin`. This is the
-sampled counterpart of the teacher-forced probes, and what "proof opened, lemma closed" counts.
+For LaTeX, every `\\end{Y}` outside verbatim bodies is a closing decision; it is right when Y is the
+innermost open environment, and wrong otherwise -- including a stray `\\end` with nothing open, which
+is also counted in `stray`. (The `\\end` that closes an open verbatim-like environment is found by
+search, not decided, and is not counted.) Distances are in characters from the popped `\\begin`, so
+a stray `\\end` has none. This is the sampled counterpart of the teacher-forced probes, and what
+"proof opened, lemma closed" counts.
 """
 
 from __future__ import annotations
@@ -37,11 +40,15 @@ def env_events(text: str) -> Iterator[tuple[str, str, int]]:
 
 @dataclass
 class Closures:
+    """Closing decisions: `total` = right + wrong is every counted `\\end`; `stray` is the part of
+    `wrong` with nothing open."""
+
     right: int = 0
-    wrong: int = 0
+    wrong: int = 0  # includes stray
+    stray: int = 0  # \end with no environment open
     distances_right: list[int] = field(default_factory=list)
     distances_wrong: list[int] = field(default_factory=list)
-    majority_right: int = 0  # a baseline that always closes the corpus's most common environment
+    majority_right: int = 0  # a baseline that always closes the corpus's most common env (same `total`)
     opened: int = 0  # \begin count: does the text produce structure at all?
     chars: int = 0
 
@@ -56,6 +63,7 @@ class Closures:
     def add(self, other: "Closures") -> None:
         self.right += other.right
         self.wrong += other.wrong
+        self.stray += other.stray
         self.majority_right += other.majority_right
         self.opened += other.opened
         self.chars += other.chars
@@ -70,7 +78,10 @@ def latex_closures(text: str, majority_env: str = "") -> Closures:
         if kind == "begin":
             out.opened += 1
             stack.append((name, pos))
-        elif stack:
+        elif not stack:  # nothing open: a wrong decision for the model and the baseline alike
+            out.wrong += 1
+            out.stray += 1
+        else:
             opened, start = stack.pop()
             if name in VERBATIM and name == opened:  # its end is found by search, not decided: not counted
                 continue

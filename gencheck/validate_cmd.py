@@ -1,7 +1,8 @@
 """`gencheck validate`: judge the structure of LaTeX, C or Markdown files from the command line.
 
 Wiring (in gencheck/cli.py):  `validate_cmd.add_parser(subparsers)`; the parser's `func` is `run`.
-Exit status: 0 when every input is valid, 1 when any is not, 2 on a usage error (one line on stderr).
+Exit status: 0 when every input is valid, 1 when any judged input is not, 3 when none is wrong but some
+could not be judged (verdict unjudged: timeout, crash, too long), 2 on a usage error (one line on stderr).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="check the structure of LaTeX, C or Markdown files",
         description="Check the structure of LaTeX, C or Markdown documents (environments, brackets, "
         "math, fences, tables, ...) and print a verdict per input: valid, viable_prefix (only "
-        "things still open at the end, as in a truncated sample) or invalid.",
+        "things still open at the end, as in a truncated sample), invalid, or unjudged (the check could "
+        "not finish: timeout, crash, or longer than --max-chars). Exit status: 0 when every input is valid, "
+        "1 when any judged input is not, 3 when none is wrong but some are unjudged, 2 on a usage error.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -98,7 +101,7 @@ def _finding_json(f) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Validate every input; print a table (or JSON lines); return the exit status."""
-    from gencheck.validators import VALID, WARNING, validate_many
+    from gencheck.validators import WARNING, validate_many
 
     try:
         if args.kinds:
@@ -123,15 +126,31 @@ def run(args: argparse.Namespace) -> int:
             verdicts[k] = v
     gcc = _gcc_opinions(inputs, args.workers, args.timeout) if args.gcc else None
     if args.json:
+        from .provenance import FORMAT_PACKAGES, versions
+
+        made_by = {f: versions(FORMAT_PACKAGES.get(f, ()), judges=("gcc",) if args.gcc and f == "c" else ())
+                   for f in {i.format for i in inputs}}
         for k, (inp, v) in enumerate(zip(inputs, verdicts)):
-            row = {"path": inp.path, "format": inp.format, "verdict": v.verdict,
-                   "findings": [_finding_json(f) for f in v.findings], "seconds": round(v.seconds, 6)}
+            row = {"path": inp.path, "format": inp.format, "verdict": v.verdict, "syntax": v.syntax,
+                   "findings": [_finding_json(f) for f in v.findings], "seconds": round(v.seconds, 6),
+                   "versions": made_by[inp.format]}
             if gcc is not None and gcc[k] is not None:
                 row["gcc"] = {"ok": gcc[k].ok, "message": gcc[k].message}
             print(json.dumps(row, ensure_ascii=False))
     else:
         _print_table(inputs, verdicts, WARNING, gcc)
-    return 0 if all(v.verdict == VALID for v in verdicts) else 1
+    return exit_status([v.verdict for v in verdicts])
+
+
+def exit_status(verdicts: list[str]) -> int:
+    """0: all valid; 1: a judged input is not valid; 3: nothing judged wrong, but something unjudged.
+    A failure found outranks one not looked at; unjudged is never passed off as valid."""
+    from gencheck.validators import VALID
+    from gencheck.validators.base import UNJUDGED
+
+    if any(v not in (VALID, UNJUDGED) for v in verdicts):
+        return 1
+    return 3 if UNJUDGED in verdicts else 0
 
 
 def _print_kinds(fmt: str | None) -> int:
@@ -166,8 +185,14 @@ def _gcc_opinions(inputs: list[_Input], workers: int, timeout_s: float) -> list:
     from gencheck.validators.c import gcc_opinion
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
-        futures = [ex.submit(gcc_opinion, i.text, max(10.0, timeout_s)) if i.format == "c" else None for i in inputs]
+        futures = [ex.submit(gcc_opinion, i.text, max(10.0, timeout_s), _own_folder(i.path)) if i.format == "c" else None
+                   for i in inputs]
         return [f.result() if f is not None else None for f in futures]
+
+
+def _own_folder(path: str) -> str | None:
+    """The folder of an input file, where its `#include "x.h"` neighbours are (None for stdin)."""
+    return None if path == "-" else os.path.dirname(os.path.abspath(path))
 
 
 def _gcc_cell(op) -> str:
@@ -183,7 +208,9 @@ def _print_table(inputs, verdicts, warning: str, gcc: list | None = None) -> Non
     from rich.markup import escape
     from rich.table import Table
 
-    style = {"valid": "green", "viable_prefix": "yellow", "invalid": "red"}
+    from gencheck.validators import VERDICTS
+
+    style = {"valid": "green", "viable_prefix": "yellow", "invalid": "red", "unjudged": "magenta"}
     table = Table(title="gencheck validate", show_lines=False)
     for col in ("path", "format", "verdict", "errors", "first finding") + (("gcc -fsyntax-only",) if gcc else ()):
         table.add_column(col, overflow="fold")
@@ -200,5 +227,5 @@ def _print_table(inputs, verdicts, warning: str, gcc: list | None = None) -> Non
         table.add_row(*cells)
     console = Console(soft_wrap=False)
     console.print(table)
-    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("valid", "viable_prefix", "invalid"))
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in VERDICTS)
     console.print(f"{len(inputs)} inputs: {summary}")

@@ -3,6 +3,9 @@
     from gencheck.validators import validate
     v = validate(text, "latex")      # Verdict(verdict="valid" | "viable_prefix" | "invalid", findings=...)
 
+`validate_many` (the supervised pool) adds "unjudged": the checker timed out, crashed or the text was
+too long to check, so there is no verdict on the text.
+
 Each format module registers itself with one `register_format(...)` declaration.
 """
 
@@ -13,6 +16,7 @@ from gencheck.registry import Registry
 from .base import (
     ERROR,
     INVALID,
+    UNJUDGED,
     VALID,
     VERDICTS,
     VIABLE_PREFIX,
@@ -62,6 +66,7 @@ __all__ = [
     "WARNING",
     "FORMATS",
     "INVALID",
+    "UNJUDGED",
     "VALID",
     "VERDICTS",
     "VIABLE_PREFIX",

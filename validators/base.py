@@ -14,7 +14,10 @@ from typing import Callable, Iterable, Mapping
 VALID = "valid"
 VIABLE_PREFIX = "viable_prefix"
 INVALID = "invalid"
-VERDICTS = (VALID, VIABLE_PREFIX, INVALID)
+#: The checker could not judge the text (timeout, crash, out of memory, too long to check): the one finding
+#: says why. It is no statement about the text, so it counts in no rate and as no detection.
+UNJUDGED = "unjudged"
+VERDICTS = (VALID, VIABLE_PREFIX, INVALID, UNJUDGED)
 
 ERROR = "error"
 WARNING = "warning"

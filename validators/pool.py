@@ -9,8 +9,9 @@ a parser that loops or eats memory). Each sample therefore runs in a worker proc
 * an address-space cap (RLIMIT_AS, `memory_mb`) -> MemoryError -> finding `crash`,
 * a raised recursion limit and stack limit (pycparser and pylatexenc recurse),
 
-and anything longer than `max_chars` is judged `too_long` without being parsed. Every outcome is a
-`Verdict`; results come back in input order.
+and anything longer than `max_chars` gets finding `too_long` without being parsed. Every outcome is a
+`Verdict`; one the checker could not reach (timeout, crash, too_long) is `unjudged`, not `invalid`: it
+says nothing about the text. Results come back in input order.
 
 Processes start from the `forkserver` context (a clean server process that preloads this package; each
 worker is forked from it) -- never plain `fork`, which would copy a parent that may hold torch and its
@@ -30,13 +31,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Callable, Sequence
 
-from .base import INVALID, Finding, Verdict, timed
+from .base import UNJUDGED, Finding, Verdict, timed
 
-#: Findings the pool itself gives, in any format, when a sample could not be judged.
+#: Findings the pool itself gives, in any format, when a sample could not be judged (verdict `unjudged`).
 POOL_KINDS: dict[str, str] = {
-    "timeout": "the check ran past the per-sample time limit (a hung parser is killed and replaced)",
-    "crash": "the check raised, ran out of memory (RLIMIT_AS) or its worker process died",
-    "too_long": "longer than max_chars: judged invalid without parsing",
+    "timeout": "unjudged: the check ran past the per-sample time limit (a hung parser is killed and replaced)",
+    "crash": "unjudged: the check raised, ran out of memory (RLIMIT_AS) or its worker process died",
+    "too_long": "unjudged: longer than max_chars, not parsed",
 }
 #: Extra seconds after the soft limit before a silent worker is killed.
 HARD_GRACE_S = 1.0
@@ -55,10 +56,10 @@ class _SoftTimeout(BaseException):
 
 
 def failed_verdict(fmt: str, kind: str, message: str, chars: int, seconds: float = 0.0) -> Verdict:
-    """An `invalid` verdict carrying one finding that says why the sample was not judged."""
+    """An `unjudged` verdict carrying one finding that says why the sample was not judged."""
     return Verdict(
         format=fmt,
-        verdict=INVALID,
+        verdict=UNJUDGED,
         findings=(Finding(kind, message, 1, 1),),
         syntax={},
         seconds=seconds,
@@ -410,7 +411,7 @@ def validate_many(
 
     workers: processes to use (0 or 1 both mean one worker process: the time limit needs one).
     timeout_s: per-sample soft limit; a worker silent for max(1 s, timeout_s/2) longer is killed.
-    max_chars: longer texts get an `invalid` verdict with finding `too_long`, unparsed.
+    max_chars: longer texts get an `unjudged` verdict with finding `too_long`, unparsed.
     memory_mb: RLIMIT_AS per worker (0 disables the cap).
     progress: called with the number of samples finished so far, after each one.
     setup_module: a module each worker imports first (e.g. one that registers an extra format).
