@@ -309,7 +309,7 @@ def load_results(path: Path):
 def cmd_report(args) -> int:
     from rich.console import Console
 
-    from .provenance import one_line, version_differences
+    from .provenance import version_differences
     from .scorecard import Scorecard
 
     results = [load_results(p) for p in args.runs]
@@ -319,7 +319,6 @@ def cmd_report(args) -> int:
     console = Console()
     for r in results:
         console.print(Scorecard(r))
-        console.print(f"made with {one_line(r.versions)}", style="dim", highlight=False)
     base = results[0]
     for r in results[1:]:
         diff = version_differences(base.versions, r.versions)

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from gencheck.validators.base import UNJUDGED
 
+from .provenance import one_line
 from .results import RunResult
 
 
@@ -95,4 +96,5 @@ class Scorecard:
             "structures (a cut-off sample). \\end rows: shares of every \\end outside verbatim, N = that "
             "count; a stray \\end (nothing open) counts as a wrong close, for the baseline too.",
             style="dim")
-        return Group(self.table(), self.errors(), note)
+        made = Text(f"made with {one_line(self.result.versions)}", style="dim") if self.result.versions else Text("")
+        return Group(self.table(), self.errors(), note, made)
