@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", dest="num_samples", type=int, help="how many documents to sample")
     p.add_argument("--max-chars", dest="max_chars", type=int, help="longest sample, in characters")
     p.add_argument("--json", action="store_true", help="also print results.json on stdout")
+    p.add_argument("--no-probes", dest="no_probes", action="store_true",
+                   help="skip the long-range probes (n-gram baselines, closer accuracy by distance, controlled "
+                        "documents, effective context): faster, scorecard without the probes table")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="finish a killed run: continue training from RUN_DIR/checkpoint.pt, then sample and score")
 
@@ -193,9 +196,11 @@ def cmd_run(args) -> int:
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
     name, profile = _profile(args, args.resume / "checkpoint.pt" if args.resume else None)
+    corpus_started = time.perf_counter()
     corpus = _corpus(args)
     run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
-    result = run(corpus, profile, device, run_dir, name, started=started, resume=args.resume is not None)
+    result = run(corpus, profile, device, run_dir, name, started=started, resume=args.resume is not None,
+                 corpus_seconds=time.perf_counter() - corpus_started, probes=not args.no_probes)
     Console(stderr=args.json).print(Scorecard(result))
     Console(stderr=args.json).print(f"results: {run_dir / 'results.json'}", highlight=False)
     if args.json:

@@ -92,21 +92,13 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$", re.M)
 
 def markdown_pairs(text: str) -> Pairs:
     """A fence (``` or ~~~, 3 or more) → the next fence of the same character, at least as long, with no
-    info string (CommonMark). Fences do not nest: every pair has depth 1."""
-    out = Pairs()
-    open_fence: tuple[str, int] | None = None
-    for m in _FENCE.finditer(text):
-        fence, rest = m.group(1), m.group(2)
-        if open_fence is None:
-            if fence[0] == "`" and "`" in rest:
-                continue  # not a fence: an info string may not contain backticks
-            open_fence = (fence, m.start())
-        elif fence[0] == open_fence[0][0] and len(fence) >= len(open_fence[0]) and not rest.strip():
-            out.distances.append(m.start() - open_fence[1])
-            out.depths.append(1)
-            open_fence = None
-    out.unclosed += open_fence is not None
-    return out
+    info string (CommonMark), as the fence probe reads them (`probes.markdown_fences`). Fences do not
+    nest: every pair has depth 1."""
+    from .probes import markdown_fences
+
+    pairs, left_open = markdown_fences(text)
+    return Pairs([close - start for start, close, _at, _run in pairs], [1] * len(pairs),
+                 unclosed=int(left_open is not None))
 
 
 STRUCTURES: dict[str, tuple[str, str, Callable[[str], Pairs]]] = {

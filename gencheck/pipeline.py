@@ -7,8 +7,10 @@ import os
 import re
 import secrets
 import time
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -17,6 +19,7 @@ from gencheck.validators import FORMATS, validate_many
 from . import __version__
 from .config import Profile
 from .corpus import Corpus, unigram_bpc
+from .longrange import measure
 from .fsutil import GencheckError, UsageError, locked_dir
 from .provenance import versions
 from .results import RunResult, VerdictSummary, git_commit
@@ -54,8 +57,25 @@ def score_closers(texts: list[str], fmt: str, majority_env: str) -> Closures:
     return total
 
 
+class Stages:
+    """Wall seconds per pipeline stage (`with stages("train"): ...`), shown under the scorecard so the
+    slowest stage is always visible."""
+
+    def __init__(self, **already: float) -> None:
+        self.seconds: dict[str, float] = dict(already)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+
+
 def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
-        started: float | None = None, resume: bool = False) -> RunResult:
+        started: float | None = None, resume: bool = False, corpus_seconds: float = 0.0,
+        probes: bool = True) -> RunResult:
     """Train, sample, validate and score; writes checkpoint.pt, samples.jsonl and results.json in run_dir.
 
     A new run creates run_dir and refuses one that exists; `resume` continues the checkpoint in run_dir
@@ -73,32 +93,42 @@ def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, p
         except OSError as exc:
             raise GencheckError(f"could not create run folder {run_dir}: {exc.strerror or exc}") from None
     with locked_dir(run_dir):
-        return _stages(corpus, profile, device, run_dir, profile_name, t0, resume)
+        return _stages(corpus, profile, device, run_dir, profile_name, t0, resume,
+                       Stages(corpus=corpus_seconds) if corpus_seconds else Stages(), probes)
 
 
 def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
-            t0: float, resume: bool) -> RunResult:
+            t0: float, resume: bool, stages: Stages, with_probes: bool) -> RunResult:
     fmt = corpus.spec.format
     log(f"corpus [bold]{corpus.spec.name}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
         f"(train/val/test {len(corpus.splits['train'])}/{len(corpus.splits['val'])}/{len(corpus.splits['test'])})")
-    trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample)
+    with stages("train"):
+        trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample)
     ck = Checkpoint.load(trained.checkpoint)
     model = ck.build_model(device)
 
-    log("scoring val and test bits per char")
-    val_bpc = bits_per_char(model, corpus.texts("val"), ck.vocab, device)
-    test_bpc = bits_per_char(model, corpus.texts("test"), ck.vocab, device)
+    with stages("score"):
+        log("scoring val and test bits per char")
+        val_bpc = bits_per_char(model, corpus.texts("val"), ck.vocab, device)
+        test_bpc = bits_per_char(model, corpus.texts("test"), ck.vocab, device)
 
-    samples = generate(model, ck.vocab, profile.sample, device)
-    write_jsonl(samples, run_dir / "samples.jsonl")
+    with stages("sample"):
+        samples = generate(model, ck.vocab, profile.sample, device)
+        write_jsonl(samples, run_dir / "samples.jsonl")
     workers = max(1, min(4, os.cpu_count() or 1))
     sample_verdicts, real_verdicts = [], []
-    if fmt in FORMATS:
-        log(f"validating {len(samples)} samples and {len(corpus.splits['test'])} real test documents as {fmt}")
-        sample_verdicts = validate_many([s.text for s in samples], fmt, workers=workers)
-        real_verdicts = validate_many(corpus.texts("test"), fmt, workers=workers, timeout_s=30.0)
-    else:
-        log(f"no validator for format {fmt!r}: the scorecard shows bits per char only")
+    with stages("validate"):
+        if fmt in FORMATS:
+            log(f"validating {len(samples)} samples and {len(corpus.splits['test'])} real test documents as {fmt}")
+            sample_verdicts = validate_many([s.text for s in samples], fmt, workers=workers)
+            real_verdicts = validate_many(corpus.texts("test"), fmt, workers=workers, timeout_s=30.0)
+        else:
+            log(f"no validator for format {fmt!r}: the scorecard shows bits per char only")
+    long_range = {}
+    if with_probes:
+        with stages("probes"):
+            long_range = measure(corpus, model, ck.vocab, device, seed=ck.train_config.seed,
+                                 samples=[s.text for s in samples], verdicts=sample_verdicts, log=log).to_json()
 
     majority = majority_environment(corpus.texts("train")) if fmt == "latex" else ""
     sampled = score_closers([s.text for s in samples], fmt, majority)
@@ -128,6 +158,8 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
         closers={"samples": closer_summary(sampled), "real": closer_summary(real),
                  "majority_baseline": {"env": majority, "right": sampled.majority_right, "total": sampled.total}},
     )
+    result.probes = long_range
+    result.stages = {k: round(v, 1) for k, v in stages.seconds.items()}
     result.wall_seconds = time.perf_counter() - t0
     result.save(run_dir / "results.json")
     return result

@@ -14,7 +14,7 @@ from gencheck.validators.base import UNJUDGED
 
 from .fsutil import GencheckError, atomic_write_json
 
-SCHEMA_VERSION = 2  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted
+SCHEMA_VERSION = 2  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted; probes; stages
 
 
 @dataclass
@@ -74,6 +74,8 @@ class RunResult:
     closers: dict  # {"samples": {...}, "real": {...}}
     wall_seconds: float = 0.0
     versions: dict = field(default_factory=dict)  # gencheck, python, torch, numpy, parsers (provenance.py)
+    probes: dict = field(default_factory=dict)  # longrange.LongRange.to_json(): see docs/results-schema.md
+    stages: dict = field(default_factory=dict)  # wall seconds per stage: corpus, train, score, probes, ...
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict:

@@ -44,6 +44,116 @@ def per_k(c: dict | None) -> str:
     return f"{1000 * c['opened'] / c['chars']:.1f}" if c and c.get("chars") else "—"
 
 
+PROBE_TITLES = {
+    "latex_end": "\\end{NAME}: the name after \\end{, teacher-forced",
+    "latex_closer": "which closer: }, $ or \\]",
+    "c_closer": "which closer: ), ] or }",
+    "c_comment": "*/ ending a /* comment",
+    "markdown_link": "link text ] or destination )",
+    "markdown_fence": "the closing code fence",
+}
+
+
+def rate(x: float | None) -> str:
+    """.60 (two digits, no leading zero): a probe accuracy."""
+    if x is None:
+        return "—"
+    text = f"{x:.2f}"
+    return text[1:] if text.startswith("0.") else text
+
+
+def acc_cell(cell: dict) -> str:
+    if cell["too_few"] or cell["accuracy"] is None:
+        return f"n={cell['events']}" if cell["events"] else ""
+    lo, hi = cell["ci95"]
+    return f"{rate(cell['accuracy'])}\n{rate(lo)}–{rate(hi)}"
+
+
+def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: str = "") -> Table | None:
+    """Rows (model, n-grams, majority) × distance buckets with events; empty buckets hidden."""
+    first = rows.get("model") or next(iter(rows.values()), None)
+    if first is None:
+        return None
+    shown = [i for i, c in enumerate(first["buckets"]) if c["events"]]
+    if not shown:
+        return None
+    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left", pad_edge=False)
+    t.add_column("chars from\nopener →")
+    for i in shown:
+        c = first["buckets"][i]
+        t.add_column(f"{c['bucket']}\nn={c['events']}", justify="right")
+    t.add_column("reach", justify="right")
+    for name in order:
+        if name not in rows:
+            continue
+        r = rows[name]
+        t.add_row(name, *[acc_cell(r["buckets"][i]) for i in shown], r.get("reach") or "—")
+    return t
+
+
+@dataclass
+class ProbesView:
+    """The probes table: teacher-forced closer accuracy by opener→closer distance, with 95 % intervals
+    over documents, for the model beside character n-grams and the majority answer; controlled-distance
+    documents; effective context and bits/char per row; wrong closes in samples by distance."""
+
+    probes: dict
+
+    def tables(self) -> list:
+        p, order = self.probes, self.probes["rows"]
+        out: list = []
+        for name, rows in p.get("real", {}).items():
+            t = probe_table(f"probe {name} · {PROBE_TITLES.get(name, name)} · test split", rows, order)
+            if t is not None:
+                out.append(t)
+        info = p.get("controlled_info") or {}
+        for name, rows in p.get("controlled", {}).items():
+            t = probe_table(f"controlled documents · {name} · only the distance varies",
+                            rows, order, caption=f"opener uniform among {len(info.get('openers', []))} "
+                            f"(chance {rate(info.get('chance'))}): {', '.join(info.get('openers', []))}")
+            if t is not None:
+                out.append(t)
+        out.append(self.summary())
+        sampled = p.get("sampled") or {}
+        cells = [c for c in sampled.get("buckets", []) if c["closes"]]
+        if cells:
+            t = Table(title=f"samples · wrong closes by distance ({', '.join(sampled['wrong_kinds'])})",
+                      title_justify="left", pad_edge=False)
+            t.add_column("")
+            for c in cells:
+                t.add_column(f"{c['bucket']}\nn={c['closes']}", justify="right")
+            t.add_row("error rate", *[pct(c["error_rate"]) if not c["too_few"] else f"{c['wrong']}/{c['closes']}"
+                                      for c in cells])
+            out.append(t)
+        return out
+
+    def summary(self) -> Table:
+        p = self.probes
+        t = Table(title="reach, effective context, bits/char", title_justify="left", pad_edge=False,
+                  caption="reach: the farthest bucket with accuracy ≥ 2× chance and the interval above chance "
+                          "(string probes: chance = the majority's accuracy). effective context: the fewest "
+                          "characters N whose bits/char is within 1 % of full context.", caption_justify="left")
+        t.add_column("row")
+        real = list(p.get("real", {}))
+        for name in real:
+            t.add_column(f"reach\n{name}", justify="right")
+        for name in p.get("controlled", {}):
+            t.add_column(f"reach\ncontrolled", justify="right")
+        t.add_column("effective\ncontext", justify="right")
+        t.add_column("bits/char\nfull ctx", justify="right")
+        for row in p["rows"]:
+            cells = [(p["real"][n].get(row) or {}).get("reach") or "—" for n in real]
+            cells += [(rows.get(row) or {}).get("reach") or "—" for rows in p.get("controlled", {}).values()]
+            ctx = p.get("context", {}).get(row)
+            eff = "—" if not ctx else (f"{ctx['effective_context']:,}" if ctx["effective_context"] else "> 3,000")
+            cells += [eff, num(ctx["full_bpc"]) if ctx else ""]
+            t.add_row(row, *cells)
+        return t
+
+    def __rich__(self) -> Group:
+        return Group(*self.tables())
+
+
 @dataclass
 class Scorecard:
     result: RunResult
@@ -97,4 +207,10 @@ class Scorecard:
             "count; a stray \\end (nothing open) counts as a wrong close, for the baseline too.",
             style="dim")
         made = Text(f"made with {one_line(self.result.versions)}", style="dim") if self.result.versions else Text("")
-        return Group(self.table(), self.errors(), note, made)
+        parts = [self.table(), self.errors(), note]
+        if self.result.probes:
+            parts.append(ProbesView(self.result.probes))
+        if self.result.stages:
+            parts.append(Text("stages: " + " · ".join(f"{k} {v:.0f}s" for k, v in self.result.stages.items())
+                              + f" (slowest: {max(self.result.stages, key=self.result.stages.get)})", style="dim"))
+        return Group(*parts, made)

@@ -110,6 +110,8 @@ class _Lexer:
         self.text = text
         self.n = len(text)
         self.raws: list[tuple] = []
+        self.pairs: list[tuple[str, int, int, int]] = []  # (closer, opener pos, closer pos, depth): probes
+        self.comments: list[tuple[int, int]] = []  # (offset of /*, offset of its */) of closed comments
 
     # pass 1 ------------------------------------------------------------------------------
     def strip_comments(self) -> str:
@@ -130,6 +132,7 @@ class _Lexer:
                     self.raws.append(("comment_unterminated", "/* comment never closed", n, "/*", start, True, None))
                     end = n
                 else:
+                    self.comments.append((start, end))
                     end += 2
                 parts.append(text[last:start])
                 parts.append(_blank(text[start:end]))
@@ -220,7 +223,9 @@ class _Lexer:
                 continue
             want = _OPENER_OF[c]
             if stack and stack[-1][0] == want:
-                counts[stack.pop()[0]] -= 1
+                _, start = stack.pop()
+                counts[want] -= 1
+                self.pairs.append((c, start, m.start(), len(stack) + 1))
                 continue
             if not stack:
                 raws.append(("bracket_stray_close", f"{c} with nothing open", m.start(), None, None, False, None))

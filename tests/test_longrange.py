@@ -1,0 +1,65 @@
+"""The long-range measurement of a run: every row through the same probes, JSON, and the probes view."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from rich.console import Console
+
+from gencheck.corpus import Corpus, CorpusSpec, Document, Vocab
+from gencheck.longrange import measure, sampled_side
+from gencheck.model import CharRNN, ModelConfig
+from gencheck.scorecard import ProbesView, rate
+from gencheck.sources import Source
+from gencheck.validators import validate
+
+from test_controlled import LATEX_TRAIN, latex_test_texts
+
+
+def latex_corpus() -> Corpus:
+    train, test = LATEX_TRAIN, latex_test_texts()
+    docs = [Document(f"train/{i:03d}.tex", t) for i, t in enumerate(train)]
+    docs += [Document(f"test/{i}.tex", t) for i, t in enumerate(test)]
+    spec = CorpusSpec("mini", "latex", "", "", (Source(kind="dir", path="."),))
+    splits = {"train": list(range(len(train))), "val": [len(train)],
+              "test": list(range(len(train), len(docs)))}
+    return Corpus(spec, docs, splits, "0" * 64)
+
+
+def test_measure_gives_every_row_on_the_same_events_and_json():
+    corpus = latex_corpus()
+    vocab = Vocab.from_texts(corpus.texts("train") + corpus.texts("test"))
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(vocab.size, "lstm", 1, 16, 8))
+    samples = ["\\begin{proof} x \\end{lemma}", "\\begin{a}\\end{a}"]
+    lr = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4,
+                 samples=samples, verdicts=[validate(s, "latex") for s in samples])
+    js = json.loads(json.dumps(lr.to_json()))  # serialisable as it is
+    assert js["rows"] == ["model", "20-gram", "5-gram", "majority"]
+    for probe, rows in js["real"].items():
+        assert set(rows) == set(js["rows"])
+        counts = {name: [c["events"] for c in r["buckets"]] for name, r in rows.items()}
+        assert len({tuple(v) for v in counts.values()}) == 1, f"{probe}: rows scored different events"
+    assert set(js["controlled"]["latex_end"]) == set(js["rows"])
+    assert js["controlled_info"]["chance"] == round(1 / len(js["controlled_info"]["openers"]), 4)
+    for row in ("model", "20-gram", "5-gram"):
+        assert js["context"][row]["full_bpc"] > 0
+    # an order-5 n-gram uses at most 4 characters: 10 characters of context are all it can use
+    assert js["context"]["5-gram"]["effective_context"] == 10
+    assert js["ngrams"]["20-gram"]["order"] == 20 and js["ngrams"]["5-gram"]["bytes"] > 0
+    assert js["sampled"]["probe"] == "latex_end"
+    Console(width=100, file=open("/dev/null", "w")).print(ProbesView(js))
+
+
+def test_sampled_side_counts_right_closes_from_events_and_wrong_ones_from_findings():
+    samples = ["\\begin{a}" + "x" * 40 + "\\end{a}", "\\begin{b}" + "y" * 40 + "\\end{c}"]
+    got = sampled_side("latex", samples, [validate(s, "latex") for s in samples])
+    cell = next(c for c in got["buckets"] if c["bucket"] == "31-100")
+    assert (cell["closes"], cell["wrong"], cell["too_few"], cell["error_rate"]) == (2, 1, True, None)
+    assert sampled_side("text", samples, []) == {}
+
+
+def test_rates_print_without_a_leading_zero_and_never_wrap_to_zero():
+    assert [rate(x) for x in (0.0, 0.6, 0.996, 1.0, None)] == [".00", ".60", "1.00", "1.00", "—"]
+
