@@ -86,6 +86,7 @@ class CorpusSpec:
     filters: Filters = Filters()
     split: tuple[float, float, float] = (0.9, 0.05, 0.05)
     split_seed: int = 1234
+    split_group: str = ""  # regex on document paths; documents whose first group matches share a split
     content_sha256: str = ""  # pinned hash of the built documents; empty = not pinned
     documents: int = 0  # declared size of the pinned build, shown before anything is downloaded
     chars: int = 0
@@ -136,7 +137,7 @@ class Corpus:
 # --- declarations ------------------------------------------------------------------------------------
 
 _TOP_KEYS = {"documents", "chars", "name", "format", "description", "license", "sources", "include", "exclude", "filters",
-             "split", "split_seed", "content_sha256", "split_members"}
+             "split", "split_seed", "split_group", "content_sha256", "split_members"}
 _SOURCE_KEYS = {f for f in Source.__dataclass_fields__}
 _FILTER_KEYS = {f for f in Filters.__dataclass_fields__}
 _SPLIT_KEYS = {f for f in SplitMembers.__dataclass_fields__}
@@ -232,6 +233,7 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         filters=filters,
         split=split,  # type: ignore[arg-type]
         split_seed=int(data.get("split_seed", 1234)),
+        split_group=_split_group(path, data.get("split_group", "")),
         content_sha256=data.get("content_sha256", ""),
         documents=int(data.get("documents", 0)),
         chars=int(data.get("chars", 0)),
@@ -338,17 +340,47 @@ def content_hash(documents: list[Document]) -> str:
     return h.hexdigest()
 
 
-def split_documents(n: int, fractions: tuple[float, float, float], seed: int) -> dict[str, list[int]]:
-    """Deterministic split by document; val and test get at least one document when n >= 3."""
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
+def _split_group(path: Path, pattern: str) -> str:
+    try:
+        compiled = re.compile(pattern)
+    except re.error as exc:
+        raise GencheckError(f"{path}: split_group is not a valid regex: {exc}") from None
+    if pattern and compiled.groups < 1:
+        raise GencheckError(f"{path}: split_group needs a group, e.g. \"^docs/([a-z]+)/\": its text names the family")
+    return pattern
+
+
+def document_groups(paths: list[str], pattern: str) -> list[str]:
+    """The family of each document for `split_group`: the regex's first group where it matches, else the
+    document's own path (a family of one)."""
+    if not pattern:
+        return list(paths)
+    rx = re.compile(pattern)
+    return [m.group(1) if (m := rx.search(p)) else p for p in paths]
+
+
+def split_documents(n: int, fractions: tuple[float, float, float], seed: int,
+                    groups: list[str] | None = None) -> dict[str, list[int]]:
+    """Deterministic split by document; val and test get at least one document when n >= 3.
+
+    With `groups` (one family name per document), whole families go to one split: documents of one
+    template or one project share phrasing, and a test document whose siblings are in train is not held
+    out (measured on `latex`: a 20-gram scored 1.08 bits/char on a random split, 2.25 on a split by
+    package). Families are shuffled by the seed and fill test, then val, up to their fractions."""
+    if groups is None:
+        groups = [str(i) for i in range(n)]
+    families = list(dict.fromkeys(groups))  # in document order: with no groups, the same shuffle as ever
+    random.Random(seed).shuffle(families)
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
     n_val = max(1 if n >= 3 else 0, round(n * fractions[1]))
     n_test = max(1 if n >= 3 else 0, round(n * fractions[2]))
-    return {
-        "test": sorted(order[:n_test]),
-        "val": sorted(order[n_test : n_test + n_val]),
-        "train": sorted(order[n_test + n_val :]),
-    }
+    out: dict[str, list[int]] = {"test": [], "val": [], "train": []}
+    for g in families:
+        split = "test" if len(out["test"]) < n_test else "val" if len(out["val"]) < n_val else "train"
+        out[split] += members[g]
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def chunk_text(text: str, member: str, size: int) -> list[tuple[str, str]]:
@@ -503,7 +535,8 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
             f"corpus {spec.name!r}: built {len(docs)} documents / {built_chars} chars, but {spec.origin} "
             f"declares {spec.documents} / {spec.chars}"
         )
-    corpus = Corpus(spec, docs, split_documents(len(docs), spec.split, spec.split_seed), digest, stats)
+    groups = document_groups([d.path for d in docs], spec.split_group) if spec.split_group else None
+    corpus = Corpus(spec, docs, split_documents(len(docs), spec.split, spec.split_seed, groups), digest, stats)
     payload = {
         "corpus_format": CORPUS_FORMAT_VERSION,
         "name": spec.name,

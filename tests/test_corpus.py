@@ -395,3 +395,26 @@ def test_folder_corpus_is_rebuilt_when_its_files_change(tmp_path):
     assert again.documents[0].text == DOC.replace("lemma", "lemmz") and again.content_hash != first.content_hash
     assert built_summary(spec, home)["content_hash"] == again.content_hash
     assert build(spec, home=home).content_hash == again.content_hash  # unchanged files: the cache is used
+
+
+def test_split_group_keeps_each_family_in_one_split():
+    from gencheck.corpus import document_groups
+
+    paths = [f"doc/{fam}{k}/x{i}.tex" for fam in ("revtex", "aomart", "llncs", "jmlr", "kluwer") for k in ("", "4")
+             for i in range(4)]
+    groups = document_groups(paths, r"^doc/([a-z]+)")
+    assert groups[:8] == ["revtex"] * 8  # revtex and revtex4 are one family
+    s = split_documents(len(paths), (0.6, 0.2, 0.2), 3, groups)
+    where = {groups[i]: name for name, idx in s.items() for i in idx}
+    for name, idx in s.items():
+        assert all(where[groups[i]] == name for i in idx)
+    assert sorted(i for idx in s.values() for i in idx) == list(range(len(paths)))
+    assert s == split_documents(len(paths), (0.6, 0.2, 0.2), 3, groups)
+    assert document_groups(["other/path.tex"], r"^doc/([a-z]+)") == ["other/path.tex"]  # a family of one
+
+
+def test_split_group_must_be_a_regex_with_a_group(tmp_path):
+    decl = tmp_path / "g.toml"
+    decl.write_text('format = "latex"\nsplit_group = "^docs/"\n[[sources]]\nkind = "dir"\npath = "."\n')
+    with pytest.raises(GencheckError, match="split_group needs a group"):
+        load_spec(decl)
