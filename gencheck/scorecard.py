@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -54,6 +55,15 @@ PROBE_TITLES = {
 }
 
 
+#: Short headers for the distance buckets, so seven of them fit in 80 columns.
+SHORT_BUCKET = {"1-10": "1-10", "11-30": "11-30", "31-100": "31-100", "101-300": "101-300",
+                "301-1000": "301-1k", "1001-3000": "1k-3k", ">3000": ">3k"}
+
+
+def short(label: str | None) -> str:
+    return "—" if not label else SHORT_BUCKET.get(label, label)
+
+
 def rate(x: float | None) -> str:
     """.60 (two digits, no leading zero): a probe accuracy."""
     if x is None:
@@ -63,10 +73,11 @@ def rate(x: float | None) -> str:
 
 
 def acc_cell(cell: dict) -> str:
+    """Accuracy in percent over its 95 % interval; a cell with too few events shows only its count."""
     if cell["too_few"] or cell["accuracy"] is None:
         return f"n={cell['events']}" if cell["events"] else ""
     lo, hi = cell["ci95"]
-    return f"{rate(cell['accuracy'])}\n{rate(lo)}–{rate(hi)}"
+    return f"{100 * cell['accuracy']:.0f}\n{100 * lo:.0f}–{100 * hi:.0f}"
 
 
 def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: str = "") -> Table | None:
@@ -77,17 +88,22 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
     shown = [i for i, c in enumerate(first["buckets"]) if c["events"]]
     if not shown:
         return None
-    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left", pad_edge=False)
-    t.add_column("chars from\nopener →")
+    maj = rows.get("majority") or {}
+    if maj.get("trivial"):
+        caption = (caption + " " if caption else "") + (f"no majority row: the answer is nearly always "
+                   f"{maj.get('answer')!r}, so this probe asks when the closer comes, not which.")
+    t = Table(title=title + " · % right, 95 % interval below", title_justify="left", caption=caption or None,
+              caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    t.add_column("chars →", no_wrap=True)
     for i in shown:
         c = first["buckets"][i]
-        t.add_column(f"{c['bucket']}\nn={c['events']}", justify="right")
-    t.add_column("reach", justify="right")
+        t.add_column(f"{short(c['bucket'])}\nn={c['events']}", justify="right", no_wrap=True, min_width=6)
+    t.add_column("reach", justify="right", no_wrap=True, min_width=6)
     for name in order:
-        if name not in rows:
+        if name not in rows or (name == "majority" and maj.get("trivial")):
             continue
         r = rows[name]
-        t.add_row(name, *[acc_cell(r["buckets"][i]) for i in shown], r.get("reach") or "—")
+        t.add_row(name, *[acc_cell(r["buckets"][i]) for i in shown], short(r.get("reach")))
     return t
 
 
@@ -103,7 +119,8 @@ class ProbesView:
         p, order = self.probes, self.probes["rows"]
         out: list = []
         for name, rows in p.get("real", {}).items():
-            t = probe_table(f"probe {name} · {PROBE_TITLES.get(name, name)} · test split", rows, order)
+            t = probe_table(f"probe {name} · {PROBE_TITLES.get(name, name)} · test split, by characters from "
+                            "opener to closer", rows, order)
             if t is not None:
                 out.append(t)
         info = p.get("controlled_info") or {}
@@ -121,7 +138,7 @@ class ProbesView:
                       title_justify="left", pad_edge=False)
             t.add_column("")
             for c in cells:
-                t.add_column(f"{c['bucket']}\nn={c['closes']}", justify="right")
+                t.add_column(f"{short(c['bucket'])}\nn={c['closes']}", justify="right")
             t.add_row("error rate", *[pct(c["error_rate"]) if not c["too_few"] else f"{c['wrong']}/{c['closes']}"
                                       for c in cells])
             out.append(t)
@@ -142,8 +159,8 @@ class ProbesView:
         t.add_column("effective\ncontext", justify="right")
         t.add_column("bits/char\nfull ctx", justify="right")
         for row in p["rows"]:
-            cells = [(p["real"][n].get(row) or {}).get("reach") or "—" for n in real]
-            cells += [(rows.get(row) or {}).get("reach") or "—" for rows in p.get("controlled", {}).values()]
+            cells = [short((p["real"][n].get(row) or {}).get("reach")) for n in real]
+            cells += [short((rows.get(row) or {}).get("reach")) for rows in p.get("controlled", {}).values()]
             ctx = p.get("context", {}).get(row)
             eff = "—" if not ctx else (f"{ctx['effective_context']:,}" if ctx["effective_context"] else "> 3,000")
             cells += [eff, num(ctx["full_bpc"]) if ctx else ""]
@@ -203,8 +220,10 @@ class Scorecard:
             "bits/char below the unigram baseline (fitted on train, scored on the same split) = the model "
             "learned something; valid/viable prefix/invalid are shares of the judged texts (unjudged: the "
             "checker timed out, crashed or was given too long a text); viable prefix = only still-open "
-            "structures (a cut-off sample). \\end rows: shares of every \\end outside verbatim, N = that "
-            "count; a stray \\end (nothing open) counts as a wrong close, for the baseline too.",
+            "structures (a cut-off sample)."
+            + (" \\end rows: shares of every \\end outside verbatim, N = that count; a stray \\end (nothing "
+               "open) counts as a wrong close, for the baseline too." if self.result.corpus.get("format") == "latex"
+               else ""),
             style="dim")
         made = Text(f"made with {one_line(self.result.versions)}", style="dim") if self.result.versions else Text("")
         parts = [self.table(), self.errors(), note]

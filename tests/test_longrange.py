@@ -63,3 +63,18 @@ def test_sampled_side_counts_right_closes_from_events_and_wrong_ones_from_findin
 def test_rates_print_without_a_leading_zero_and_never_wrap_to_zero():
     assert [rate(x) for x in (0.0, 0.6, 0.996, 1.0, None)] == [".00", ".60", "1.00", "1.00", "—"]
 
+
+
+def test_ngram_context_shortcut_is_exact():
+    import numpy as np
+
+    from gencheck.context import ngram_context_bits
+    from gencheck.longrange import _ngram_bits
+    from gencheck.ngram import NGram
+
+    rng = np.random.default_rng(0)
+    docs = [np.concatenate([[0], rng.integers(1, 6, size=300)]) for _ in range(3)]
+    ng = NGram.fit(np.concatenate(docs), 5, 6)
+    fast = _ngram_bits(ng)
+    for N in (10, 30, 100, None):
+        assert fast(docs, N) == ngram_context_bits(ng, docs, N)
