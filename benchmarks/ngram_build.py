@@ -49,11 +49,13 @@ def main(argv: list[str] | None = None) -> int:
                      "table_mb": round(ng.nbytes() / 2**20), "peak_rss_mb": round(rss), "test_chars": len(test_ids),
                      "test_bpc": round(bpc, 4), "score_chars_per_s": round((len(test_ids) - 1) / score_s)})
         del ng
-    t = Table(title=f"character n-grams (interpolated modified Kneser–Ney) on {args.corpus}")
-    for key in rows[0]:
-        t.add_column(key, justify="right")
+    t = Table(title=f"character n-grams (interpolated modified Kneser–Ney) on {args.corpus}, "
+                    f"{rows[0]['train_chars']:,} train / {rows[0]['test_chars']:,} test chars")
+    for head in ("order", "build s", "tables MB", "peak RSS MB", "test bits/char", "score chars/s"):
+        t.add_column(head, justify="right")
     for r in rows:
-        t.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in r.values()))
+        t.add_row(str(r["order"]), f"{r['build_s']:.1f}", f"{r['table_mb']:,}", f"{r['peak_rss_mb']:,}",
+                  f"{r['test_bpc']:.3f}", f"{r['score_chars_per_s']:,}")
     Console().print(t)
     if args.json:
         with open(args.json, "w") as fh:

@@ -302,7 +302,21 @@ class NGram:
             if cl.shape != (n - 1,):
                 raise ValueError(f"context_lengths needs one entry per predicted position ({n - 1})")
             cap[1:] = np.minimum(cap[1:], np.maximum(cl, 0))
-        return np.log2(self._stream_probs(x, cap)[1:])
+        return np.log2(self._chunked_probs(x, cap)[1:])
+
+    def _chunked_probs(self, x: np.ndarray, cap: np.ndarray, chunk: int = 1 << 15) -> np.ndarray:
+        """`_stream_probs` over pieces of `chunk` positions, each read with the order-1 ids before it, so
+        the per-order work arrays stay in cache (same values: no position uses more than order-1 ids)."""
+        n, back = len(x), self.order - 1
+        if n <= chunk + back:
+            return self._stream_probs(x, cap)
+        out = np.empty(n)
+        for a in range(0, n, chunk):
+            b, s = min(n, a + chunk), max(0, a - back)
+            c = cap[s:b].copy()
+            c[: a - s] = 0  # the ids before the piece are context only
+            out[a:b] = self._stream_probs(x[s:b], c)[a - s:]
+        return out
 
     def _stream_probs(self, x: np.ndarray, cap: np.ndarray) -> np.ndarray:
         n, K = len(x), self.order

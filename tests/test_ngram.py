@@ -196,3 +196,14 @@ def test_discounts():
     assert (d1, d2, d3) == pytest.approx((1 - 2 * y * 0.4, 2 - 3 * y * 0.5, 3 - 4 * y * 0.5))
     assert all(0 < d <= k for d, k in zip(kn_discounts(0, 0, 0, 0), (1, 2, 3)))
     assert all(0 < d <= k for d, k in zip(kn_discounts(1, 50, 0, 0), (1, 2, 3)))
+
+
+def test_scoring_in_pieces_equals_one_pass():
+    rng = np.random.default_rng(5)
+    ids = np.concatenate([[0], *[np.concatenate([rng.integers(1, 7, size=int(rng.integers(5, 90))), [0]])
+                                 for _ in range(60)]])
+    for order in (3, 20):
+        ng = NGram.fit(ids, order, 7)
+        for reset in (False, True):
+            cap = ng._caps(ids, np.arange(len(ids)), None, reset)
+            assert np.array_equal(ng._chunked_probs(ids, cap, chunk=64), ng._stream_probs(ids, cap))
