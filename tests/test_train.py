@@ -77,7 +77,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(fixture_corpus, tiny_prof
         return out
 
     monkeypatch.setattr(tr.F, "cross_entropy", poisoned)
-    with pytest.raises(TrainingDiverged, match=r"loss became nan at step 6; .*checkpoint\.pt"):
+    with pytest.raises(TrainingDiverged, match=r"loss became non-finite \(nan or inf\) at step 6; .*checkpoint\.pt"):
         train(fixture_corpus, tiny_profile, tmp_path, CPU)
     assert Checkpoint.load(tmp_path / "checkpoint.pt").step == 4
 

@@ -1,0 +1,134 @@
+"""Training throughput: gencheck's own training step against a bare PyTorch loop on the same shapes.
+
+    python benchmarks/train_throughput.py [--device cpu|cuda] [--kinds lstm,gru] [--layers 1,2,3]
+        [--hidden 128,256,512,1024] [--batch 64] [--seq 128] [--steps 5] [--rounds 3] [--json out.json]
+
+For each shape it times `gencheck.train.train_step` (the function the training loop calls) on a
+`CharRNN`, and a bare loop written here from `nn.Embedding` + `nn.LSTM`/`nn.GRU` + `nn.Linear` with
+AdamW and gradient clipping, interleaved in the same process (rounds of `--steps` steps each, after a
+warm-up step; the best round of each counts). Prints chars/s of both, their ratio (gencheck / bare), and
+peak memory (CUDA: max_memory_allocated per implementation; CPU: the process's peak RSS so far). The
+target is a ratio ≥ 0.95 everywhere. Timings move with whatever else runs: run it on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import torch
+from rich.console import Console
+from rich.table import Table
+from torch import nn
+
+from gencheck.config import TrainConfig
+from gencheck.model import CharRNN, ModelConfig, detach
+from gencheck.train import make_optimizer, train_step
+
+VOCAB = 100
+
+
+class Bare(nn.Module):
+    """The textbook char model: what a user would write in ten lines."""
+
+    def __init__(self, kind: str, layers: int, hidden: int, embed: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, embed)
+        self.rnn = (nn.LSTM if kind == "lstm" else nn.GRU)(embed, hidden, layers, batch_first=True)
+        self.head = nn.Linear(hidden, VOCAB)
+
+    def forward(self, x, state=None):
+        out, state = self.rnn(self.embed(x), state)
+        return self.head(out), state
+
+
+def bare_step(model: Bare, opt, x, y, state, clip: float):
+    logits, state = model(x, state)
+    loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss.detach(), detach(state)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def measure(kind: str, layers: int, hidden: int, args, device: torch.device) -> dict:
+    torch.manual_seed(0)
+    embed = 64 if hidden <= 128 else 128
+    cfg = TrainConfig(batch_size=args.batch, seq_len=args.seq)
+    ours = CharRNN(ModelConfig(VOCAB, kind, layers, hidden, embed)).to(device)
+    ours_opt = make_optimizer(ours, cfg, device)
+    bare = Bare(kind, layers, hidden, embed).to(device)
+    bare_opt = torch.optim.AdamW(bare.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                 **({"fused": True} if device.type == "cuda" else {}))
+    data = torch.randint(0, VOCAB, (args.batch, args.seq * (args.steps + 1) + 1), device=device)
+    chunks = [(data[:, i * args.seq:(i + 1) * args.seq], data[:, i * args.seq + 1:(i + 1) * args.seq + 1])
+              for i in range(args.steps + 1)]
+
+    def run(step_fn, model, opt) -> float:
+        state = None
+        loss, state = step_fn(model, opt, *chunks[0], state)  # warm-up
+        sync(device)
+        t = time.perf_counter()
+        for x, y in chunks[1:]:
+            loss, state = step_fn(model, opt, x, y, state)
+        loss.item()
+        sync(device)
+        return args.batch * args.seq * args.steps / (time.perf_counter() - t)
+
+    ours_fn = lambda m, o, x, y, s: train_step(m, o, x, y, s, None, cfg.grad_clip)  # noqa: E731
+    bare_fn = lambda m, o, x, y, s: bare_step(m, o, x, y, s, cfg.grad_clip)  # noqa: E731
+    best = {"gencheck": 0.0, "bare": 0.0}
+    mem = {"gencheck": 0, "bare": 0}
+    for _ in range(args.rounds):
+        for name, fn, model, opt in (("gencheck", ours_fn, ours, ours_opt), ("bare", bare_fn, bare, bare_opt)):
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            best[name] = max(best[name], run(fn, model, opt))
+            mem[name] = max(mem[name], torch.cuda.max_memory_allocated(device) if device.type == "cuda"
+                            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return {"kind": kind, "layers": layers, "hidden": hidden, "batch": args.batch, "seq": args.seq,
+            "device": str(device), "gencheck_chars_per_s": round(best["gencheck"]), "bare_chars_per_s": round(best["bare"]),
+            "ratio": round(best["gencheck"] / best["bare"], 3), "gencheck_peak_mb": round(mem["gencheck"] / 2**20),
+            "bare_peak_mb": round(mem["bare"] / 2**20)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--kinds", default="lstm,gru")
+    ap.add_argument("--layers", default="1,2,3")
+    ap.add_argument("--hidden", default="128,256,512,1024")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--json", help="also write the rows as JSON here")
+    args = ap.parse_args(argv)
+    device = torch.device(args.device)
+    rows = [measure(k, int(n), int(h), args, device)
+            for k in args.kinds.split(",") for n in args.layers.split(",") for h in args.hidden.split(",")]
+    t = Table(title=f"training step, gencheck vs bare PyTorch · {device} · {torch.get_num_threads()} threads · "
+                    f"batch {args.batch} × {args.seq}")
+    for head in ("model", "gencheck chars/s", "bare chars/s", "ratio", "peak MB (ours / bare)"):
+        t.add_column(head, justify="right")
+    for r in rows:
+        t.add_row(f"{r['kind']} {r['layers']}×{r['hidden']}", f"{r['gencheck_chars_per_s']:,}",
+                  f"{r['bare_chars_per_s']:,}", f"{r['ratio']:.2f}", f"{r['gencheck_peak_mb']:,} / {r['bare_peak_mb']:,}")
+    Console().print(t)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The benchmark scripts run (tiny shapes): a benchmark that no longer starts is a defect CI should see."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_train_throughput_compares_gencheck_with_the_bare_loop(tmp_path):
+    out = tmp_path / "tt.json"
+    assert load("train_throughput").main(["--device", "cpu", "--kinds", "lstm,gru", "--layers", "1", "--hidden", "16",
+                                          "--batch", "4", "--seq", "8", "--steps", "2", "--rounds", "1",
+                                          "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["kind"] for r in rows] == ["lstm", "gru"]
+    assert all(r["gencheck_chars_per_s"] > 0 and r["bare_chars_per_s"] > 0 and r["ratio"] > 0 for r in rows)
+
+
+def test_ngram_build_reports_each_order(tmp_path):
+    out = tmp_path / "ng.json"
+    assert load("ngram_build").main(["latex-fixture", "--orders", "3,5", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["order"] for r in rows] == [3, 5] and all(r["test_bpc"] > 0 for r in rows)
+
+
+def test_sample_throughput_counts_full_length_samples(tmp_path):
+    out = tmp_path / "s.json"
+    assert load("sample_throughput").main(["--device", "cpu", "--layers", "1", "--hidden", "16", "--chars", "30",
+                                           "--batches", "1,8", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["parallel"] for r in rows] == [1, 8] and rows[0]["speedup_vs_1"] == 1.0
+
+
+def test_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
+    out = tmp_path / "check"
+    assert load("gpu_check").main(["--device", "cpu", "--tiny", "--out", str(out)]) == 0
+    report = json.loads((out / "gpu_check.json").read_text())
+    assert not report.get("errors"), report.get("errors")
+    assert {r["precision"] for r in report["precision"]} == {"fp32", "bf16"}
+    assert report["profile"]["rc"] == 0 and "train" in report["profile"]["stages"]
+    assert report["recommended"] in ("fp32", "bf16")
+    assert "GPU check" in (out / "gpu_check.md").read_text()
