@@ -11,16 +11,13 @@ chars/s. Run it on a quiet machine: every figure moves with whatever else runs.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import time
 
-from rich.console import Console
-from rich.table import Table
-
 from gencheck.corpus import Vocab, build, resolve_spec, stream
 from gencheck.ngram import NGram
+from gencheck.progress import print_rows
 
 
 def peak_rss_mb() -> float:
@@ -49,17 +46,11 @@ def main(argv: list[str] | None = None) -> int:
                      "table_mb": round(ng.nbytes() / 2**20), "peak_rss_mb": round(rss), "test_chars": len(test_ids),
                      "test_bpc": round(bpc, 4), "score_chars_per_s": round((len(test_ids) - 1) / score_s)})
         del ng
-    t = Table(title=f"character n-grams (interpolated modified Kneser–Ney) on {args.corpus}, "
-                    f"{rows[0]['train_chars']:,} train / {rows[0]['test_chars']:,} test chars")
-    for head in ("order", "build s", "tables MB", "peak RSS MB", "test bits/char", "score chars/s"):
-        t.add_column(head, justify="right")
-    for r in rows:
-        t.add_row(str(r["order"]), f"{r['build_s']:.1f}", f"{r['table_mb']:,}", f"{r['peak_rss_mb']:,}",
-                  f"{r['test_bpc']:.3f}", f"{r['score_chars_per_s']:,}")
-    Console().print(t)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+    print_rows(f"character n-grams (interpolated modified Kneser–Ney) on {args.corpus}, "
+               f"{rows[0]['train_chars']:,} train / {rows[0]['test_chars']:,} test chars",
+               ("order", "build s", "tables MB", "peak RSS MB", "test bits/char", "score chars/s"),
+               [[str(r["order"]), f"{r['build_s']:.1f}", f"{r['table_mb']:,}", f"{r['peak_rss_mb']:,}",
+                 f"{r['test_bpc']:.3f}", f"{r['score_chars_per_s']:,}"] for r in rows], rows, args.json)
     return 0
 
 

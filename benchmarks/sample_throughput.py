@@ -12,17 +12,14 @@ Its head never emits the document separator (bias -1e9), so every sample runs it
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import torch
-from rich.console import Console
-from rich.table import Table
-
 from gencheck.config import SampleConfig
 from gencheck.corpus import Vocab
 from gencheck.model import CharRNN, ModelConfig
+from gencheck.progress import print_rows
 from gencheck.sample import generate
 
 
@@ -63,16 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append({"device": str(device), "model": f"{args.kind} {args.layers}x{args.hidden}", "parallel": n,
                      "chars_per_s": round(rate)})
     one = rows[0]["chars_per_s"] if rows and rows[0]["parallel"] == 1 else None
-    t = Table(title=f"sampling · {device} · {args.kind} {args.layers}×{args.hidden} · {args.chars} chars each")
-    for head in ("in parallel", "chars/s", "× one at a time"):
-        t.add_column(head, justify="right")
     for r in rows:
         r["speedup_vs_1"] = round(r["chars_per_s"] / one, 1) if one else None
-        t.add_row(str(r["parallel"]), f"{r['chars_per_s']:,}", f"{r['speedup_vs_1']}" if one else "")
-    Console().print(t)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+    print_rows(f"sampling · {device} · {args.kind} {args.layers}×{args.hidden} · {args.chars} chars each",
+               ("in parallel", "chars/s", "× one at a time"),
+               [[str(r["parallel"]), f"{r['chars_per_s']:,}", f"{r['speedup_vs_1']}" if one else ""] for r in rows],
+               rows, args.json)
     return 0
 
 

@@ -14,18 +14,16 @@ target is a ratio ≥ 0.95 everywhere. Timings move with whatever else runs: run
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 import time
 
 import torch
-from rich.console import Console
-from rich.table import Table
 from torch import nn
 
 from gencheck.config import TrainConfig
 from gencheck.model import CharRNN, ModelConfig, detach
+from gencheck.progress import print_rows
 from gencheck.train import make_optimizer, train_step
 
 VOCAB = 100
@@ -116,17 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     rows = [measure(k, int(n), int(h), args, device)
             for k in args.kinds.split(",") for n in args.layers.split(",") for h in args.hidden.split(",")]
-    t = Table(title=f"training step, gencheck vs bare PyTorch · {device} · {torch.get_num_threads()} threads · "
-                    f"batch {args.batch} × {args.seq}")
-    for head in ("model", "gencheck chars/s", "bare chars/s", "ratio", "peak MB (ours / bare)"):
-        t.add_column(head, justify="right")
-    for r in rows:
-        t.add_row(f"{r['kind']} {r['layers']}×{r['hidden']}", f"{r['gencheck_chars_per_s']:,}",
-                  f"{r['bare_chars_per_s']:,}", f"{r['ratio']:.2f}", f"{r['gencheck_peak_mb']:,} / {r['bare_peak_mb']:,}")
-    Console().print(t)
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=2)
+    print_rows(f"training step, gencheck vs bare PyTorch · {device} · {torch.get_num_threads()} threads · "
+               f"batch {args.batch} × {args.seq}",
+               ("model", "gencheck chars/s", "bare chars/s", "ratio", "peak MB (ours / bare)"),
+               [[f"{r['kind']} {r['layers']}×{r['hidden']}", f"{r['gencheck_chars_per_s']:,}", f"{r['bare_chars_per_s']:,}",
+                 f"{r['ratio']:.2f}", f"{r['gencheck_peak_mb']:,} / {r['bare_peak_mb']:,}"] for r in rows], rows, args.json)
     return 0
 
 

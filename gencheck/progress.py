@@ -51,3 +51,22 @@ def log(message: str) -> None:
 
 def is_tty() -> bool:
     return sys.stderr.isatty()
+
+
+def print_rows(title: str, columns: tuple[str, ...], cells: list[list[str]], rows: list[dict],
+               json_path: str | None = None) -> None:
+    """A benchmark's table on stdout (right-aligned figures), and its rows as JSON where asked: every
+    script under benchmarks/ ends this way."""
+    import json
+
+    from rich.table import Table
+
+    t = Table(title=title)
+    for head in columns:
+        t.add_column(head, justify="right")
+    for row in cells:
+        t.add_row(*row)
+    Console().print(t)
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(rows, fh, indent=2)
