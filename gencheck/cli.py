@@ -132,6 +132,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="a run folder or its results.json")
     p.add_argument("--json", action="store_true", help="print the results as a JSON list on stdout")
 
+    p = sub.add_parser("compare", help="two runs side by side, with deltas and whether each is beyond noise",
+                       formatter_class=fmt,
+                       description="Every figure both runs have (bits/char, valid %, probe accuracy per distance "
+                                   "bucket, reach, effective context): base, new, delta, and whether the delta is "
+                                   "beyond noise (outside the base's 95 % bootstrap interval for probe cells; over "
+                                   "the declared default noise otherwise).",
+                       epilog="examples:\n  gencheck compare runs/base runs/new\n  gencheck compare a/results.json b/results.json --json")
+    p.add_argument("base", type=Path)
+    p.add_argument("new", type=Path)
+    p.add_argument("--allow-other-corpus", action="store_true", help="compare runs on different corpus content")
+    p.add_argument("--json", action="store_true", help="print the deltas as JSON on stdout")
+
+    p = sub.add_parser("check", help="a CI gate: exit 1 when NEW regresses against --baseline", formatter_class=fmt,
+                       description="Exit 1 when a quality figure of NEW is worse than the baseline's by more than "
+                                   "its tolerance (bits/char up, valid % down, a probe accuracy down beyond its "
+                                   "interval, reach down), one line per regression; 0 when "
+                                   "none; 2 on a usage error (a missing file, another corpus, a schema from the "
+                                   "future). Default tolerances: bpc 0.02 bits, rate 0.05, probe and context 0.",
+                       epilog="examples:\n  gencheck check runs/new --baseline ci/baseline.json\n"
+                              "  gencheck check runs/new --baseline base.json --tolerance test_bpc=0.05 "
+                              "--tolerance 'probe.*=0.1'")
+    p.add_argument("new", type=Path)
+    p.add_argument("--baseline", type=Path, required=True)
+    p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
+                   help="how much worse METRIC may get (a name, a glob such as 'probe.*', or a family: bpc, rate, "
+                        "probe, context); repeatable")
+    p.add_argument("--allow-other-corpus", action="store_true", help="gate runs on different corpus content")
+
     p = sub.add_parser("corpus", help="list, build or inspect corpora", formatter_class=fmt,
                        description="Corpora are declared in corpora/*.toml: pinned sources, filters, split seed.",
                        epilog=_epilog("corpus"))
@@ -333,6 +361,68 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _load_pair(base: Path, new: Path):
+    """Both results, or a usage error (exit 2): a missing or unreadable file, a schema from elsewhere."""
+    try:
+        return load_results(base), load_results(new)
+    except UsageError:
+        raise
+    except GencheckError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _fmt(m) -> str:
+    return f"{m.value:.3f}" if m.family in ("bpc", "probe", "rate") else f"{m.value:g}"
+
+
+def cmd_compare(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .compare import check_comparable, compare
+
+    base, new = _load_pair(args.base, args.new)
+    warnings = check_comparable(base, new, args.allow_other_corpus)
+    deltas = compare(base, new)
+    if args.json:
+        print(json.dumps([{"metric": d.name, "base": d.base.value, "new": d.new.value, "delta": d.change,
+                           "higher_is_better": d.base.higher_is_better, "beyond_noise": d.beyond_noise,
+                           "base_ci95": d.base.ci} for d in deltas], indent=2))
+    else:
+        console = Console()
+        t = Table(title=f"{base.run_id} → {new.run_id}", title_justify="left")
+        for col in ("metric", "base", "new", "delta", ""):
+            t.add_column(col, justify="left" if col == "metric" else "right")
+        for d in deltas:
+            mark = "" if not d.beyond_noise else ("differs" if not d.base.gated else
+                                                  "[red]worse[/]" if d.worse_by > 0 else "[green]better[/]")
+            t.add_row(d.name, _fmt(d.base), _fmt(d.new), f"{d.change:+.3f}", mark)
+        console.print(t)
+        console.print("worse/better: beyond noise (outside the base's 95 % interval for probe cells, over the "
+                      "declared default noise otherwise); unmarked deltas are within it", style="dim", highlight=False)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .compare import check_comparable, compare, parse_tolerances, regressions
+
+    tolerances = parse_tolerances(args.tolerance)
+    base, new = _load_pair(args.baseline, args.new)
+    for w in check_comparable(base, new, args.allow_other_corpus):
+        print(f"warning: {w}", file=sys.stderr)
+    deltas = compare(base, new)
+    if not deltas:
+        raise UsageError(f"{args.new} and {args.baseline} have no figure in common to compare")
+    bad = regressions(deltas, tolerances)
+    for d, tol in bad:
+        print(f"regression: {d.name}: base {_fmt(d.base)}, new {_fmt(d.new)}, tolerance {tol:g}")
+    if not bad:
+        print(f"no regression in {len(deltas)} figures against {base.run_id}")
+    return 1 if bad else 0
+
+
 def cmd_corpus(args) -> int:
     from rich import box
     from rich.console import Console
@@ -439,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     from .progress import console
 
     handlers = {"run": cmd_run, "train": cmd_train, "sample": cmd_sample, "corpus": cmd_corpus,
-                "calibrate": cmd_calibrate, "report": cmd_report}
+                "calibrate": cmd_calibrate, "report": cmd_report, "compare": cmd_compare, "check": cmd_check}
     try:
         if args.command == "validate":
             from . import validate_cmd

@@ -43,6 +43,16 @@ def device_label(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} threads)"
 
 
+def split_hash(corpus: Corpus) -> str:
+    """Which documents are in which split: two runs on the same content split differently measure
+    different things (`gencheck compare` refuses them)."""
+    import hashlib
+    import json
+
+    named = {k: sorted(corpus.documents[i].path for i in v) for k, v in corpus.splits.items()}
+    return hashlib.sha256(json.dumps(named, sort_keys=True).encode()).hexdigest()
+
+
 def closer_summary(c: Closures) -> dict:
     """`total` counts every non-verbatim `\\end`; `wrong` includes the `stray` ones (nothing open)."""
     return {"right": c.right, "wrong": c.wrong, "stray": c.stray, "total": c.total,
@@ -144,7 +154,7 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
         profile=ck.profile_name or profile_name,
         corpus={"name": corpus.spec.name, "format": fmt, "content_hash": corpus.content_hash,
                 "documents": len(corpus.documents), "chars": corpus.chars(), "license": corpus.spec.license,
-                "splits": {k: len(v) for k, v in corpus.splits.items()}},
+                "splits": {k: len(v) for k, v in corpus.splits.items()}, "split_hash": split_hash(corpus)},
         model={**asdict(ck.model_config), "params": trained.params},
         train={"steps": trained.steps, "seconds": trained.train_seconds, "chars_per_s": trained.chars_per_s,
                "batch_size": ck.train_config.batch_size, "seq_len": ck.train_config.seq_len,

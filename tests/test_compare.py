@@ -1,0 +1,96 @@
+"""`gencheck compare` and `gencheck check`: deltas, noise, and the CI gate's exit statuses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from gencheck.cli import main
+from gencheck.results import SCHEMA_VERSION
+
+from test_scorecard import result
+
+BUCKETS = ["1-10", "11-30", "31-100", "101-300", "301-1000", "1001-3000", ">3000"]
+
+
+def cell(bucket: str, acc: float | None, lo: float = 0.0, hi: float = 0.0, events: int = 50) -> dict:
+    return {"bucket": bucket, "events": events, "documents": 5, "too_few": acc is None,
+            "accuracy": acc, "ci95": None if acc is None else [lo, hi], "mean_bits": 1.0, "bits_ci95": None}
+
+
+def probes(acc_101: float) -> dict:
+    buckets = [cell(b, None, events=3) for b in BUCKETS]
+    buckets[3] = cell("101-300", acc_101, 0.40, 0.60)
+    model = {"probe": "latex_end", "scorer": "model", "chance": None, "reach": "101-300",
+             "overall": cell("all", 0.5, 0.45, 0.55), "buckets": buckets}
+    return {"format": "latex", "rows": ["model"], "buckets": BUCKETS, "real": {"latex_end": {"model": model}},
+            "controlled": {}, "context": {"model": {"effective_context": 100}}}
+
+
+def save(tmp_path, name: str, **changes):
+    r = result()
+    r = dataclasses.replace(r, run_id=name, probes=probes(changes.pop("acc_101", 0.5)),
+                            metrics={**r.metrics, **changes.pop("metrics", {})},
+                            corpus={**r.corpus, **changes.pop("corpus", {})}, **changes)
+    (tmp_path / name).mkdir()
+    r.save(tmp_path / name / "results.json")
+    return tmp_path / name
+
+
+def test_same_figures_pass_the_gate(tmp_path, capsys):
+    a, b = save(tmp_path, "a"), save(tmp_path, "b")
+    assert main(["check", str(b), "--baseline", str(a)]) == 0
+    assert "no regression" in capsys.readouterr().out
+
+
+def test_worse_bits_per_char_fails_with_one_line_and_a_tolerance_can_allow_it(tmp_path, capsys):
+    a, b = save(tmp_path, "a"), save(tmp_path, "b", metrics={"test_bpc": 2.1})
+    assert main(["check", str(b), "--baseline", str(a)]) == 1
+    assert capsys.readouterr().out.splitlines() == ["regression: test_bpc: base 2.000, new 2.100, tolerance 0.02"]
+    assert main(["check", str(b), "--baseline", str(a), "--tolerance", "test_bpc=0.2"]) == 0
+    assert main(["check", str(b), "--baseline", str(a), "--tolerance", "bpc=0.2"]) == 0
+
+
+def test_a_probe_drop_inside_its_interval_is_noise_outside_is_a_regression(tmp_path, capsys):
+    a = save(tmp_path, "a")
+    inside, outside = save(tmp_path, "in", acc_101=0.45), save(tmp_path, "out", acc_101=0.30)
+    assert main(["check", str(inside), "--baseline", str(a)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(outside), "--baseline", str(a)]) == 1
+    assert "probe.latex_end.101-300: base 0.500, new 0.300" in capsys.readouterr().out
+    assert main(["check", str(outside), "--baseline", str(a), "--tolerance", "probe.*=0.3"]) == 0
+
+
+def test_compare_marks_what_is_beyond_noise(tmp_path, capsys):
+    a, b = save(tmp_path, "a"), save(tmp_path, "b", acc_101=0.30, metrics={"val_bpc": 1.905})
+    assert main(["compare", str(a), str(b), "--json"]) == 0
+    rows = {r["metric"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["probe.latex_end.101-300"]["beyond_noise"] and not rows["val_bpc"]["beyond_noise"]
+    assert rows["probe.latex_end.101-300"]["base_ci95"] == [0.4, 0.6]
+    assert main(["compare", str(a), str(b)]) == 0
+    assert "worse" in capsys.readouterr().out
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    a = save(tmp_path, "a")
+    other = save(tmp_path, "other", corpus={"content_hash": "cd" * 32})
+    assert main(["check", str(other), "--baseline", str(a)]) == 2
+    assert "not comparable" in capsys.readouterr().err
+    assert main(["check", str(other), "--baseline", str(a), "--allow-other-corpus"]) == 0
+    assert main(["check", str(tmp_path / "missing"), "--baseline", str(a)]) == 2
+    resplit = save(tmp_path, "resplit", corpus={"split_hash": "1" * 64})
+    base_split = save(tmp_path, "base-split", corpus={"split_hash": "0" * 64})
+    assert main(["check", str(resplit), "--baseline", str(base_split)]) == 2
+    future = json.loads((a / "results.json").read_text())
+    future["schema_version"] = SCHEMA_VERSION + 1
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "results.json").write_text(json.dumps(future))
+    assert main(["check", str(tmp_path / "f"), "--baseline", str(a)]) == 2
+    assert main(["check", str(a), "--baseline", str(a), "--tolerance", "oops"]) == 2
+
+
+def test_different_versions_are_a_warning(tmp_path, capsys):
+    a = save(tmp_path, "a", versions={"pycparser": "3.0"})
+    b = save(tmp_path, "b", versions={"pycparser": "3.12"})
+    assert main(["check", str(b), "--baseline", str(a)]) == 0
+    assert "pycparser 3.0 → 3.12" in capsys.readouterr().err
