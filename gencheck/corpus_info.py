@@ -66,24 +66,20 @@ def latex_pairs(text: str) -> Pairs:
     return out
 
 
-_C = re.compile(r"/\*.*?(?:\*/|\Z)|//[^\n]*|\"(?:\\.|[^\"\\\n])*\"?|'(?:\\.|[^'\\\n])*'?|[{}]", re.S)
-
-
 def c_pairs(text: str) -> Pairs:
-    """`{` → `}` outside comments, string literals and character literals."""
+    """`{` → `}` as the C validator's lexer pairs them (`validators.c._Lexer`, shared with the probes):
+    outside comments, string and character literals, directive lines and the `#if` branches it skips."""
+    from gencheck.validators import c as vc
+
+    lx = vc._Lexer(text)
+    lx.brackets(lx.preprocess(lx.strip_comments()))
     out = Pairs()
-    stack: list[int] = []
-    for m in _C.finditer(text):
-        tok = m.group(0)
-        if tok == "{":
-            stack.append(m.start())
-        elif tok == "}":
-            if stack:
-                out.depths.append(len(stack))
-                out.distances.append(m.start() - stack.pop())
-            else:
-                out.stray_closers += 1
-    out.unclosed += len(stack)
+    for closer, start, end, depth in lx.pairs:
+        if closer == "}":
+            out.distances.append(end - start)
+            out.depths.append(depth)
+    out.unclosed = sum(r[0] == "bracket_unclosed" and r[3] == "{" for r in lx.raws)
+    out.stray_closers = sum(r[0] == "bracket_stray_close" and r[1].startswith("}") for r in lx.raws)
     return out
 
 

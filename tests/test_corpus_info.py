@@ -75,3 +75,12 @@ def test_corpus_info_does_not_import_torch():
     code = "import sys, gencheck.corpus_info, gencheck.corpus; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_c_pairs_are_the_validators_pairs_and_skip_if_0_branches():
+    from gencheck.probes import c_bracket_pairs
+
+    text = "#if 0\n{ never compiled\n#endif\nint f(void) {\n  return g(1);\n}\n}\n"
+    p = c_pairs(text)
+    assert p.distances == [e - s for c, s, e, _ in c_bracket_pairs(text) if c == "}"] == [text.rindex("}\n}") - text.index("{\n  return")]
+    assert (p.unclosed, p.stray_closers) == (0, 1)
