@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", dest="num_samples", type=int, help="how many documents to sample")
     p.add_argument("--max-chars", dest="max_chars", type=int, help="longest sample, in characters")
     p.add_argument("--json", action="store_true", help="also print results.json on stdout")
+    p.add_argument("--grid", metavar="SPEC",
+                   help="train every combination, e.g. \"layers=1,2 hidden=64,128\" (keys: model, layers, hidden, "
+                        "embed, dropout, lr, batch_size, seq_len); one folder per point under OUT/grid-<hash>/, "
+                        "finished points skipped on a re-run, killed ones resumed; one grid scorecard")
+    p.add_argument("--budget", metavar="CHARS",
+                   help="characters every grid point trains on (30M, 500k; default: the profile's steps)")
     p.add_argument("--no-probes", dest="no_probes", action="store_true",
                    help="skip the long-range probes (n-gram baselines, closer accuracy by distance, controlled "
                         "documents, effective context): faster, scorecard without the probes table")
@@ -221,6 +227,10 @@ def cmd_run(args) -> int:
 
     started = time.perf_counter()
     device = pick_device(args.device)
+    if args.grid:
+        return _run_grid(args, device)
+    if args.budget:
+        raise UsageError("--budget goes with --grid (for one run, use --steps)")
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
     name, profile = _profile(args, args.resume / "checkpoint.pt" if args.resume else None)
@@ -233,6 +243,31 @@ def cmd_run(args) -> int:
     Console(stderr=args.json).print(f"results: {run_dir / 'results.json'}", highlight=False)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
+    return 0
+
+
+def _run_grid(args, device) -> int:
+    from rich.console import Console
+
+    from .grid import grid_folder, parse_budget, parse_grid, points, run_grid
+    from .pipeline import run
+    from .progress import log
+    from .scorecard import GridView
+
+    if args.resume:
+        raise UsageError("--grid resumes by itself: run the same command again")
+    combos = parse_grid(args.grid)
+    budget = parse_budget(args.budget) if args.budget else None
+    name, base = _profile(args)
+    corpus = _corpus(args)
+    pts = points(base, combos, budget, corpus.content_hash, not args.no_probes)
+    folder = grid_folder(args.out, corpus.content_hash, pts)
+    results = run_grid(pts, folder, lambda pt, run_dir, resume: run(
+        corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes), log)
+    Console(stderr=args.json).print(GridView(results))
+    Console(stderr=args.json).print(f"grid: {folder} (re-run the same command to finish or extend it)", highlight=False)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
     return 0
 
 

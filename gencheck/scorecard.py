@@ -233,3 +233,66 @@ class Scorecard:
             parts.append(Text("stages: " + " · ".join(f"{k} {v:.0f}s" for k, v in self.result.stages.items())
                               + f" (slowest: {max(self.result.stages, key=self.result.stages.get)})", style="dim"))
         return Group(*parts, made)
+
+
+def _headline_cell(r: RunResult) -> dict | None:
+    p = r.probes or {}
+    head = p.get("headline")
+    model = ((p.get("real") or {}).get(head) or {}).get("model") if head else None
+    return (model or {}).get("overall")
+
+
+@dataclass
+class GridView:
+    """One row per grid point: size, budget, speed, bits/char, valid %, the headline probe's accuracy with
+    its interval, reach and effective context. The best value of a column is marked (*) only when it is
+    beyond the noise of the runner-up (bits/char: 0.02; probe accuracy: its interval's lower bound above
+    the runner-up)."""
+
+    results: list[RunResult]
+
+    def __rich__(self) -> Table:
+        rs = self.results
+        head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
+        t = Table(title=f"gencheck grid · {rs[0].corpus['name']} · {len(rs)} points · {head or 'no probe'} "
+                        "accuracy over all distances, % (95 % interval)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for col in ("model\nparams", "chars\nseen", "wall\ns", "chars/s", "test\nbpc", "valid", "probe\nall",
+                    "reach", "reach\nctrl", "eff.\nctx"):
+            t.add_column(col, justify="left" if col.startswith("model") else "right", no_wrap=True)
+        bpcs = [r.metrics.get("test_bpc", math.nan) for r in rs]
+        accs = [(_headline_cell(r) or {}).get("accuracy") for r in rs]
+        best_bpc = _best(bpcs, lower=True, beyond=lambda i, j: bpcs[j] - bpcs[i] > 0.02)
+
+        def acc_beyond(i: int, j: int) -> bool:
+            ci = (_headline_cell(rs[i]) or {}).get("ci95") or [0, 0]
+            return accs[j] is None or ci[0] > accs[j]
+
+        best_acc = _best(accs, lower=False, beyond=acc_beyond)
+        for i, r in enumerate(rs):
+            m, tr, p = r.model, r.train, r.probes or {}
+            cell = _headline_cell(r) or {}
+            acc = "—" if cell.get("accuracy") is None else (
+                f"{100 * cell['accuracy']:.0f} ({100 * cell['ci95'][0]:.0f}–{100 * cell['ci95'][1]:.0f})")
+            reach = ((p.get("real") or {}).get(head) or {}).get("model", {}).get("reach") if head else None
+            ctrl = ((p.get("controlled") or {}).get(head) or {}).get("model", {}).get("reach") if head else None
+            ctx = ((p.get("context") or {}).get("model") or {}).get("effective_context")
+            t.add_row(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params'] / 1e3:,.0f}k",
+                      _si(tr["steps"] * tr["batch_size"] * tr["seq_len"]), f"{r.wall_seconds:.0f}",
+                      _si(tr["chars_per_s"]), num(bpcs[i]) + ("*" if i == best_bpc else ""),
+                      pct(r.samples.rate("valid")), acc + ("*" if i == best_acc else ""), short(reach), short(ctrl),
+                      "—" if ctx is None else f"{ctx:,}")
+        return t
+
+
+def _si(x: float) -> str:
+    return f"{x / 1e6:.1f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
+
+
+def _best(values: list, lower: bool, beyond) -> int | None:
+    """Index of the best value when it beats the runner-up beyond noise (`beyond(best, runner_up)`)."""
+    ok = [i for i, v in enumerate(values) if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if len(ok) < 2:
+        return None
+    ranked = sorted(ok, key=lambda i: values[i], reverse=not lower)
+    return ranked[0] if beyond(ranked[0], ranked[1]) else None
