@@ -104,10 +104,7 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
             log(f"grid point {i}/{len(pts)} {pt.label} {pt.overrides}: finished before, {done}")
             results.append(RunResult.load(done))
             continue
-        resume = (run_dir / "checkpoint.pt").is_file()
-        if run_dir.is_dir() and not resume and {p.name for p in run_dir.iterdir()} <= {".lock"}:
-            (run_dir / ".lock").unlink(missing_ok=True)  # killed before its first checkpoint: start afresh
-            run_dir.rmdir()
+        resume = (run_dir / "checkpoint.pt").is_file()  # a point killed before it has none: run starts it anew
         log(f"grid point {i}/{len(pts)} {pt.label} {pt.overrides}: {'resuming' if resume else 'training'} in {run_dir}")
         results.append(run_point(pt, run_dir, resume))
     atomic_write_json(folder / "grid.json", [{"overrides": p.overrides, "key": p.key, "folder": f"{p.label}-{p.key}"}

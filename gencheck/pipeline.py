@@ -98,8 +98,11 @@ def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, p
         try:
             run_dir.mkdir(parents=True)
         except FileExistsError:
-            raise GencheckError(f"run folder {run_dir} already exists: a new run never reuses one "
-                                "(to finish a killed run there, use --resume)") from None
+            # a folder holding only its lock file is a run killed before its first checkpoint: taken as new
+            # (the lock, taken below, still refuses it while another gencheck holds it)
+            if {p.name for p in run_dir.iterdir()} - {".lock"}:
+                raise GencheckError(f"run folder {run_dir} already exists: a new run never reuses one "
+                                    "(to finish a killed run there, use --resume)") from None
         except OSError as exc:
             raise GencheckError(f"could not create run folder {run_dir}: {exc.strerror or exc}") from None
     with locked_dir(run_dir):

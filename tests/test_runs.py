@@ -66,3 +66,17 @@ def test_run_into_a_folder_with_another_configs_checkpoint_is_refused(fixture_co
     with pytest.raises(GencheckError, match=r"other settings.*hidden"):
         pipeline.run(fixture_corpus, other, CPU, run_dir, "smoke", resume=True)
     assert (run_dir / "checkpoint.pt").read_bytes() == before and not (run_dir / "results.json").exists()
+
+
+def test_a_folder_holding_only_its_lock_is_a_new_run_and_a_held_lock_still_refuses_it(tmp_path, fixture_corpus,
+                                                                                         tiny_profile):
+    from gencheck.pipeline import run
+
+    run_dir = tmp_path / "killed-early"
+    run_dir.mkdir()
+    (run_dir / ".lock").write_text("123\n")  # what a run killed before its first checkpoint leaves
+    with locked_dir(run_dir):
+        with pytest.raises(GencheckError, match="in use by another gencheck"):
+            run(fixture_corpus, tiny_profile, torch.device("cpu"), run_dir, "smoke", probes=False)
+    result = run(fixture_corpus, tiny_profile, torch.device("cpu"), run_dir, "smoke", probes=False)
+    assert (run_dir / "results.json").is_file() and result.train["steps"] == tiny_profile.train.steps
