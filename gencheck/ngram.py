@@ -417,8 +417,3 @@ class NGram:
         order-1 ids are used)."""
         ctx = np.asarray(context_ids, dtype=np.int64).reshape(-1)
         return self.distributions(ctx, [len(ctx)])[0]
-
-
-def ngram_bits_per_char(train_ids: np.ndarray, test_ids: np.ndarray, order: int, vocab_size: int) -> float:
-    """Convenience: fit on `train_ids`, score `test_ids`."""
-    return NGram.fit(train_ids, order, vocab_size).bits_per_char(test_ids)

@@ -622,9 +622,3 @@ def run_probe(probe: Probe | str, texts: Sequence[str], vocab, scorer: Scorer, s
         if probe.chance is None:
             result.chance = {c.label: c.accuracy for c in base.cells if c.events}
     return out
-
-
-def run_format_probes(fmt: str, texts: Sequence[str], vocab, scorer: Scorer, scorer_name: str = "model",
-                      train_texts: Sequence[str] | None = None, **kw) -> dict[str, dict[str, ProbeResult]]:
-    """Every probe of a format: {probe name: run_probe(...)}."""
-    return {p.name: run_probe(p, texts, vocab, scorer, scorer_name, train_texts, **kw) for p in probes_for(fmt)}
