@@ -165,6 +165,14 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bench_precision(report: dict) -> str:
+    """The precision the throughput rows run in: bf16 where the precision check found it the fastest
+    finite one (autocast, as `gencheck run --precision bf16`), else fp32."""
+    finite = [r for r in report.get("precision", []) if r.get("ok") and r.get("kind") == "lstm"]
+    best = max(finite, key=lambda r: r["chars_per_s"])["precision"] if finite else "fp32"
+    return "bf16" if best == "bf16" else "fp32"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -179,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.steps or (3 if args.tiny else 200)
     parts = {
         "precision": lambda: precision_check(device, args.tiny, steps),
-        "train": lambda: [_bench("train_throughput").measure(kind, layers, hidden, argparse.Namespace(
-            batch=batch, seq=seq, steps=2 if args.tiny else 10, rounds=1 if args.tiny else 2), device)
+        "train": lambda: [_bench("train_throughput").measure(kind, layers, hidden, bench_precision(report),
+            argparse.Namespace(batch=batch, seq=seq, steps=2 if args.tiny else 10, rounds=1 if args.tiny else 2), device)
             for kind, layers, hidden, batch, seq in (
                 [("lstm", 1, 16, 4, 8)] if args.tiny else
                 [("lstm", 3, 512, b, 256) for b in (128, 256, 512, 1024)] + [("lstm", 3, 1024, b, 256) for b in (128, 512)]

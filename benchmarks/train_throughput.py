@@ -1,12 +1,14 @@
 """Training throughput: gencheck's own training step against a bare PyTorch loop on the same shapes.
 
     python benchmarks/train_throughput.py [--device cpu|cuda] [--kinds lstm,gru] [--layers 1,2,3]
-        [--hidden 128,256,512,1024] [--batch 64] [--seq 128] [--steps 5] [--rounds 3] [--json out.json]
+        [--hidden 128,256,512,1024] [--precision fp32,bf16] [--batch 64] [--seq 128] [--steps 5]
+        [--rounds 3] [--json out.json]
 
 For each shape it times `gencheck.train.train_step` (the function the training loop calls) on a
 `CharRNN`, and a bare loop written here from `nn.Embedding` + `nn.LSTM`/`nn.GRU` + `nn.Linear` with
 AdamW and gradient clipping, interleaved in the same process (rounds of `--steps` steps each, after a
-warm-up step; the best round of each counts). Prints chars/s of both, their ratio (gencheck / bare), and
+warm-up step; the best round of each counts), in each precision asked for (bf16: both under the same
+`torch.autocast`, fp32 master weights, as `gencheck run --precision bf16` trains). Prints chars/s of both, their ratio (gencheck / bare), and
 peak memory (CUDA: max_memory_allocated per implementation; CPU: the process's peak RSS so far). The
 target is a ratio ≥ 0.95 everywhere. Timings move with whatever else runs: run it on a quiet machine.
 """
@@ -43,9 +45,10 @@ class Bare(nn.Module):
         return self.head(out), state
 
 
-def bare_step(model: Bare, opt, x, y, state, clip: float):
-    logits, state = model(x, state)
-    loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
+def bare_step(model: Bare, opt, x, y, state, clip: float, amp: torch.dtype | None = None):
+    with torch.autocast(x.device.type, dtype=amp, enabled=amp is not None):
+        logits, state = model(x, state)
+    loss = nn.functional.cross_entropy(logits.float().reshape(-1, VOCAB), y.reshape(-1))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(model.parameters(), clip)
@@ -58,7 +61,10 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(kind: str, layers: int, hidden: int, args, device: torch.device) -> dict:
+AMP = {"fp32": None, "bf16": torch.bfloat16}
+
+
+def measure(kind: str, layers: int, hidden: int, precision: str, args, device: torch.device) -> dict:
     torch.manual_seed(0)
     embed = 64 if hidden <= 128 else 128
     cfg = TrainConfig(batch_size=args.batch, seq_len=args.seq)
@@ -82,8 +88,9 @@ def measure(kind: str, layers: int, hidden: int, args, device: torch.device) -> 
         sync(device)
         return args.batch * args.seq * args.steps / (time.perf_counter() - t)
 
-    ours_fn = lambda m, o, x, y, s: train_step(m, o, x, y, s, None, cfg.grad_clip)  # noqa: E731
-    bare_fn = lambda m, o, x, y, s: bare_step(m, o, x, y, s, cfg.grad_clip)  # noqa: E731
+    amp = AMP[precision]
+    ours_fn = lambda m, o, x, y, s: train_step(m, o, x, y, s, amp, cfg.grad_clip)  # noqa: E731
+    bare_fn = lambda m, o, x, y, s: bare_step(m, o, x, y, s, cfg.grad_clip, amp)  # noqa: E731
     best = {"gencheck": 0.0, "bare": 0.0}
     mem = {"gencheck": 0, "bare": 0}
     for _ in range(args.rounds):
@@ -93,7 +100,7 @@ def measure(kind: str, layers: int, hidden: int, args, device: torch.device) -> 
             best[name] = max(best[name], run(fn, model, opt))
             mem[name] = max(mem[name], torch.cuda.max_memory_allocated(device) if device.type == "cuda"
                             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    return {"kind": kind, "layers": layers, "hidden": hidden, "batch": args.batch, "seq": args.seq,
+    return {"kind": kind, "layers": layers, "hidden": hidden, "precision": precision, "batch": args.batch, "seq": args.seq,
             "device": str(device), "gencheck_chars_per_s": round(best["gencheck"]), "bare_chars_per_s": round(best["bare"]),
             "ratio": round(best["gencheck"] / best["bare"], 3), "gencheck_peak_mb": round(mem["gencheck"] / 2**20),
             "bare_peak_mb": round(mem["bare"] / 2**20)}
@@ -105,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", default="lstm,gru")
     ap.add_argument("--layers", default="1,2,3")
     ap.add_argument("--hidden", default="128,256,512,1024")
+    ap.add_argument("--precision", default="fp32", help="comma-separated: fp32, bf16 (autocast)")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--steps", type=int, default=5)
@@ -112,12 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="also write the rows as JSON here")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
-    rows = [measure(k, int(n), int(h), args, device)
+    bad = [p for p in args.precision.split(",") if p not in AMP]
+    if bad:
+        ap.error(f"--precision {','.join(bad)}: choose among {', '.join(AMP)}")
+    rows = [measure(k, int(n), int(h), p, args, device) for p in args.precision.split(",")
             for k in args.kinds.split(",") for n in args.layers.split(",") for h in args.hidden.split(",")]
     print_rows(f"training step, gencheck vs bare PyTorch · {device} · {torch.get_num_threads()} threads · "
                f"batch {args.batch} × {args.seq}",
                ("model", "gencheck chars/s", "bare chars/s", "ratio", "peak MB (ours / bare)"),
-               [[f"{r['kind']} {r['layers']}×{r['hidden']}", f"{r['gencheck_chars_per_s']:,}", f"{r['bare_chars_per_s']:,}",
+               [[f"{r['kind']} {r['layers']}×{r['hidden']} {r['precision']}", f"{r['gencheck_chars_per_s']:,}", f"{r['bare_chars_per_s']:,}",
                  f"{r['ratio']:.2f}", f"{r['gencheck_peak_mb']:,} / {r['bare_peak_mb']:,}"] for r in rows], rows, args.json)
     return 0
 

@@ -22,7 +22,8 @@ EXAMPLES = {
     "corpus": "gencheck corpus list\n  gencheck corpus build latex\n  gencheck corpus info latex --json",
     "report": "gencheck report runs/20261201-120000-latex-lstm2x128-s1337-ab12cd\n"
               "  gencheck report runs/a/results.json runs/b/results.json   # warns when versions differ\n"
-              "  gencheck report runs/*/ --json",
+              "  gencheck report runs/*/ --json\n"
+              "  gencheck report runs/*/ --markdown > results.md   # a table for a README or a pull request",
 }
 
 
@@ -40,11 +41,23 @@ def add_corpus_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
 
 
+KINDS = ("lstm", "gru", "rnn")
+
+
+def _kinds(text: str) -> str:
+    """`lstm` or, for a grid, `lstm,gru`: every name must be a known cell."""
+    bad = [k for k in text.split(",") if k not in KINDS]
+    if bad or not text:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(KINDS)} (a grid takes a list: lstm,gru)")
+    return text
+
+
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=["smoke", "cpu", "gpu"],
                    help="size and budget preset: smoke (~1 min), cpu (~10 min on 2 cores), gpu (3×512 LSTM); "
                         "default: gpu when CUDA is present, else cpu")
-    p.add_argument("--model", dest="kind", choices=["lstm", "gru", "rnn"], help="recurrent cell (default lstm)")
+    p.add_argument("--model", dest="kind", type=_kinds, metavar="{lstm,gru,rnn}",
+                   help="recurrent cell (default lstm); with --grid a list, lstm,gru,rnn, is one more axis")
     p.add_argument("--layers", type=int, help="recurrent layers")
     p.add_argument("--hidden", type=int, help="hidden units per layer")
     p.add_argument("--embed", type=int, help="character embedding size")
@@ -55,6 +68,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="AdamW learning rate")
     p.add_argument("--seed", type=int, help="seed for initialisation, data order, dropout and sampling")
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: every core this process may use)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                   help="training arithmetic: bf16 autocast (fp32 weights) or fp32; auto (default): bf16 on CUDA "
+                        "where the RNN runs in it and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,11 +106,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "finished points skipped on a re-run, killed ones resumed; one grid scorecard")
     p.add_argument("--budget", metavar="CHARS",
                    help="characters every grid point trains on (30M, 500k; default: the profile's steps)")
+    p.add_argument("--minutes", type=float, metavar="N",
+                   help="instead of --budget: N minutes of training per point, timed here at the slowest point's "
+                        "speed and turned into one character budget (kept, so a re-run finds the same points)")
+    p.add_argument("--seeds", type=int, default=1, metavar="K",
+                   help="with --grid: train every point with K seeds (seed, seed+1, …); the scorecard shows "
+                        "mean ± spread")
     p.add_argument("--no-probes", dest="no_probes", action="store_true",
                    help="skip the long-range probes (n-gram baselines, closer accuracy by distance, controlled "
                         "documents, effective context): faster, scorecard without the probes table")
+    p.add_argument("--no-evolution", dest="no_evolution", action="store_true",
+                   help="skip looking at the model at ten log-spaced steps during training (a sample, bits/char, "
+                        "valid %%, the headline probe; see `report --evolution`)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="finish a killed run: continue training from RUN_DIR/checkpoint.pt, then sample and score")
+    p.add_argument("--compile-samples", dest="compile_samples", type=int, metavar="N",
+                   help="how many samples (and test documents) the toolchain judges: pdflatex, gcc or mistune "
+                        "(default 64; 0: none). Absent tools give n/a")
 
     p = sub.add_parser("train", help="train (or --resume) a model into a run folder", formatter_class=fmt,
                        description="Train a char model; checkpoint.pt in --out is written atomically at every "
@@ -115,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prime-file", type=Path, help="read the prime text from a file")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: every core this process may use)")
     p.add_argument("--out", type=Path, help="samples.jsonl, or a folder for one file per sample (default: stdout)")
 
     validate_cmd.add_parser(sub)
@@ -128,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_args(p)
     p.add_argument("--split", choices=["train", "val", "test", "all"], default="test")
     p.add_argument("--mutations", type=int, default=200, help="mutants per mutation kind")
+    p.add_argument("--toolchain", action="store_true",
+                   help="also ask the real toolchain (pdflatex, gcc, mistune) about every real document and "
+                        "mutant, and print the confusion matrix of the validator's verdict against it")
+    p.add_argument("--limit", type=int, default=0, metavar="N",
+                   help="with --toolchain: judge at most N real documents (0: all of the split)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the calibration as JSON on stdout")
 
@@ -137,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "made with different versions, say which differ.", epilog=_epilog("report"))
     p.add_argument("runs", nargs="+", type=Path, metavar="RUN", help="a run folder or its results.json")
     p.add_argument("--json", action="store_true", help="print the results as a JSON list on stdout")
+    p.add_argument("--markdown", action="store_true",
+                   help="print one markdown table of the runs and each run's headline probe by distance "
+                        "(to paste into a README or a pull request)")
+    p.add_argument("--evolution", action="store_true",
+                   help="print each run's evolution during training (samples, bits/char, valid %%, headline "
+                        "probe at about ten log-spaced steps)")
 
     p = sub.add_parser("compare", help="two runs side by side, with deltas and whether each is beyond noise",
                        formatter_class=fmt,
@@ -192,8 +233,11 @@ def _profile(args, resume_from: Path | None = None):
     each must agree with the checkpoint (train.resume_profile), and nothing comes from today's defaults."""
     from .config import PROFILES, with_overrides
 
+    if "," in (getattr(args, "kind", None) or "") and not getattr(args, "grid", None):
+        raise UsageError(f"--model {args.kind}: a list of cells goes with --grid (one run trains one cell)")
     over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "steps",
-                                                 "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars")}
+                                                 "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars",
+                                                 "precision")}
     if resume_from is not None:
         from .train import Checkpoint, resume_profile
 
@@ -223,14 +267,15 @@ def cmd_run(args) -> int:
 
     from .pipeline import new_run_id, run
     from .scorecard import Scorecard
-    from .train import pick_device
+    from .train import pick_device, use_threads
 
     started = time.perf_counter()
     device = pick_device(args.device)
+    use_threads(getattr(args, "threads", None))
     if args.grid:
         return _run_grid(args, device)
-    if args.budget:
-        raise UsageError("--budget goes with --grid (for one run, use --steps)")
+    if args.budget or args.minutes or args.seeds != 1:
+        raise UsageError("--budget, --minutes and --seeds go with --grid (for one run, use --steps and --seed)")
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
     name, profile = _profile(args, args.resume / "checkpoint.pt" if args.resume else None)
@@ -238,7 +283,8 @@ def cmd_run(args) -> int:
     corpus = _corpus(args)
     run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
     result = run(corpus, profile, device, run_dir, name, started=started, resume=args.resume is not None,
-                 corpus_seconds=time.perf_counter() - corpus_started, probes=not args.no_probes)
+                 corpus_seconds=time.perf_counter() - corpus_started, probes=not args.no_probes, evolution=not args.no_evolution,
+                 compile_samples=args.compile_samples)
     Console(stderr=args.json).print(Scorecard(result))
     Console(stderr=args.json).print(f"results: {run_dir / 'results.json'}", highlight=False)
     if args.json:
@@ -247,36 +293,69 @@ def cmd_run(args) -> int:
 
 
 def _run_grid(args, device) -> int:
-    from rich.console import Console
-
-    from .grid import grid_folder, parse_budget, parse_grid, points, run_grid
-    from .pipeline import run
-    from .progress import log
-    from .scorecard import GridView
+    from .grid import parse_budget, parse_grid, with_seeds
 
     if args.resume:
         raise UsageError("--grid resumes by itself: run the same command again")
-    combos = parse_grid(args.grid)
-    budget = parse_budget(args.budget) if args.budget else None
+    if args.budget and args.minutes:
+        raise UsageError("give --budget or --minutes, not both")
+    kinds = (args.kind or "").split(",") if args.kind and "," in args.kind else None
+    if kinds:
+        args.kind = None  # the cells are an axis of the grid, not a setting of its base profile
     name, base = _profile(args)
-    corpus = _corpus(args)
-    pts = points(base, combos, budget, corpus.content_hash, not args.no_probes)
-    folder = grid_folder(args.out, corpus.content_hash, pts)
-    results = run_grid(pts, folder, lambda pt, run_dir, resume: run(
-        corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes), log)
-    Console(stderr=args.json).print(GridView(results))
-    Console(stderr=args.json).print(f"grid: {folder} (re-run the same command to finish or extend it)", highlight=False)
+    combos = parse_grid(args.grid)
+    if kinds:
+        if any("kind" in c for c in combos):
+            raise UsageError("give the cells once: --model lstm,gru or model=... in --grid, not both")
+        combos = [{"kind": k, **c} for k in kinds for c in combos]
+    combos = with_seeds(combos, args.seeds, base.train.seed)
+    budget = parse_budget(args.budget) if args.budget else None
+    results = [r for c in _corpus_names(args.corpus) for r in _grid_one(args, device, name, base, combos, budget, c)]
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     return 0
 
 
+def _corpus_names(text: str) -> list[str]:
+    """`latex,c,markdown` → three corpora (a path that exists is one, whatever its name)."""
+    return [text] if "," not in text or Path(text).exists() else [c for c in text.split(",") if c]
+
+
+def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> list:
+    """One corpus's grid: time the points if --minutes, run or load each point, print the grid scorecard."""
+    from rich.console import Console
+
+    from .corpus import Vocab
+    from .grid import grid_folder, minutes_budget, points, run_grid
+    from .pipeline import device_label, run
+    from .progress import log
+    from .scorecard import GridView
+    from .train import step_rate
+
+    args.corpus = corpus_name
+    corpus = _corpus(args)
+    if args.minutes:
+        vocab = Vocab.from_texts(corpus.texts("train"), base.train.vocab_min_count)
+        timed = points(base, combos, None, corpus.content_hash, not args.no_probes)
+        budget = minutes_budget(args.minutes, timed, corpus.content_hash, device_label(device), args.out,
+                                lambda pt: step_rate(pt.profile, vocab.size, device), log)
+    pts = points(base, combos, budget, corpus.content_hash, not args.no_probes)
+    folder = grid_folder(args.out, corpus.content_hash, pts)
+    results = run_grid(pts, folder, lambda pt, run_dir, resume: run(
+        corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes,
+        evolution=not args.no_evolution), log)
+    Console(stderr=args.json).print(GridView(results))
+    Console(stderr=args.json).print(f"grid: {folder} (re-run the same command to finish or extend it)", highlight=False)
+    return results
+
+
 def cmd_train(args) -> int:
     from .fsutil import locked_dir
     from .progress import log
-    from .train import pick_device, train
+    from .train import pick_device, train, use_threads
 
     device = pick_device(args.device)
+    use_threads(getattr(args, "threads", None))
     ckpt = args.out / "checkpoint.pt"
     _, profile = _profile(args, ckpt if args.resume else None)
 
@@ -302,9 +381,10 @@ def cmd_sample(args) -> int:
 
     from .config import SampleConfig
     from .sample import generate, write_files, write_jsonl
-    from .train import Checkpoint, pick_device
+    from .train import Checkpoint, pick_device, use_threads
 
     device = pick_device(args.device)
+    use_threads(getattr(args, "threads", None))
     ck = Checkpoint.load(args.checkpoint)
     prime = args.prime_file.read_text(encoding="utf-8") if args.prime_file else args.prime
     cfg = SampleConfig(args.num_samples, args.max_chars, args.temperature, args.top_k, prime, args.seed)
@@ -337,6 +417,8 @@ def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
     from .scorecard import pct
 
+    if getattr(args, "toolchain", False):
+        return cmd_calibrate_toolchain(args)
     cal = calibrate(_corpus(args), args.split, args.mutations, args.seed)
     if args.json:
         print(json.dumps(cal.to_json(), indent=2))
@@ -364,6 +446,20 @@ def cmd_calibrate(args) -> int:
     return 0
 
 
+def cmd_calibrate_toolchain(args) -> int:
+    """`calibrate --toolchain`: the validator's verdict against the toolchain's, per corpus."""
+    from rich.console import Console
+
+    from .calibrate import agreement, agreement_tables
+
+    result = agreement(_corpus(args), args.split, args.mutations, args.seed, limit=args.limit)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    Console().print(*agreement_tables(result))
+    return 0
+
+
 def load_results(path: Path):
     """A RunResult from a run folder or a results.json path (UsageError when there is none)."""
     from .results import RunResult
@@ -381,8 +477,26 @@ def cmd_report(args) -> int:
     from .scorecard import Scorecard
 
     results = [load_results(p) for p in args.runs]
+    if args.json and args.markdown:
+        raise UsageError("give --json or --markdown, not both")
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
+        return 0
+    if args.markdown:
+        from .scorecard import markdown_report
+
+        print(markdown_report(results), end="")
+        return 0
+    if args.evolution:
+        from rich.console import Console
+
+        from .scorecard import EvolutionView
+
+        for r in results:
+            rows = r.train.get("evolution") or []
+            Console().print(EvolutionView(rows, r.train.get("evolution_seconds", 0.0), r.train.get("seconds") or 0.0)
+                            if rows else f"{r.run_id}: no evolution recorded (run with gencheck ≥ 0.1 and without "
+                                         "--no-evolution)", highlight=False)
         return 0
     console = Console()
     for r in results:

@@ -17,6 +17,8 @@ class TrainConfig:
     eval_chars: int = 200_000  # val chars scored at each interval (the final score uses all of val/test)
     vocab_min_count: int = 1
     seed: int = 1337
+    # fp32, bf16 (autocast; fp32 master weights) or auto. A checkpoint stores what actually ran.
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)

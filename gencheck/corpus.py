@@ -75,6 +75,16 @@ class SplitMembers:
 
 
 @dataclass(frozen=True)
+class ToolchainDecl:
+    """`[toolchain]`: what the corpus's judge needs (validators/toolchains.py). It shapes no document, so it
+    is not in the corpus fingerprint: declaring it never rebuilds a cached corpus."""
+
+    latex_preamble: str = ""  # \documentclass and \usepackage lines for texts without their own preamble
+    c_flags: tuple[str, ...] = ()  # gcc flags: -D, -U, -std
+    latex_inputs: tuple[str, ...] = ()  # corpus documents put beside each compile (the Stacks preamble.tex)
+
+
+@dataclass(frozen=True)
 class CorpusSpec:
     name: str
     format: str
@@ -92,12 +102,13 @@ class CorpusSpec:
     chars: int = 0
     split_members: SplitMembers | None = None
     origin: str = ""  # the declaration file
+    toolchain: ToolchainDecl = ToolchainDecl()
 
     @property
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes the documents changes (cache key)."""
         d = asdict(self)
-        d.pop("description"), d.pop("origin"), d.pop("license")
+        d.pop("description"), d.pop("origin"), d.pop("license"), d.pop("toolchain")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -137,10 +148,11 @@ class Corpus:
 # --- declarations ------------------------------------------------------------------------------------
 
 _TOP_KEYS = {"documents", "chars", "name", "format", "description", "license", "sources", "include", "exclude", "filters",
-             "split", "split_seed", "split_group", "content_sha256", "split_members"}
+             "split", "split_seed", "split_group", "content_sha256", "split_members", "toolchain"}
 _SOURCE_KEYS = {f for f in Source.__dataclass_fields__}
 _FILTER_KEYS = {f for f in Filters.__dataclass_fields__}
 _SPLIT_KEYS = {f for f in SplitMembers.__dataclass_fields__}
+_TOOLCHAIN_KEYS = {f for f in ToolchainDecl.__dataclass_fields__}
 
 
 def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
@@ -155,7 +167,8 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         import difflib
 
         line = next((i + 1 for i, ln in enumerate(raw_text.splitlines()) if re.match(rf"\s*{re.escape(key)}\s*=", ln)), "?")
-        known = {"": _TOP_KEYS, "sources": _SOURCE_KEYS, "filters": _FILTER_KEYS, "split_members": _SPLIT_KEYS}[where]
+        known = {"": _TOP_KEYS, "sources": _SOURCE_KEYS, "filters": _FILTER_KEYS, "split_members": _SPLIT_KEYS,
+                 "toolchain": _TOOLCHAIN_KEYS}[where]
         close = difflib.get_close_matches(key, list(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return GencheckError(f"{path}:{line}: unknown field {key!r}{' in [' + where + ']' if where else ''}{hint}")
@@ -203,6 +216,7 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in tdata.items()})
 
     filters = table("filters", Filters, _FILTER_KEYS)
+    toolchain = table("toolchain", ToolchainDecl, _TOOLCHAIN_KEYS)
     split_members = None
     if data.get("split_members") is not None:
         split_members = table("split_members", SplitMembers, _SPLIT_KEYS)
@@ -238,6 +252,7 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         documents=int(data.get("documents", 0)),
         chars=int(data.get("chars", 0)),
         split_members=split_members,
+        toolchain=toolchain,
         origin=str(path),
     )
 

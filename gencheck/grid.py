@@ -2,12 +2,19 @@
 per point keyed by a hash of what determines it, and one scorecard that compares them.
 
     gencheck run --corpus latex --grid "layers=1,2 hidden=64,128,256" --budget 8M
+    gencheck run --corpus latex --grid "layers=1,2 hidden=64,128,256" --minutes 2 --seeds 3
 
 A point's folder is `<out>/grid-<grid hash>/<kind><layers>x<hidden>-<point hash>`; the point hash covers
 the whole profile (model, training and sampling settings, seed), the corpus content hash, whether probes
 run, and the gencheck version. Re-running a grid skips points whose results.json is there and resumes a
 point killed mid-training from its checkpoint (the resume `run --resume` has). Points run one after
 another on one device.
+
+`--minutes N` is turned into one character budget for all points: each point's real training step is
+timed here for a few seconds, and the budget is N minutes at the slowest point's speed, so every point
+sees the same characters and none trains much longer than N minutes. The measured budget is kept in
+`<out>/grid-minutes-<hash>.json`, so a re-run finds the same points (and skips the finished ones).
+`--seeds K` repeats every point with seeds seed, seed+1, …; the grid scorecard then shows mean ± spread.
 """
 
 from __future__ import annotations
@@ -70,7 +77,17 @@ class GridPoint:
     @property
     def label(self) -> str:
         p = self.profile
-        return f"{p.kind}{p.layers}x{p.hidden}"
+        return f"{p.kind}{p.layers}x{p.hidden}" + (f"-s{p.train.seed}" if "seed" in self.overrides else "")
+
+
+def with_seeds(combos: list[dict], seeds: int, base_seed: int) -> list[dict]:
+    """Each combination `seeds` times with seeds base, base+1, … (unchanged when seeds is 1, so the
+    points' keys and folders stay those of a grid run before --seeds)."""
+    if seeds < 1:
+        raise UsageError(f"--seeds {seeds}: give at least 1")
+    if seeds == 1:
+        return combos
+    return [{**ov, "seed": base_seed + k} for ov in combos for k in range(seeds)]
 
 
 def points(base: Profile, combos: list[dict], budget_chars: int | None, corpus_hash: str,
@@ -110,3 +127,30 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
     atomic_write_json(folder / "grid.json", [{"overrides": p.overrides, "key": p.key, "folder": f"{p.label}-{p.key}"}
                                              for p in pts])
     return results
+
+
+def minutes_budget(minutes: float, pts: list[GridPoint], corpus_hash: str, device_label: str, out: Path,
+                   rate_of: Callable[[GridPoint], float], log: Callable[[str], None]) -> int:
+    """`--minutes N` as characters: N minutes at the slowest point's measured chars/s (`rate_of`), kept in
+    `out/grid-minutes-<hash>.json` so that re-running the grid reuses it instead of measuring again."""
+    if minutes <= 0:
+        raise UsageError(f"--minutes {minutes:g}: give a positive number of minutes")
+    blob = json.dumps({"minutes": minutes, "corpus": corpus_hash, "device": device_label, "gencheck": __version__,
+                       "points": [p.key for p in pts]}, sort_keys=True)
+    path = out / f"grid-minutes-{hashlib.sha256(blob.encode()).hexdigest()[:10]}.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        log(f"--minutes {minutes:g}: the budget measured before, {saved['budget']:,} characters ({path})")
+        return int(saved["budget"])
+    rates = {}
+    for i, p in enumerate(pts, 1):
+        rates[p.label] = rate_of(p)
+        log(f"timing grid point {i}/{len(pts)} {p.label}: {rates[p.label]:,.0f} chars/s")
+    slowest = min(rates, key=rates.get)
+    budget = max(1, int(minutes * 60 * rates[slowest]))
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {"minutes": minutes, "device": device_label, "rates": rates, "slowest": slowest,
+                             "budget": budget})
+    log(f"--minutes {minutes:g}: {budget:,} characters for every point ({slowest}, the slowest, at "
+        f"{rates[slowest]:,.0f} chars/s)")
+    return budget

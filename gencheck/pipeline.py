@@ -15,10 +15,12 @@ from typing import Iterator
 import torch
 
 from gencheck.validators import FORMATS, validate_many
+from gencheck.validators.toolchains import judge_for
 
 from . import __version__
 from .config import Profile
 from .corpus import Corpus, unigram_bpc
+from .evolution import Watcher
 from .longrange import measure
 from .fsutil import GencheckError, UsageError, locked_dir
 from .provenance import versions
@@ -26,7 +28,7 @@ from .results import RunResult, VerdictSummary, git_commit
 from .sample import generate, write_jsonl
 from .structure import Closures, latex_closures, majority_environment
 from .train import Checkpoint, bits_per_char, train
-from .progress import log
+from .progress import console, log
 
 
 def new_run_id(corpus: str, profile: Profile) -> str:
@@ -85,7 +87,7 @@ class Stages:
 
 def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
         started: float | None = None, resume: bool = False, corpus_seconds: float = 0.0,
-        probes: bool = True) -> RunResult:
+        probes: bool = True, compile_samples: int | None = None, evolution: bool = True) -> RunResult:
     """Train, sample, validate and score; writes checkpoint.pt, samples.jsonl and results.json in run_dir.
 
     A new run creates run_dir and refuses one that exists; `resume` continues the checkpoint in run_dir
@@ -107,16 +109,23 @@ def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, p
             raise GencheckError(f"could not create run folder {run_dir}: {exc.strerror or exc}") from None
     with locked_dir(run_dir):
         return _stages(corpus, profile, device, run_dir, profile_name, t0, resume,
-                       Stages(corpus=corpus_seconds) if corpus_seconds else Stages(), probes)
+                       Stages(corpus=corpus_seconds) if corpus_seconds else Stages(), probes,
+                       COMPILE_SAMPLES if compile_samples is None else compile_samples, evolution)
 
 
 def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
-            t0: float, resume: bool, stages: Stages, with_probes: bool) -> RunResult:
+            t0: float, resume: bool, stages: Stages, with_probes: bool,
+            compile_samples: int = 0, with_evolution: bool = True) -> RunResult:
     fmt = corpus.spec.format
     log(f"corpus [bold]{corpus.spec.name}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
         f"(train/val/test {len(corpus.splits['train'])}/{len(corpus.splits['val'])}/{len(corpus.splits['test'])})")
+    watch = Watcher.for_run(corpus, device, profile.sample.seed, profile.sample.temperature) if with_evolution else None
     with stages("train"):
-        trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample)
+        trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample, watch=watch)
+    if trained.evolution:
+        from .scorecard import EvolutionView
+
+        console.print(EvolutionView(trained.evolution, trained.evolution_seconds, trained.train_seconds))
     ck = Checkpoint.load(trained.checkpoint)
     model = ck.build_model(device)
 
@@ -137,6 +146,11 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
             real_verdicts = validate_many(corpus.texts("test"), fmt, workers=workers, timeout_s=30.0)
         else:
             log(f"no validator for format {fmt!r}: the scorecard shows bits per char only")
+    toolchain: dict = {}
+    if judge_for(fmt) is not None and compile_samples > 0:
+        with stages("compile"):
+            toolchain = toolchain_summary(corpus, [s.text for s in samples], sample_verdicts, real_verdicts,
+                                          compile_samples, workers)
     long_range = {}
     if with_probes:
         with stages("probes"):
@@ -161,7 +175,8 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
         model={**asdict(ck.model_config), "params": trained.params},
         train={"steps": trained.steps, "seconds": trained.train_seconds, "chars_per_s": trained.chars_per_s,
                "batch_size": ck.train_config.batch_size, "seq_len": ck.train_config.seq_len,
-               "lr": ck.train_config.lr, "history": trained.history,
+               "lr": ck.train_config.lr, "precision": ck.train_config.precision, "history": trained.history,
+               "evolution": trained.evolution, "evolution_seconds": round(trained.evolution_seconds, 1),
                "sample_max_chars": profile.sample.max_chars, "temperature": profile.sample.temperature},
         metrics={"val_bpc": val_bpc, "test_bpc": test_bpc,  # unigram: train counts, scored on each split
                  "unigram_val_bpc": unigram_bpc(corpus.texts("train"), corpus.texts("val"), ck.vocab),
@@ -172,7 +187,64 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
                  "majority_baseline": {"env": majority, "right": sampled.majority_right, "total": sampled.total}},
     )
     result.probes = long_range
+    result.toolchain = toolchain
     result.stages = {k: round(v, 1) for k, v in stages.seconds.items()}
     result.wall_seconds = time.perf_counter() - t0
     result.save(run_dir / "results.json")
     return result
+
+
+# --- toolchain judges (validators/toolchains.py) ---------------------------------------------------------
+
+#: Samples (and real test documents) the toolchain judges by default: the first N. Measured on the `cpu`
+#: profile's `latex` run (2 cores, 2 workers): 64 samples and the 13 test documents take about 15 s with
+#: both cores busy, under 10 % of the run's ~410-450 s.
+COMPILE_SAMPLES = 64
+
+
+def opinion_counts(opinions: list, verdicts: list) -> dict:
+    """How many of the judged texts the judge accepted, beside the validator: `judged` excludes opinions
+    of None (tool absent, timeout, limits); `both` = judge ok and validator verdict valid ("renders as
+    written"); `parses` (C) = pycparser's parse among the same texts."""
+    from collections import Counter
+
+    judged = [(o, v) for o, v in zip(opinions, verdicts) if o.ok is not None]
+    out = {"texts": len(opinions), "judged": len(judged), "ok": sum(o.ok for o, _ in judged),
+           "tolerant_ok": sum(bool(o.tolerant_ok) for o, _ in judged),
+           "both": sum(bool(o.ok) and v.verdict == "valid" for o, v in judged),
+           "kinds": dict(Counter(o.kind for o in opinions).most_common()),
+           "seconds": round(sum(o.seconds for o in opinions), 2)}
+    if any("parses" in v.syntax for v in verdicts):
+        out["parses"] = sum(v.syntax.get("parses") is True for v in verdicts)
+        out["parses_of"] = sum(v.verdict != "unjudged" for v in verdicts)
+    examples = {}
+    for o in opinions:
+        if o.ok is False:
+            examples.setdefault(o.kind, o.message)
+    out["examples"] = examples
+    return out
+
+
+def toolchain_summary(corpus: Corpus, samples: list[str], sample_verdicts: list, real_verdicts: list,
+                      n: int, workers: int) -> dict:
+    """The judge's opinion on the first `n` samples and the first `n` real test documents ({} without a
+    judge for the format; `available: false` when its tool is not installed, shown as n/a)."""
+    from gencheck.validators import toolchains
+
+    fmt = corpus.spec.format
+    judge = toolchains.judge_for(fmt)
+    if judge is None:
+        return {}
+    head = {"name": judge.name, "column": judge.column, "n": n, "available": toolchains.available(fmt),
+            "version": toolchains.version(fmt)}
+    if not head["available"]:
+        log(f"no {judge.name} on this machine: the scorecard's {judge.column} row says n/a")
+        return head
+    ctx = toolchains.JudgeContext.of_corpus(corpus)
+    real = corpus.texts("test")[:n]
+    log(f"judging the first {min(n, len(samples))} samples and {len(real)} test documents with {judge.name}")
+    ops = toolchains.judge_many(samples[:n] + real, fmt, ctx, workers=workers)
+    k = min(n, len(samples))
+    head["samples"] = opinion_counts(ops[:k], sample_verdicts[:k])
+    head["real"] = opinion_counts(ops[k:], real_verdicts[:len(real)])
+    return head

@@ -25,6 +25,8 @@ class Reporter:
         if self.progress is not None:
             self.progress.update(self.task, completed=done, fields=text)
             return
+        if self.every_s == float("inf"):  # quiet
+            return
         now = time.perf_counter()
         if now - self.last_print >= self.every_s or done >= self.total:
             self.last_print = now
@@ -35,8 +37,11 @@ class Reporter:
 
 
 @contextmanager
-def progress(label: str, total: int, every_s: float = 15.0) -> Iterator[Reporter]:
-    if console.is_terminal:
+def progress(label: str, total: int, every_s: float = 15.0, quiet: bool = False) -> Iterator[Reporter]:
+    """A bar on a terminal, a line every `every_s` otherwise; `quiet`: neither (work inside other work)."""
+    if quiet:
+        yield Reporter(None, None, total, label, float("inf"))
+    elif console.is_terminal:
         cols = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[fields]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
         with Progress(*cols, console=console, transient=False) as p:

@@ -16,7 +16,7 @@ from importlib import metadata
 from . import __version__
 
 #: The libraries whose version can change a figure: training (torch, numpy) and the validators.
-PACKAGES = ("torch", "numpy", "pylatexenc", "pycparser", "markdown-it-py", "rich")
+PACKAGES = ("torch", "numpy", "pylatexenc", "pycparser", "markdown-it-py", "mistune", "rich")
 
 #: The package behind each format's second opinion, for `validate --json` rows.
 FORMAT_PACKAGES = {"latex": ("pylatexenc",), "c": ("pycparser",), "markdown": ("markdown-it-py",)}

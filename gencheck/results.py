@@ -14,7 +14,10 @@ from gencheck.validators.base import UNJUDGED
 
 from .fsutil import GencheckError, atomic_write_json
 
-SCHEMA_VERSION = 2  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted; probes; stages
+SCHEMA_VERSION = 3  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted; probes; stages
+#                     3: toolchain (the judges' opinions: compiles / renders)
+#: Older schemas this gencheck still reads: each differs only by fields that have a default here.
+READABLE_VERSIONS = (2, SCHEMA_VERSION)
 
 
 @dataclass
@@ -76,6 +79,7 @@ class RunResult:
     versions: dict = field(default_factory=dict)  # gencheck, python, torch, numpy, parsers (provenance.py)
     probes: dict = field(default_factory=dict)  # longrange.LongRange.to_json(): see docs/results-schema.md
     stages: dict = field(default_factory=dict)  # wall seconds per stage: corpus, train, score, probes, ...
+    toolchain: dict = field(default_factory=dict)  # pipeline.toolchain_summary(): see docs/results-schema.md
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict:
@@ -84,7 +88,7 @@ class RunResult:
     @classmethod
     def from_json(cls, d: dict) -> "RunResult":
         found = d.get("schema_version")
-        if found != SCHEMA_VERSION:
+        if found not in READABLE_VERSIONS:
             newer = isinstance(found, int) and found > SCHEMA_VERSION
             raise GencheckError(
                 f"results schema_version {found} is not {SCHEMA_VERSION}: written by "

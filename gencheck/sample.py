@@ -28,7 +28,10 @@ class Sample:
 
 
 @torch.no_grad()
-def generate(model: CharRNN, vocab: Vocab, cfg: SampleConfig, device: torch.device) -> list[Sample]:
+def generate(model: CharRNN, vocab: Vocab, cfg: SampleConfig, device: torch.device,
+             quiet: bool = False) -> list[Sample]:
+    """`cfg.num_samples` samples in one batch, state carried step by step; `quiet`: no progress lines
+    (the evolution snapshots sample inside the training bar)."""
     model.eval()
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     n = cfg.num_samples
@@ -39,7 +42,7 @@ def generate(model: CharRNN, vocab: Vocab, cfg: SampleConfig, device: torch.devi
     out = torch.zeros(n, cfg.max_chars, dtype=torch.long, device=device)
     done = torch.zeros(n, dtype=torch.bool, device=device)
     length = torch.full((n,), cfg.max_chars, dtype=torch.long, device=device)
-    with progress("sample", cfg.max_chars, every_s=30) as bar:
+    with progress("sample", cfg.max_chars, every_s=30, quiet=quiet) as bar:
         for t in range(cfg.max_chars):
             nxt = pick(last.float(), cfg.temperature, cfg.top_k, gen)
             out[:, t] = nxt

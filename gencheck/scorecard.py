@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rich import box
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -155,7 +156,7 @@ class ProbesView:
         for name in real:
             t.add_column(f"reach\n{name}", justify="right")
         for name in p.get("controlled", {}):
-            t.add_column(f"reach\ncontrolled", justify="right")
+            t.add_column("reach\ncontrolled", justify="right")
         t.add_column("effective\ncontext", justify="right")
         t.add_column("bits/char\nfull ctx", justify="right")
         for row in p["rows"]:
@@ -180,7 +181,8 @@ class Scorecard:
         s, c = r.samples, r.calibration
         maj = r.closers.get("majority_baseline") or {}
         t = Table(title=f"gencheck scorecard · {r.corpus['name']} ({r.corpus['content_hash'][:12]})",
-                  caption=f"run {r.run_id} · {r.device} · seed {r.seed} · {r.wall_seconds:.0f}s wall")
+                  caption=f"run {r.run_id} · {r.device} · {r.train.get('precision', 'fp32')} · seed {r.seed} · "
+                          f"{r.wall_seconds:.0f}s wall")
         t.add_column("metric")
         t.add_column(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params']:,} params", justify="right")
         t.add_column("baseline", justify="right")
@@ -192,6 +194,8 @@ class Scorecard:
         t.add_row("viable prefix", pct(s.rate("viable_prefix")), "", pct(c.rate("viable_prefix")))
         t.add_row("invalid", pct(s.rate("invalid")), "", pct(c.rate("invalid")))
         t.add_row("unjudged (not in %)", unjudged(s), "", unjudged(c))
+        for row in toolchain_rows(r.toolchain):
+            t.add_row(*row)
         if r.corpus.get("format") == "latex":
             sampled, real = r.closers.get("samples"), r.closers.get("real")
             t.add_row("\\begin per 1k chars", per_k(sampled), "", per_k(real))
@@ -199,6 +203,15 @@ class Scorecard:
                       f"{closes(maj)}\n(always {maj.get('env') or '?'})", closes(real))
             t.add_row("stray \\end (none open)", closes(sampled, "stray"), "", closes(real, "stray"))
         return t
+
+    def _judge_note(self) -> str:
+        tc = self.result.toolchain
+        if not tc.get("available"):
+            return f"{tc.get('column', 'compiles')} n/a: no {tc.get('name')} on the machine that made the run."
+        what = ("renders as written: mistune and markdown-it build the same block structure and the validator "
+                "says valid" if tc.get("column") == "renders" else f"compiles: {tc.get('name')} accepts the text")
+        return (f"{what}, on the first {tc.get('n')} samples and test documents ({tc.get('version') or '?'}); "
+                "a judge's timeout is in no share.")
 
     def errors(self) -> Table | Text:
         s = self.result.samples
@@ -221,6 +234,7 @@ class Scorecard:
             "learned something; valid/viable prefix/invalid are shares of the judged texts (unjudged: the "
             "checker timed out, crashed or was given too long a text); viable prefix = only still-open "
             "structures (a cut-off sample)."
+            + (f" {self._judge_note()}" if self.result.toolchain else "")
             + (" \\end rows: shares of every \\end outside verbatim, N = that count; a stray \\end (nothing "
                "open) counts as a wrong close, for the baseline too." if self.result.corpus.get("format") == "latex"
                else ""),
@@ -235,11 +249,52 @@ class Scorecard:
         return Group(*parts, made)
 
 
+def _share(counts: dict | None, key: str, of: str = "judged") -> str:
+    """`key` as a share of `of` (the texts the judge gave an opinion on), with that count: 12% of 64."""
+    if not counts or not counts.get(of):
+        return "—"
+    return f"{pct(counts.get(key, 0) / counts[of])} of {counts[of]}"
+
+
+def toolchain_rows(tc: dict | None) -> list[tuple[str, str, str, str]]:
+    """Scorecard rows (metric, model, baseline, real text) for the toolchain judge: `compiles` (LaTeX, C)
+    or `renders as written` (Markdown), on the first N samples and test documents; n/a when the tool is
+    absent; none when the format has no judge."""
+    if not tc:
+        return []
+    first = f"first {tc.get('n', '?')}"
+    name, column = tc.get("name", "?"), tc.get("column", "compiles")
+    if not tc.get("available"):
+        return [(f"{column} ({name})", "n/a", f"no {name} here", "n/a")]
+    s, r = tc.get("samples"), tc.get("real")
+    if column == "renders":
+        return [(f"renders as written ({name}), {first}", _share(s, "both"), "", _share(r, "both"))]
+    rows = [(f"compiles ({name}), {first}", _share(s, "ok"), "", _share(r, "ok"))]
+    if name == "pdflatex":
+        rows.append(("compiles, undefined \\cs tolerated", _share(s, "tolerant_ok"), "", _share(r, "tolerant_ok")))
+    if s and "parses" in s:
+        rows.append((f"parses (pycparser), {first}", _share(s, "parses", "parses_of"), "",
+                     _share(r, "parses", "parses_of")))
+    return rows
+
+
 def _headline_cell(r: RunResult) -> dict | None:
     p = r.probes or {}
     head = p.get("headline")
     model = ((p.get("real") or {}).get(head) or {}).get("model") if head else None
     return (model or {}).get("overall")
+
+
+def _headline_summary(r: RunResult, head: str | None) -> tuple[str, str | None, str | None, int | None]:
+    """The model's headline accuracy over all distances ("45 (40–50)"), reach on real and controlled
+    documents, and effective context: the columns a grid or a markdown report has per run."""
+    p = r.probes or {}
+    cell = _headline_cell(r) or {}
+    acc = "—" if cell.get("accuracy") is None else (
+        f"{100 * cell['accuracy']:.0f} ({100 * cell['ci95'][0]:.0f}–{100 * cell['ci95'][1]:.0f})")
+    reach = ((p.get("real") or {}).get(head) or {}).get("model", {}).get("reach") if head else None
+    ctrl = ((p.get("controlled") or {}).get(head) or {}).get("model", {}).get("reach") if head else None
+    return acc, reach, ctrl, ((p.get("context") or {}).get("model") or {}).get("effective_context")
 
 
 @dataclass
@@ -252,6 +307,9 @@ class GridView:
     results: list[RunResult]
 
     def __rich__(self) -> Table:
+        groups = seed_groups(self.results)
+        if any(len(g) > 1 for g in groups):
+            return self._seeded(groups)
         rs = self.results
         head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
         t = Table(title=f"gencheck grid · {rs[0].corpus['name']} · {len(rs)} points · {head or 'no probe'} "
@@ -270,19 +328,74 @@ class GridView:
 
         best_acc = _best(accs, lower=False, beyond=acc_beyond)
         for i, r in enumerate(rs):
-            m, tr, p = r.model, r.train, r.probes or {}
-            cell = _headline_cell(r) or {}
-            acc = "—" if cell.get("accuracy") is None else (
-                f"{100 * cell['accuracy']:.0f} ({100 * cell['ci95'][0]:.0f}–{100 * cell['ci95'][1]:.0f})")
-            reach = ((p.get("real") or {}).get(head) or {}).get("model", {}).get("reach") if head else None
-            ctrl = ((p.get("controlled") or {}).get(head) or {}).get("model", {}).get("reach") if head else None
-            ctx = ((p.get("context") or {}).get("model") or {}).get("effective_context")
+            m, tr = r.model, r.train
+            acc, reach, ctrl, ctx = _headline_summary(r, head)
             t.add_row(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params'] / 1e3:,.0f}k",
                       _si(tr["steps"] * tr["batch_size"] * tr["seq_len"]), f"{r.wall_seconds:.0f}",
                       _si(tr["chars_per_s"]), num(bpcs[i]) + ("*" if i == best_bpc else ""),
                       pct(r.samples.rate("valid")), acc + ("*" if i == best_acc else ""), short(reach), short(ctrl),
                       "—" if ctx is None else f"{ctx:,}")
         return t
+
+
+    def _seeded(self, groups: list[list[RunResult]]) -> Table:
+        """Points repeated over seeds (--seeds): mean ± standard deviation over the seeds of each point; a
+        best value is marked only when its distance to the runner-up exceeds both spreads together."""
+        rs = self.results
+        head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
+        t = Table(title=f"gencheck grid · {rs[0].corpus['name']} · {len(groups)} points × seeds · mean ± sd over "
+                        f"seeds · {head or 'no probe'} accuracy over all distances, %", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for col in ("model\nparams", "seeds", "chars\nseen", "chars/s", "test\nbpc", "valid", "probe\nall",
+                    "reach", "eff.\nctx"):
+            t.add_column(col, justify="left" if col.startswith("model") else "right", no_wrap=True)
+        bpc = [_mean_sd([r.metrics.get("test_bpc") for r in g]) for g in groups]
+        acc = [_mean_sd([(_headline_cell(r) or {}).get("accuracy") for r in g]) for g in groups]
+        valid = [_mean_sd([r.samples.rate("valid") for r in g]) for g in groups]
+
+        def apart(stats):
+            return lambda i, j: abs(stats[i][0] - stats[j][0]) > stats[i][1] + stats[j][1]
+
+        best_bpc = _best([b[0] for b in bpc], lower=True, beyond=apart(bpc))
+        best_acc = _best([a[0] for a in acc], lower=False, beyond=apart(acc))
+        for i, g in enumerate(groups):
+            r0 = g[0]
+            m, tr = r0.model, r0.train
+            reach = sorted({short(((r.probes or {}).get("real") or {}).get(head, {}).get("model", {}).get("reach"))
+                            for r in g}) if head else ["—"]
+            ctx = sorted({str((((r.probes or {}).get("context") or {}).get("model") or {}).get("effective_context", "—"))
+                          for r in g})
+            t.add_row(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params'] / 1e3:,.0f}k", str(len(g)),
+                      _si(tr["steps"] * tr["batch_size"] * tr["seq_len"]),
+                      _si(sum(r.train["chars_per_s"] for r in g) / len(g)),
+                      _pm(bpc[i], "{:.3f}") + ("*" if i == best_bpc else ""), _pm(valid[i], "{:.0f}", 100),
+                      _pm(acc[i], "{:.0f}", 100) + ("*" if i == best_acc else ""), "/".join(reach), "/".join(ctx))
+        return t
+
+
+def seed_groups(results: list[RunResult]) -> list[list[RunResult]]:
+    """Results that differ only in their seed, in first-seen order (one group per grid point)."""
+    groups: dict[str, list[RunResult]] = {}
+    for r in results:
+        tr = {k: v for k, v in r.train.items() if k in ("steps", "batch_size", "seq_len", "lr", "precision")}
+        key = repr((r.corpus.get("content_hash"), sorted(r.model.items()), sorted(tr.items())))
+        groups.setdefault(key, []).append(r)
+    return list(groups.values())
+
+
+def _mean_sd(values: list) -> tuple[float, float]:
+    """Mean and sample standard deviation of the values that exist (nan, 0 when there are none)."""
+    xs = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not xs:
+        return math.nan, 0.0
+    mean = sum(xs) / len(xs)
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1)) if len(xs) > 1 else 0.0
+    return mean, sd
+
+
+def _pm(stat: tuple[float, float], fmt: str, scale: float = 1.0) -> str:
+    mean, sd = stat
+    return "—" if math.isnan(mean) else f"{fmt.format(mean * scale)} ±{fmt.format(sd * scale)}"
 
 
 def _si(x: float) -> str:
@@ -296,3 +409,79 @@ def _best(values: list, lower: bool, beyond) -> int | None:
         return None
     ranked = sorted(ok, key=lambda i: values[i], reverse=not lower)
     return ranked[0] if beyond(ranked[0], ranked[1]) else None
+
+
+@dataclass
+class EvolutionView:
+    """What the model could do at about ten log-spaced steps (gencheck.evolution): the start of a sample,
+    val bits/char, valid % of a few short samples and the headline probe on a slice of test."""
+
+    rows: list
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+
+    def __rich__(self) -> Table:
+        probe = next((r.get("probe") for r in self.rows if r.get("probe")), None)
+        cost = (f" · {self.seconds:.0f}s to look, {100 * self.seconds / self.train_seconds:.0f} % of training"
+                if self.train_seconds else "")
+        t = Table(title=f"evolution during training · sample at a fixed seed{cost}", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        for col in ("step", "chars", "val\nbpc", "valid", probe or "probe", "sample (⏎ = new line)"):
+            t.add_column(col, justify="left" if col.startswith("sample") else "right", no_wrap=True)
+        from .evolution import table_rows
+
+        for cells in table_rows(self.rows):
+            t.add_row(*cells[:-1], escape(cells[-1]))
+        return t
+
+
+# --- markdown ----------------------------------------------------------------------------------------
+
+def markdown_report(results: list[RunResult]) -> str:
+    """`gencheck report --markdown`: one table of the runs (a row each), then each run's headline probe by
+    distance, as GitHub markdown to paste into a README or a pull-request comment."""
+    lines = ["| run | corpus | model | params | chars seen | precision | test bpc | valid | "
+             "headline, all distances | reach | reach (controlled) | effective context |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        m, tr, p = r.model, r.train, r.probes or {}
+        head = p.get("headline")
+        acc, reach, ctrl, ctx = _headline_summary(r, head)
+        acc = acc if acc == "—" else f"{head} {acc.replace(' (', ' % (', 1)}"
+        lines.append(f"| {r.run_id} | {r.corpus['name']} | {m['kind']} {m['layers']}×{m['hidden']} | "
+                     f"{m['params']:,} | {_chars_seen(tr)} | "
+                     f"{tr.get('precision', 'fp32')} | {num(r.metrics.get('test_bpc', math.nan))} | "
+                     f"{pct(r.samples.rate('valid'))} | {acc} | {short(reach)} | {short(ctrl)} | "
+                     f"{'—' if ctx is None else f'{ctx:,}'} |")
+    for r in results:
+        lines += _markdown_buckets(r)
+    return "\n".join(lines) + "\n"
+
+
+def _chars_seen(tr: dict) -> str:
+    if not all(k in tr for k in ("steps", "batch_size", "seq_len")):
+        return "—"
+    return _si(tr["steps"] * tr["batch_size"] * tr["seq_len"])
+
+
+def _markdown_buckets(r: RunResult) -> list[str]:
+    """The headline probe of one run: rows (model, n-grams, majority) × distance buckets, % right with the
+    95 % interval; cells with too few events show their count only."""
+    p = r.probes or {}
+    head = p.get("headline")
+    table = (p.get("real") or {}).get(head) if head else None
+    if not table:
+        return []
+    rows = [row for row in p.get("rows", []) if row in table]
+    buckets = [b["bucket"] for b in table[rows[0]]["buckets"] if b["events"]]
+    out = ["", f"**{r.run_id}** · `{head}` on the test split, % right (95 % interval) by characters from opener "
+               "to closer", "", "| row | " + " | ".join(buckets) + " |", "|---" * (len(buckets) + 1) + "|"]
+    for row in rows:
+        cells = {b["bucket"]: b for b in table[row]["buckets"]}
+        text = []
+        for name in buckets:
+            b = cells[name]
+            text.append(f"n={b['events']}" if b["too_few"] or b["accuracy"] is None else
+                        f"{100 * b['accuracy']:.0f} ({100 * b['ci95'][0]:.0f}–{100 * b['ci95'][1]:.0f})")
+        out.append(f"| {row} | " + " | ".join(text) + " |")
+    return out

@@ -8,6 +8,7 @@ evaluation, the checkpoint. The hidden state is carried across consecutive chunk
 from __future__ import annotations
 
 import math
+import os
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -22,6 +23,7 @@ from .config import PROFILES, Profile, SampleConfig, TrainConfig, with_overrides
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, UsageError, atomic_write
 from .model import CharRNN, ModelConfig, detach, param_count, state_from_list, state_to_list
+from .evolution import evolution_steps
 from .progress import log, progress
 
 CHECKPOINT_FORMAT = "gencheck-checkpoint"
@@ -48,23 +50,83 @@ def pick_device(requested: str = "auto") -> torch.device:
         raise UsageError(f"unknown device {requested!r}: {exc}") from None
 
 
-def autocast_dtype(device: torch.device, model: CharRNN) -> torch.dtype | None:
-    """bf16 autocast on CUDA when this torch/cuDNN can run the RNN in it; else fp32 with a notice."""
-    if device.type != "cuda":
-        return None
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, e.g. a container's cpuset), not the host's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def use_threads(requested: int | None) -> int:
+    """Set torch's intra-op threads: `--threads`, else $GENCHECK_THREADS, else all usable cores. Training,
+    scoring and sampling run one after another and the validation pool only after them (README,
+    "Threads"), so the two never compete for the same cores."""
+    if requested is None and os.environ.get("GENCHECK_THREADS"):
+        try:
+            requested = int(os.environ["GENCHECK_THREADS"])
+        except ValueError:
+            raise UsageError(f"GENCHECK_THREADS={os.environ['GENCHECK_THREADS']!r} is not a number of threads") from None
+    n = usable_cores() if requested is None else requested
+    if n < 1:
+        raise UsageError(f"--threads {requested}: give at least 1")
+    torch.set_num_threads(n)
+    return n
+
+
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes in bf16 natively (AVX512-BF16 or AMX): read from /proc/cpuinfo, the one
+    public source; elsewhere (macOS, Windows) the answer is no, and `auto` stays in fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
+
+
+def _bf16_runs(device: torch.device, model: CharRNN) -> str | None:
+    """Run one tiny forward+backward under bf16 autocast; None if it works, else the error's first line."""
     try:
         x = torch.zeros(2, 3, dtype=torch.long, device=device)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             logits, _ = model(x)
         logits.float().sum().backward()
-        model.zero_grad(set_to_none=True)
-        return torch.bfloat16
+        return None
     except RuntimeError as exc:
-        log(f"[yellow]bf16 autocast is not supported for this RNN here ({str(exc).splitlines()[0]}); "
-            "training in fp32 with TF32 matmuls[/]")
+        return str(exc).splitlines()[0] if str(exc) else repr(exc)
+    finally:
+        model.zero_grad(set_to_none=True)
+
+
+def resolve_precision(requested: str, device: torch.device, model: CharRNN) -> tuple[str, torch.dtype | None]:
+    """The precision training runs in, and the autocast dtype for it (None: plain fp32).
+
+    auto: bf16 on CUDA when this torch/cuDNN runs the RNN in it (else fp32 with TF32 matmuls), bf16 on a
+    CPU with native bf16 (measured on the `cpu` profile: same bits/char at equal characters, 1.4× the
+    speed; README "Precision"), fp32 elsewhere. An explicit bf16 that cannot run is an error."""
+    if requested not in PRECISIONS:
+        raise UsageError(f"--precision {requested!r}: choose one of {', '.join(PRECISIONS)}")
+    if device.type not in ("cuda", "cpu") or requested == "fp32":
+        return "fp32", None
+    if requested == "auto" and device.type == "cpu" and not cpu_has_native_bf16():
+        return "fp32", None
+    failed = _bf16_runs(device, model)
+    if failed is None:
+        if requested == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+            log("[yellow]--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX); it runs emulated, "
+                "probably slower than fp32[/]")
+        return "bf16", torch.bfloat16
+    if requested == "bf16":
+        raise UsageError(f"--precision bf16 does not run this {model.cfg.kind.upper()} on {device.type} "
+                         f"here ({failed}); use --precision fp32")
+    log(f"[yellow]bf16 autocast does not run this RNN here ({failed}); training in fp32[/]")
+    if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        return None
+    return "fp32", None
 
 
 # --- data --------------------------------------------------------------------------------------------
@@ -124,6 +186,7 @@ class Checkpoint:
     profile_name: str | None = None
     sample_config: SampleConfig | None = None  # None until a `gencheck run` chose them
     train_seconds: float | None = None  # training time up to `step`, over all sessions
+    evolution: list = field(default_factory=list)  # rows of gencheck.evolution, up to `step`
 
     def save(self, path: Path) -> None:
         payload = {
@@ -141,6 +204,7 @@ class Checkpoint:
             "rng": self.rng,
             "hidden": self.hidden,
             "history": self.history,
+            "evolution": self.evolution,
         }
         try:
             atomic_write(path, lambda fh: torch.save(payload, fh))
@@ -168,13 +232,14 @@ class Checkpoint:
         try:
             pos, prof = p["position"], p.get("profile") or {}
             return cls(
-                model_config=ModelConfig(**p["model_config"]), train_config=TrainConfig(**p["train_config"]),
+                model_config=ModelConfig(**p["model_config"]),
+                train_config=TrainConfig(**{"precision": "fp32", **p["train_config"]}),  # older ones ran fp32
                 vocab=Vocab(tuple(p["vocab"])), corpus_name=p["corpus"]["name"],
                 corpus_hash=p["corpus"]["content_hash"], step=pos["step"], epoch=pos["epoch"], chunk=pos["chunk"],
                 model_state=p["model"], optim_state=p["optim"], rng=p["rng"], hidden=p["hidden"],
                 history=p["history"], profile_name=prof.get("name"),
                 sample_config=SampleConfig(**prof["sample"]) if prof.get("sample") else None,
-                train_seconds=pos.get("seconds"),
+                train_seconds=pos.get("seconds"), evolution=p.get("evolution") or [],
             )
         except (KeyError, TypeError) as exc:
             raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {exc})") from None
@@ -221,7 +286,8 @@ def checkpoint_settings(ck: Checkpoint) -> dict[str, Any]:
 
 def profile_settings(profile: Profile) -> dict[str, Any]:
     """A profile's model and training settings (but the budget) by the same names, to compare key by key."""
-    tr = {k: v for k, v in asdict(profile.train).items() if k != "steps"}
+    tr = {k: v for k, v in asdict(profile.train).items()
+          if k != "steps" and not (k == "precision" and v == "auto")}  # auto agrees with what it chose
     return {**tr, **{k: getattr(profile, k) for k in MODEL_FIELDS}}
 
 
@@ -251,6 +317,8 @@ def resume_profile(ck: Checkpoint, path: Path, given: dict[str, Any]) -> Profile
     yet come from its profile's preset with the given flags, and its seed."""
     given = dict(given)
     name, steps = given.pop("profile", None), given.pop("steps", None)
+    if given.get("precision") == "auto":
+        given.pop("precision")
     have = checkpoint_settings(ck)
     diffs = [f"{flag(k)} {w} (the checkpoint has {k} {h})" for k, w, h in _differences(have, given)]
     if name is not None and ck.profile_name is not None and name != ck.profile_name:
@@ -340,6 +408,31 @@ def train_step(model: CharRNN, opt: torch.optim.Optimizer, x: torch.Tensor, y: t
     return loss.detach(), detach(state)
 
 
+def step_rate(profile: Profile, vocab_size: int, device: torch.device, seconds: float = 3.0) -> float:
+    """chars/s of `train_step` for this profile's shape, batch and precision on this machine: two warm-up
+    steps, then steps until `seconds` have passed (at least three). How `--minutes` becomes characters."""
+    cfg = profile.train
+    torch.manual_seed(cfg.seed)
+    model = CharRNN(ModelConfig(vocab_size, profile.kind, profile.layers, profile.hidden, profile.embed,
+                                profile.dropout)).to(device)
+    _, amp = resolve_precision(cfg.precision, device, model)
+    opt = make_optimizer(model, cfg, device)
+    x = torch.randint(0, vocab_size, (cfg.batch_size, cfg.seq_len), device=device)
+    y = torch.roll(x, -1, dims=1)
+    state, steps = None, 0
+    for _ in range(2):
+        loss, state = train_step(model, opt, x, y, state, amp, cfg.grad_clip)
+    loss.item()
+    t0 = time.perf_counter()
+    while steps < 3 or time.perf_counter() - t0 < seconds:
+        loss, state = train_step(model, opt, x, y, state, amp, cfg.grad_clip)
+        steps += 1
+        if device.type == "cuda" and steps % SYNC_EVERY == 0:
+            loss.item()
+    loss.item()
+    return steps * cfg.batch_size * cfg.seq_len / (time.perf_counter() - t0)
+
+
 @dataclass
 class TrainResult:
     checkpoint: Path
@@ -351,13 +444,18 @@ class TrainResult:
     final_loss_bpc: float
     val_bpc: float
     history: list
+    precision: str = "fp32"
+    evolution: list = field(default_factory=list)
+    evolution_seconds: float = 0.0  # spent looking at the model (gencheck.evolution), not in chars_per_s
 
 
 def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device, resume: bool = False,
-          sample: SampleConfig | None = None) -> TrainResult:
+          sample: SampleConfig | None = None, watch=None) -> TrainResult:
     """Train to profile.train.steps; on resume the profile must be the checkpoint's (see resume_profile).
 
-    `sample`: the sample settings of a `gencheck run`, stored so that a resumed run samples the same way."""
+    `sample`: the sample settings of a `gencheck run`, stored so that a resumed run samples the same way.
+    `watch(model, vocab, step, chars_seen) -> dict`: called at `evolution.evolution_steps(steps)` (a
+    gencheck.evolution.Watcher); its rows are kept in the checkpoint, and its time is not training time."""
     cfg = profile.train
     ckpt_path = Path(out_dir) / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
@@ -377,16 +475,17 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         ck = None
     model = CharRNN(mcfg).to(device) if ck is None else ck.build_model(device)
     opt = make_optimizer(model, cfg, device)
-    amp = autocast_dtype(device, model)
+    precision, amp = resolve_precision(cfg.precision if ck is None else ck.train_config.precision, device, model)
+    cfg = replace(cfg, precision=precision)  # the checkpoint records what ran, never "auto"
     streams = Streams.from_texts(corpus.texts("train"), vocab, cfg)
-    step, epoch, chunk, state, history = 0, 0, 0, None, []
+    step, epoch, chunk, state, history, evolution = 0, 0, 0, None, [], []
     # Resume keeps what the checkpoint says it is; older ones have no name and no training time.
     name, sample = (ck.profile_name, ck.sample_config or sample) if ck else (profile.name, sample)
     prior_seconds = ck.train_seconds if ck else 0.0
     if ck is not None:
         opt.load_state_dict(ck.optim_state)
         set_rng_state(ck.rng, device)
-        step, epoch, chunk, history = ck.step, ck.epoch, ck.chunk, list(ck.history)
+        step, epoch, chunk, history, evolution = ck.step, ck.epoch, ck.chunk, list(ck.history), list(ck.evolution)
         state = state_from_list(ck.hidden, mcfg.kind, device)
         log(f"resuming {ckpt_path} at step {step} (epoch {epoch}, chunk {chunk})")
         if step >= cfg.steps:
@@ -395,17 +494,20 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     val_texts = corpus.texts("val")
 
     def elapsed() -> float:
-        """Training seconds over all sessions, or of this one where an older checkpoint did not count."""
-        return (prior_seconds or 0.0) + time.perf_counter() - t0
+        """Training seconds over all sessions, or of this one where an older checkpoint did not count
+        (time spent in `watch` left out)."""
+        return (prior_seconds or 0.0) + time.perf_counter() - t0 - watched
 
     def save() -> None:
         Checkpoint(mcfg, cfg, vocab, corpus.spec.name, corpus.content_hash, step, epoch, chunk,
                    model.state_dict(), opt.state_dict(), rng_state(device), state_to_list(state),
-                   history, name, sample, elapsed() if prior_seconds is not None else None).save(ckpt_path)
+                   history, name, sample, elapsed() if prior_seconds is not None else None,
+                   evolution).save(ckpt_path)
 
     model.train()
     chars_per_step = cfg.batch_size * cfg.seq_len
-    t0, start_step, loss_bpc = time.perf_counter(), step, float("nan")
+    t0, start_step, loss_bpc, watched = time.perf_counter(), step, float("nan"), 0.0
+    marks = set(evolution_steps(cfg.steps)) if watch is not None else set()
     val_bpc = history[-1]["val_bpc"] if history else float("nan")
     # On CUDA every .item() waits for the GPU: the loss is checked and shown every `sync_every` steps
     # (and before every checkpoint), with the first non-finite step recorded on the device meanwhile.
@@ -432,18 +534,23 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
                 epoch, chunk, state = epoch + 1, 0, None
                 data = streams.epoch(epoch).to(device)
             evaluate = step % cfg.eval_every == 0 or step == cfg.steps
+            if step in marks:
+                check_finite()
+                w = time.perf_counter()
+                evolution.append(watch(model, vocab, step, step * chars_per_step))
+                watched += time.perf_counter() - w
             if not (evaluate or step % sync_every == 0):
                 continue
             check_finite()
             loss_bpc = loss.item() / math.log(2)
-            rate = (step - start_step) * chars_per_step / (time.perf_counter() - t0)
+            rate = (step - start_step) * chars_per_step / (time.perf_counter() - t0 - watched)
             if evaluate:
                 val_bpc = bits_per_char(model, val_texts, vocab, device, max_chars=cfg.eval_chars)
                 history.append({"step": step, "train_bpc": loss_bpc, "val_bpc": val_bpc, "seconds": elapsed()})
                 save()
             bar.update(step, **{"chars/s": f"{rate:,.0f}", "loss": f"{loss_bpc:.3f} bpc",
                                 "val": f"{val_bpc:.3f}"})
-    seconds, done = time.perf_counter() - t0, step - start_step
+    seconds, done = time.perf_counter() - t0 - watched, step - start_step
     if done == 0 and ck is not None and ck.sample_config is None and sample is not None:
         save()  # a finished `gencheck train` model: record the sample settings this run chose
     if done == 0:  # a finished run resumed: its figures are the checkpoint's
@@ -453,4 +560,4 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     elif prior_seconds is not None:
         seconds, done = elapsed(), step
     return TrainResult(ckpt_path, mcfg, param_count(model), step, done * chars_per_step / seconds if seconds else 0.0,
-                       seconds, loss_bpc, val_bpc, history)
+                       seconds, loss_bpc, val_bpc, history, precision, evolution, watched)

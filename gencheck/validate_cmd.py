@@ -17,7 +17,7 @@ EXAMPLES = """examples:
   gencheck validate paper.tex notes.md src/         # format from each file's extension
   gencheck validate --format c --json - < sample.txt  # one JSON object per input on stdout
   gencheck validate --workers 2 --timeout 2 samples/
-  gencheck validate --gcc src/                      # C files also get gcc -fsyntax-only's opinion
+  gencheck validate --compile paper.tex src/ notes.md  # + pdflatex / gcc / mistune's opinion per file
   gencheck validate --kinds --format markdown        # the finding taxonomy: what makes a document invalid
 """
 
@@ -53,9 +53,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-chars", type=int, default=2_000_000, help="longer inputs are judged 'too_long' (default: %(default)s)")
     p.add_argument("--kinds", action="store_true", help="print the finding taxonomy (of --format, or of every "
                    "format): each kind, whether appending text can fix it, and what it means; then exit")
-    p.add_argument("--gcc", action="store_true", help="also ask gcc -fsyntax-only about each C input (a second "
-                   "opinion column; it never changes the verdict or the exit status, and fails on fragments "
-                   "whose headers are missing)")
+    p.add_argument("--compile", action="store_true", help="also ask the real toolchain about each input: "
+                   "pdflatex compiles LaTeX, gcc -fsyntax-only C (missing headers stubbed), mistune and markdown-it "
+                   "render Markdown; a column (and \"toolchain\" in --json) beside the verdict, which it never "
+                   "changes, nor the exit status; n/a where the tool is not installed")
+    p.add_argument("--gcc", action="store_true", help="the same as --compile (kept for scripts; --json rows of C "
+                   "inputs also keep their \"gcc\" object)")
     p.set_defaults(func=run)
     return p
 
@@ -124,21 +127,25 @@ def run(args: argparse.Namespace) -> int:
                             max_chars=args.max_chars)
         for k, v in zip(idx, got):
             verdicts[k] = v
-    gcc = _gcc_opinions(inputs, args.workers, args.timeout) if args.gcc else None
+    judged = judge_inputs(inputs, args.workers) if args.compile or args.gcc else None
     if args.json:
         from .provenance import FORMAT_PACKAGES, versions
 
-        made_by = {f: versions(FORMAT_PACKAGES.get(f, ()), judges=("gcc",) if args.gcc and f == "c" else ())
+        made_by = {f: versions(FORMAT_PACKAGES.get(f, ()), judges=("gcc",) if judged is not None and f == "c" else ())
                    for f in {i.format for i in inputs}}
         for k, (inp, v) in enumerate(zip(inputs, verdicts)):
             row = {"path": inp.path, "format": inp.format, "verdict": v.verdict, "syntax": v.syntax,
                    "findings": [_finding_json(f) for f in v.findings], "seconds": round(v.seconds, 6),
                    "versions": made_by[inp.format]}
-            if gcc is not None and gcc[k] is not None:
-                row["gcc"] = {"ok": gcc[k].ok, "message": gcc[k].message}
+            op = judged[k] if judged is not None else None
+            if op is not None:
+                row["toolchain"] = {key: getattr(op, key) for key in ("name", "version", "ok", "kind", "message",
+                                                                      "seconds", "line", "tolerant_ok")}
+                if args.gcc and inp.format == "c":  # the --gcc row of earlier versions
+                    row["gcc"] = {"ok": op.ok, "message": op.message}
             print(json.dumps(row, ensure_ascii=False))
     else:
-        _print_table(inputs, verdicts, WARNING, gcc)
+        _print_table(inputs, verdicts, WARNING, judged)
     return exit_status([v.verdict for v in verdicts])
 
 
@@ -159,6 +166,7 @@ def _print_kinds(fmt: str | None) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    import gencheck.validators.judges  # noqa: F401 -- registers the toolchain judges' kinds
     from gencheck.validators import FORMATS
     from gencheck.validators.pool import POOL_KINDS
 
@@ -178,16 +186,21 @@ def _print_kinds(fmt: str | None) -> int:
     return 0
 
 
-def _gcc_opinions(inputs: list[_Input], workers: int, timeout_s: float) -> list:
-    """gcc's opinion on each C input (None for other formats), a few compilers at a time."""
-    from concurrent.futures import ThreadPoolExecutor
+def judge_inputs(inputs: list[_Input], workers: int) -> list:
+    """The toolchain's Opinion on each input (None for a format without a judge), in the supervised pool;
+    a C file's own folder is on its include path (its `#include "x.h"` neighbours)."""
+    from gencheck.validators import toolchains
 
-    from gencheck.validators.c import gcc_opinion
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as ex:
-        futures = [ex.submit(gcc_opinion, i.text, max(10.0, timeout_s), _own_folder(i.path)) if i.format == "c" else None
-                   for i in inputs]
-        return [f.result() if f is not None else None for f in futures]
+    out: list = [None] * len(inputs)
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for k, inp in enumerate(inputs):
+        if toolchains.judge_for(inp.format) is not None:
+            groups.setdefault((inp.format, _own_folder(inp.path) if inp.format == "c" else None), []).append(k)
+    for (fmt, folder), idx in groups.items():
+        ctx = toolchains.JudgeContext(include_dir=folder)
+        for k, op in zip(idx, toolchains.judge_many([inputs[k].text for k in idx], fmt, ctx, workers=max(1, workers))):
+            out[k] = op
+    return out
 
 
 def _own_folder(path: str) -> str | None:
@@ -195,15 +208,18 @@ def _own_folder(path: str) -> str | None:
     return None if path == "-" else os.path.dirname(os.path.abspath(path))
 
 
-def _gcc_cell(op) -> str:
+def _judge_cell(op) -> str:
     if op is None:
         return ""
     if op.ok is None:
-        return f"n/a ({op.message})"
-    return "ok" if op.ok else f"error {op.message}"
+        return f"{op.name}: n/a ({op.message})"
+    if op.ok:
+        return f"{op.name}: ok"
+    tolerated = " (ok with undefined \\cs tolerated)" if op.tolerant_ok else ""
+    return f"{op.name}: {op.kind} {op.message}{tolerated}"
 
 
-def _print_table(inputs, verdicts, warning: str, gcc: list | None = None) -> None:
+def _print_table(inputs, verdicts, warning: str, judged: list | None = None) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -212,7 +228,7 @@ def _print_table(inputs, verdicts, warning: str, gcc: list | None = None) -> Non
 
     style = {"valid": "green", "viable_prefix": "yellow", "invalid": "red", "unjudged": "magenta"}
     table = Table(title="gencheck validate", show_lines=False)
-    for col in ("path", "format", "verdict", "errors", "first finding") + (("gcc -fsyntax-only",) if gcc else ()):
+    for col in ("path", "format", "verdict", "errors", "first finding") + (("toolchain",) if judged else ()):
         table.add_column(col, overflow="fold")
     counts: dict[str, int] = {}
     for k, (inp, v) in enumerate(zip(inputs, verdicts)):
@@ -222,8 +238,8 @@ def _print_table(inputs, verdicts, warning: str, gcc: list | None = None) -> Non
         where = f"{first.kind} {first.line}:{first.col} {first.message}" if first else ""
         cells = [escape(inp.path), inp.format, f"[{style.get(v.verdict, '')}]{v.verdict}[/]", str(len(errors)),
                  escape(where)]
-        if gcc:
-            cells.append(escape(_gcc_cell(gcc[k])))
+        if judged:
+            cells.append(escape(_judge_cell(judged[k])))
         table.add_row(*cells)
     console = Console(soft_wrap=False)
     console.print(table)

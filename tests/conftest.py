@@ -13,6 +13,7 @@ def pytest_configure(config: pytest.Config) -> None:
     import torch
 
     torch.set_num_threads(1)
+    os.environ["GENCHECK_THREADS"] = "1"  # and the commands the tests run in-process keep to it
 
 
 @pytest.fixture(autouse=True, scope="session")

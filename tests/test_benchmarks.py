@@ -19,10 +19,11 @@ def load(name: str):
 def test_train_throughput_compares_gencheck_with_the_bare_loop(tmp_path):
     out = tmp_path / "tt.json"
     assert load("train_throughput").main(["--device", "cpu", "--kinds", "lstm,gru", "--layers", "1", "--hidden", "16",
-                                          "--batch", "4", "--seq", "8", "--steps", "2", "--rounds", "1",
-                                          "--json", str(out)]) == 0
+                                          "--precision", "fp32,bf16", "--batch", "4", "--seq", "8", "--steps", "2",
+                                          "--rounds", "1", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
-    assert [r["kind"] for r in rows] == ["lstm", "gru"]
+    assert [(r["kind"], r["precision"]) for r in rows] == [("lstm", "fp32"), ("gru", "fp32"), ("lstm", "bf16"),
+                                                          ("gru", "bf16")]
     assert all(r["gencheck_chars_per_s"] > 0 and r["bare_chars_per_s"] > 0 and r["ratio"] > 0 for r in rows)
 
 

@@ -64,3 +64,58 @@ def test_grid_runs_each_point_once_and_resumes_a_killed_one(tmp_path, capsys, mo
 
 def test_budget_without_grid_is_a_usage_error(capsys):
     assert main(["run", "--corpus", "latex-fixture", "--budget", "1M"]) == 2
+
+
+def test_minutes_become_one_budget_at_the_slowest_points_speed_and_are_measured_once(tmp_path, monkeypatch, capsys):
+    import gencheck.train as tr
+
+    rates = {16: 3000.0, 24: 2000.0}
+    calls = []
+
+    def fake_rate(profile, vocab_size, device, seconds=3.0):
+        calls.append(profile.hidden)
+        return rates[profile.hidden]
+
+    monkeypatch.setattr(tr, "step_rate", fake_rate)
+    args = [a for a in GRID if a not in ("--budget", "20k")] + ["--minutes", "0.25", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert sorted(calls) == [16, 24]
+    (timing,) = tmp_path.glob("grid-minutes-*.json")
+    saved = json.loads(timing.read_text())
+    assert saved["budget"] == int(0.25 * 60 * 2000) and saved["slowest"].startswith("lstm1x24")
+    grid = next(p for p in tmp_path.iterdir() if p.name.startswith("grid-") and p.is_dir())
+    steps = {json.loads((f / "results.json").read_text())["train"]["steps"] for f in grid.iterdir() if f.is_dir()}
+    assert steps == {saved["budget"] // (16 * 64)}  # smoke: batch 16 × seq 64, the same for both points
+    calls.clear()
+    assert main(args) == 0 and calls == []  # the re-run reuses the measured budget and every finished point
+    assert "measured before" in capsys.readouterr().err
+
+
+def test_seeds_repeat_each_point_and_the_scorecard_shows_the_spread(tmp_path, capsys):
+    assert main([*GRID, "--seeds", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    (grid,) = tmp_path.iterdir()
+    names = sorted(p.name.rsplit("-", 1)[0] for p in grid.iterdir() if p.is_dir())
+    assert names == ["lstm1x16-s1337", "lstm1x16-s1338", "lstm1x24-s1337", "lstm1x24-s1338"]
+    seeds = {json.loads((p / "results.json").read_text())["seed"] for p in grid.iterdir() if p.is_dir()}
+    assert seeds == {1337, 1338}
+    assert "mean ± sd over seeds" in out and "±" in out
+
+
+def test_cells_and_corpora_as_lists(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    mine = tmp_path / "mine"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "corpora" / "fixtures" / "latex", mine)
+    (mine / "extra.tex").write_text("\\documentclass{article}\n\\begin{document}\nMine.\n\\end{document}\n")
+    args = [a if a != "hidden=16,24" else "hidden=16" for a in GRID]
+    args[args.index("latex-fixture")] = f"latex-fixture,{mine}"
+    out = tmp_path / "runs"
+    assert main([*args, "--format", "latex", "--model", "lstm,gru", "--json", "--out", str(out)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["corpus"]["name"] == "latex-fixture", r["model"]["kind"]) for r in rows] == [
+        (True, "lstm"), (True, "gru"), (False, "lstm"), (False, "gru")]
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 2  # one grid folder per corpus
+    assert main(["run", "--corpus", "latex-fixture", "--model", "lstm,gru"]) == 2
+    assert "goes with --grid" in capsys.readouterr().err

@@ -58,3 +58,30 @@ def test_report_json_and_errors(tmp_path, capsys):
     (tmp_path / "f" / "results.json").write_text(json.dumps(future))
     assert main(["report", str(tmp_path / "f")]) == 1
     assert "newer gencheck" in capsys.readouterr().err
+
+
+def _bucket(name, events, acc=None, ci=None, too_few=False):
+    return {"bucket": name, "events": events, "documents": 3, "too_few": too_few, "accuracy": acc, "ci95": ci,
+            "mean_bits": None, "bits_ci95": None}
+
+
+def test_report_markdown_has_a_row_per_run_and_the_headline_probe_by_distance(tmp_path, capsys):
+    probes = {"headline": "latex_end", "rows": ["model", "20-gram", "majority"], "real": {"latex_end": {
+        row: {"reach": "31-100" if row == "model" else None,
+              "overall": {"accuracy": acc, "ci95": [acc - 0.1, acc + 0.1]},
+              "buckets": [_bucket("1-10", 0, too_few=True), _bucket("11-30", 5, too_few=True),
+                          _bucket("31-100", 40, acc, [acc - 0.1, acc + 0.1])]}
+        for row, acc in (("model", 0.6), ("20-gram", 0.4), ("majority", 0.3))}},
+        "context": {"model": {"effective_context": 300}}}
+    for name in ("a", "b"):
+        r = dataclasses.replace(result(), run_id=name)
+        r.probes = probes
+        (tmp_path / name).mkdir()
+        r.save(tmp_path / name / "results.json")
+    assert main(["report", "--markdown", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    runs = [line for line in out if line.startswith("| a ") or line.startswith("| b ")]
+    assert len(runs) == 2 and "latex_end 60 % (50–70)" in runs[0] and "| 31-100 |" in runs[0] and "| 300 |" in runs[0]
+    assert "| row | 11-30 | 31-100 |" in out  # the empty bucket is left out, the tiny one shows its count
+    assert "| model | n=5 | 60 (50–70) |" in out and "| majority | n=5 | 30 (20–40) |" in out
+    assert main(["report", "--markdown", "--json", str(tmp_path / "a")]) == 2

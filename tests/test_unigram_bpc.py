@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from gencheck.corpus import SEP, Vocab, unigram_bpc
+from gencheck.corpus import Vocab, unigram_bpc
 from gencheck.train import bits_per_char
 
 

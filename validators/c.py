@@ -392,7 +392,7 @@ def _parser():
         _PARSER = (parser, False)
         try:
             parser.parse("int f(void) {\n  x = ;\n}\n", "<check>")
-        except c_parser.ParseError as e:
+        except c_parser.ParseError:
             _PARSER = (parser, _furthest_location(parser) == (2, 7))
     return _PARSER
 

@@ -1,0 +1,132 @@
+"""Evolution during training: what the model learns first.
+
+At about ten log-spaced steps of a run the model is looked at without changing its training: a short
+sample at a fixed seed and temperature, bits/char on a slice of val, valid % of a few short samples, and
+the format's headline probe on a slice of the test split. Karpathy's char-rnn post showed this for
+LaTeX by eye (spaces and words first, then punctuation, then structure); here it is a table, in
+results.json (`train.evolution`) and under `gencheck report RUN --evolution`.
+
+Nothing here touches the training RNG (sampling has its own generator) or the optimiser, so a run with
+evolution trains exactly as one without it; the time it takes is counted apart from training speed.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from gencheck.validators import FORMATS, validate_many
+from gencheck.validators.base import UNJUDGED
+
+from . import probes as pr
+from .config import SampleConfig
+from .corpus import Corpus, Vocab
+from .longrange import HEADLINE
+from .sample import generate
+
+POINTS = 10
+SAMPLE_CHARS = 200  # the sample shown per step
+VALID_SAMPLES = 8  # short samples validated per step for valid %
+VALID_CHARS = 400
+VAL_CHARS = 50_000
+PROBE_CHARS = 120_000  # test documents probed per step, whole documents up to about this many characters
+
+
+def evolution_steps(total: int, points: int = POINTS, first: int = 10) -> list[int]:
+    """About `points` log-spaced steps from `first` to `total` (always ending at `total`), each once."""
+    if total <= 0:
+        return []
+    if total <= first:
+        return [total]
+    marks = np.unique(np.round(np.geomspace(first, total, points)).astype(int))
+    return sorted({int(m) for m in marks} | {total})
+
+
+def _probe_slice(texts: Sequence[str], limit: int) -> list[str]:
+    """Whole test documents, in split order, until about `limit` characters (at least one): cutting a
+    document would cut its events from their openers."""
+    out, n = [], 0
+    for t in texts:
+        if out and n + len(t) > limit:
+            break
+        out.append(t)
+        n += len(t)
+    return out
+
+
+@dataclass
+class Watcher:
+    """Looks at the model at the marked steps; `__call__(model, vocab, step, chars_seen)` returns one row
+    of the table."""
+
+    fmt: str
+    device: torch.device
+    seed: int
+    temperature: float
+    val_texts: list[str]
+    probe_texts: list[str]
+    headline: str | None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @classmethod
+    def for_run(cls, corpus: Corpus, device: torch.device, seed: int, temperature: float) -> "Watcher":
+        fmt = corpus.spec.format
+        headline = HEADLINE.get(fmt) if pr.probes_for(fmt) else None
+        val = corpus.texts("val")
+        return cls(fmt, device, seed, temperature, val,
+                   _probe_slice(corpus.texts("test"), PROBE_CHARS) if headline else [], headline)
+
+    @torch.no_grad()
+    def __call__(self, model, vocab: Vocab, step: int, chars_seen: int) -> dict[str, Any]:
+        from .train import bits_per_char
+
+        t0 = time.perf_counter()
+        was_training = model.training
+        model.eval()
+        try:
+            cfg = SampleConfig(num_samples=VALID_SAMPLES, max_chars=VALID_CHARS, temperature=self.temperature,
+                               seed=self.seed)
+            texts = [s.text for s in generate(model, vocab, cfg, self.device, quiet=True)]
+            row: dict[str, Any] = {"step": step, "chars_seen": chars_seen, "sample": texts[0][:SAMPLE_CHARS],
+                                   "val_bpc": round(bits_per_char(model, self.val_texts, vocab, self.device,
+                                                                  max_chars=VAL_CHARS), 4)}
+            if self.fmt in FORMATS:
+                verdicts = validate_many(texts, self.fmt, workers=1, timeout_s=5.0)
+                judged = [v for v in verdicts if v.verdict != UNJUDGED]
+                row["valid"] = round(sum(v.verdict == "valid" for v in judged) / len(judged), 4) if judged else None
+            if self.headline:
+                outs = pr.probe_outcomes(self.headline, self.probe_texts, vocab, pr.model_scorer(model, self.device))
+                row["probe"] = self.headline
+                row["probe_events"] = len(outs)
+                row["probe_accuracy"] = round(sum(o.correct for o in outs) / len(outs), 4) if outs else None
+        finally:
+            model.train(was_training)
+        row["seconds"] = round(time.perf_counter() - t0, 2)
+        self.seconds += row["seconds"]
+        self.rows.append(row)
+        return row
+
+
+def table_rows(rows: Sequence[dict[str, Any]], sample_width: int = 38) -> list[list[str]]:
+    """The evolution table's cells: step, characters seen, val bpc, valid %, headline probe %, the start
+    of the sample with line breaks shown as ⏎."""
+    out = []
+    for r in rows:
+        acc = r.get("probe_accuracy")
+        valid = r.get("valid")
+        text = r.get("sample", "").replace("\n", "⏎")[:sample_width]
+        out.append([f"{r['step']:,}", _si(r.get("chars_seen", 0)),
+                    "—" if r.get("val_bpc") is None or math.isnan(r["val_bpc"]) else f"{r['val_bpc']:.2f}",
+                    "—" if valid is None else f"{100 * valid:.0f}%",
+                    "—" if acc is None else f"{100 * acc:.0f}%", text])
+    return out
+
+
+def _si(x: float) -> str:
+    return f"{x / 1e6:.1f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"

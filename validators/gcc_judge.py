@@ -1,0 +1,204 @@
+"""gcc as the final judge of a C text: does it compile (`gcc -fsyntax-only`)?
+
+A file from a real project, or a sample, uses headers and declarations gencheck never sees, so a bare
+gcc rejects most of them for a missing header. To judge structure and syntax instead:
+
+* every `#include "x.h"` / `<x.h>` the system does not have resolves to an empty stub file (a stub
+  folder searched after the system's, `-idirafter`), so a missing header is no error;
+* identifiers gcc names as unknown are declared in a generated stub header (`-include`) and the text is
+  compiled again, up to `ROUNDS` times: `unknown type name 'T'` → `typedef int T;`, `'X' undeclared` →
+  `enum { X = 1 };` for an all-capitals name (a constant from a header) else `extern int X;`,
+  `implicit declaration of function 'f'` → `int f();`.
+
+What remains is gcc's first error, classified `syntax` (the parse failed: expected, stray, unterminated,
+#if/#endif) or `semantic` (the parse succeeded: types, members, redefinitions that stubs cannot fix).
+
+Containment: before gcc runs, every `#include`-like directive (`#include`, `#include_next`, `#import`,
+`#embed`, `__has_include`, `#pragma GCC dependency`, after line splicing, with comments and the `%:`
+digraph seen as the preprocessor sees them) must name a plain relative path without `..`; an absolute
+path (`/etc/shadow`, `/dev/zero`), a parent folder or a computed include (`#include MACRO`) is refused
+(kind `refused`, no gcc run), so gcc opens nothing outside its temporary folder, the system headers and
+the folder of a file being validated. gcc runs under `sandbox.Limits` in its own process group.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+
+from .sandbox import Limits, run_limited
+from .toolchains import Opinion, version_line
+
+NAME = "gcc"
+ROUNDS = 3
+LIMITS = Limits(memory_mb=1024, cpu_s=20, wall_s=20.0, file_mb=16)
+
+KINDS: dict[str, str] = {
+    "ok": "gcc -fsyntax-only accepted the text (with stub headers and declarations)",
+    "syntax": "gcc's first error is a syntax error: expected X before Y, stray characters, unterminated "
+              "literals or comments, #else/#endif without #if, #if without #endif",
+    "semantic": "the text parses but gcc rejects it: conflicting types, no such member, wrong arguments "
+                "(errors a stub declaration cannot fix)",
+    "refused": "an #include of an absolute path, a parent folder or a macro: not compiled, so gcc reads "
+               "nothing outside its folder",
+    "timeout": "no answer within the wall-clock limit (the process group is killed)",
+    "limits": "stopped at its memory, CPU or file-size limit (e.g. an exponential macro expansion)",
+    "absent": "no gcc on this machine: no opinion",
+}
+
+_SYNTAX = re.compile(
+    r"^expected |^stray |missing terminating|unterminated|^#(?:else|elif|endif) without #if|^unbalanced|"
+    r"^#(?:if|ifdef|ifndef) with no|^invalid preprocessing directive|^#include expects|^#include nested depth|"
+    r"^macro .* (?:requires|passed|used without)|^unterminated argument list|^invalid suffix|"
+    r"^missing (?:binary operator|expression|\(|'\(')|^empty character constant|^multi-character|"
+    r"^expected identifier|^parameter name omitted|^empty (?:file|declaration)|^invalid (?:token|digit)|"
+    r"^#(?:elif|else) after #else|^extra tokens|^no macro name|^macro names must be identifiers"
+)
+_ERROR = re.compile(r"^[^\n:]*:(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
+_UNKNOWN_TYPE = re.compile(r"unknown type name '([A-Za-z_]\w*)'")
+_UNDECLARED = re.compile(r"'([A-Za-z_]\w*)' undeclared")
+_IMPLICIT = re.compile(r"implicit declaration of function '([A-Za-z_]\w*)'")
+#: The driver's words when RLIMIT_CPU or RLIMIT_AS stopped cc1 (the driver itself then exits 1, not by a signal).
+_AT_LIMITS = re.compile(r"signal terminated program|out of memory|virtual memory exhausted|cannot allocate memory")
+_CAPS = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+# Translation phases 1-3 as far as directives are concerned: join spliced lines, blank comments (a
+# comment is one space), and read `%:` (digraph) and `??=` (trigraph) as `#`.
+_SPLICE = re.compile(r"\\[ \t]*\r?\n")
+_COMMENT_OR_LITERAL = re.compile(r'/\*.*?(?:\*/|\Z)|//[^\n]*|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'', re.S)
+_DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:|\?\?=)[ \t]*(include_next|include|import|embed|pragma)\b(.*)$", re.M)
+_HAS_INCLUDE = re.compile(r"__has_include(?:_next)?\s*\(\s*([^)]*)\)")
+_INCLUDE_ARG = re.compile(r'^\s*(?:"([^"\n]*)"|<([^>\n]*)>)')
+_INCLUDE_NAME = re.compile(r'^[ \t]*#[ \t]*include(?:_next)?[ \t]*(?:"([^"\n]+)"|<([^>\n]+)>)', re.M)
+
+
+def available() -> bool:
+    return _gcc() is not None
+
+
+def _gcc() -> str | None:
+    return shutil.which("gcc") or shutil.which("cc")
+
+
+def version() -> str | None:
+    """`gcc (Debian 12.2.0-14) 12.2.0`, or None without gcc."""
+    exe = _gcc()
+    return version_line([exe, "--version"]) if exe else None
+
+
+def _safe_relative(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return bool(name) and not name.startswith(("/", "~")) and ".." not in parts and ":" not in name
+
+
+def _blank_comments(text: str) -> str:
+    """Comments become one space (as in phase 3); string literals are kept (they are #include arguments)."""
+    def sub(m: re.Match) -> str:
+        s = m.group()
+        return " " if s.startswith("/") else s
+    return _COMMENT_OR_LITERAL.sub(sub, text)
+
+
+def refused_include(text: str) -> str | None:
+    """Why the text may not be compiled (an #include outside the folder, or computed), or None."""
+    seen = _blank_comments(_SPLICE.sub("", text.replace("??/\n", "")))
+    for m in _DIRECTIVE.finditer(seen):
+        name, arg = m.group(1), m.group(2)
+        if name == "pragma":
+            if re.search(r"\bdependency\b", arg):
+                return "#pragma GCC dependency: not compiled"
+            continue
+        am = _INCLUDE_ARG.match(arg)
+        if am is None:
+            return f"#{name} of a computed name ({arg.strip()[:60]!r}): not compiled"
+        path = am.group(1) if am.group(1) is not None else am.group(2)
+        if not _safe_relative(path):
+            return f"#{name} of {path[:80]!r}, outside the sample's folder: not compiled"
+    for m in _HAS_INCLUDE.finditer(seen):
+        am = _INCLUDE_ARG.match(m.group(1))
+        if am is None or not _safe_relative(am.group(1) if am.group(1) is not None else am.group(2)):
+            return f"__has_include({m.group(1).strip()[:60]}) outside the sample's folder: not compiled"
+    return None
+
+
+def _stub_headers(text: str, stub_dir: str) -> None:
+    """An empty file for every header the text includes (found only when the system has none)."""
+    for m in _INCLUDE_NAME.finditer(_SPLICE.sub("", text)):
+        name = m.group(1) or m.group(2)
+        if not _safe_relative(name):
+            continue
+        path = os.path.join(stub_dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if not os.path.exists(path):
+            open(path, "w").close()
+
+
+def _declarations(err: str, types: set[str], names: dict[str, str]) -> bool:
+    """Learn stub declarations from gcc's messages; True when something new was learned."""
+    before = (len(types), len(names))
+    types.update(_UNKNOWN_TYPE.findall(err))
+    for n in _UNDECLARED.findall(err):
+        if n not in types:
+            names.setdefault(n, f"enum {{ {n} = 1 }};" if _CAPS.match(n) else f"extern int {n};")
+    for n in _IMPLICIT.findall(err):
+        names[n] = f"int {n}();"
+    return (len(types), len(names)) != before
+
+
+def _stub_text(types: set[str], names: dict[str, str]) -> str:
+    return "".join(f"typedef int {t};\n" for t in sorted(types)) + "".join(names[n] + "\n" for n in sorted(names))
+
+
+def classify(message: str) -> str:
+    return "syntax" if _SYNTAX.search(message) else "semantic"
+
+
+def opinion(text: str, flags: tuple[str, ...] = (), include_dir: str | None = None,
+            limits: Limits = LIMITS, rounds: int = ROUNDS) -> Opinion:
+    """gcc's verdict on `text` with stubs for what its headers would declare (see the module docstring)."""
+    exe = _gcc()
+    if exe is None:
+        return Opinion(NAME, None, None, "absent", "no gcc or cc on this machine", 0.0)
+    why = refused_include(text)
+    if why is not None:
+        return Opinion(NAME, None, False, "refused", why, 0.0)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
+    types: set[str] = set()
+    names: dict[str, str] = {}
+    seconds = 0.0
+    with tempfile.TemporaryDirectory(prefix="gencheck-gcc-") as tmp:  # created 0700
+        with open(f"{tmp}/sample.c", "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+        os.mkdir(f"{tmp}/stubs")
+        _stub_headers(text, f"{tmp}/stubs")
+        inc = (["-iquote", include_dir] if include_dir else [])
+        cmd = [exe, "-fsyntax-only", "-w", "-x", "c", "-fmax-errors=200", *flags, *inc, "-idirafter", f"{tmp}/stubs",
+               "-include", f"{tmp}/gencheck-stubs.h", "sample.c"]
+        for _ in range(rounds + 1):
+            with open(f"{tmp}/gencheck-stubs.h", "w") as f:
+                f.write(_stub_text(types, names))
+            done = run_limited(cmd, tmp, env, limits)
+            seconds += done.seconds
+            if done.timed_out:
+                return Opinion(NAME, None, None, "timeout", f"no answer within {limits.wall_s:g} s", seconds)
+            err = done.stderr.decode("utf-8", "replace")
+            if done.returncode == 0:
+                return Opinion(NAME, None, True, "ok", "", seconds)
+            if done.signalled or _AT_LIMITS.search(err):
+                return Opinion(NAME, None, None, "limits",
+                               f"stopped at its limits ({limits.memory_mb} MB, {limits.cpu_s} s CPU)", seconds)
+            if not _declarations(err, types, names):
+                break
+    m = _ERROR.search(err)
+    if m is None:
+        return Opinion(NAME, None, False, "semantic", (err.strip().splitlines() or ["failed"])[0][:300], seconds)
+    msg = m.group(3).strip()
+    return Opinion(NAME, None, False, classify(msg), f"{m.group(1)}:{m.group(2)}: {msg}"[:300], seconds,
+                   line=int(m.group(1)))
+
+
+def judge(text: str, ctx) -> Opinion:
+    """The `toolchains` entry point: the corpus's declared flags and the file's own folder from `ctx`."""
+    return opinion(text, tuple(ctx.c_flags), ctx.include_dir)
