@@ -33,8 +33,8 @@ POINTS = 10
 SAMPLE_CHARS = 200  # the sample shown per step
 VALID_SAMPLES = 8  # short samples validated per step for valid %
 VALID_CHARS = 400
-VAL_CHARS = 50_000
-PROBE_CHARS = 120_000  # test documents probed per step, whole documents up to about this many characters
+VAL_CHARS = 30_000
+PROBE_CHARS = 60_000  # test documents probed per step, whole documents up to about this many characters
 
 
 def evolution_steps(total: int, points: int = POINTS, first: int = 10) -> list[int]:

@@ -272,7 +272,7 @@ def toolchain_rows(tc: dict | None) -> list[tuple[str, str, str, str]]:
     rows = [(f"compiles ({name}), {first}", _share(s, "ok"), "", _share(r, "ok"))]
     if name == "pdflatex":
         rows.append(("compiles, undefined \\cs tolerated", _share(s, "tolerant_ok"), "", _share(r, "tolerant_ok")))
-    if s and "parses" in s:
+    if name == "gcc" and s and "parses" in s:  # pycparser's verdict beside gcc's (C only)
         rows.append((f"parses (pycparser), {first}", _share(s, "parses", "parses_of"), "",
                      _share(r, "parses", "parses_of")))
     return rows
