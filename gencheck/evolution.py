@@ -13,6 +13,7 @@ evolution trains exactly as one without it; the time it takes is counted apart f
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -115,17 +116,23 @@ class Watcher:
 
 def table_rows(rows: Sequence[dict[str, Any]], sample_width: int = 38) -> list[list[str]]:
     """The evolution table's cells: step, characters seen, val bpc, valid %, headline probe %, the start
-    of the sample with line breaks shown as ⏎."""
+    of the sample with line breaks shown as ⏎ and long runs of one character as `c×N`."""
     out = []
     for r in rows:
         acc = r.get("probe_accuracy")
         valid = r.get("valid")
-        text = r.get("sample", "").replace("\n", "⏎")[:sample_width]
+        text = _collapse_runs(r.get("sample", "")).replace("\n", "⏎")[:sample_width]
         out.append([f"{r['step']:,}", _si(r.get("chars_seen", 0)),
                     "—" if r.get("val_bpc") is None or math.isnan(r["val_bpc"]) else f"{r['val_bpc']:.2f}",
                     "—" if valid is None else f"{100 * valid:.0f}%",
                     "—" if acc is None else f"{100 * acc:.0f}%", text])
     return out
+
+
+def _collapse_runs(text: str, longest: int = 5) -> str:
+    """A run of more than `longest` equal visible characters as `c×N` (a `%%%%…` banner would fill the
+    column; runs of spaces stay as they are)."""
+    return re.sub(r"(\S)\1{%d,}" % longest, lambda m: f"{m.group(1)}×{len(m.group(0))}", text)
 
 
 def _si(x: float) -> str:

@@ -63,3 +63,12 @@ def test_run_records_evolution_and_report_prints_it(tmp_path, capsys):
     assert main([*args[:-2], "--no-evolution", "--out", str(tmp_path / "none")]) == 0
     (other,) = (tmp_path / "none").iterdir()
     assert json.loads((other / "results.json").read_text())["train"]["evolution"] == []
+
+
+def test_the_table_shows_long_runs_of_one_character_compactly():
+    from gencheck.evolution import table_rows
+
+    (cells,) = table_rows([{"step": 10, "chars_seen": 5000, "val_bpc": 4.2, "valid": 0.5, "probe_accuracy": None,
+                            "sample": "%" * 40 + "\n\\documentclass{article}"}])
+    assert cells[:5] == ["10", "5k", "4.20", "50%", "—"]
+    assert cells[5].startswith("%×40⏎\\documentclass")
