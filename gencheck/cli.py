@@ -14,7 +14,9 @@ from .fsutil import GencheckError, UsageError
 EXAMPLES = {
     "run": "gencheck run --corpus latex                # auto device, cpu or gpu profile\n"
            "  gencheck run --corpus latex --profile smoke --out /tmp/runs\n"
-           "  gencheck run --corpus ./my-tex-files --format latex --layers 3 --hidden 256",
+           "  gencheck run --corpus ./my-tex-files --format latex --layers 3 --hidden 256\n"
+           "  gencheck run --corpus latex --grid \"layers=1,2 hidden=64,128,256\" --minutes 2   # one grid scorecard\n"
+           "  gencheck run --corpus latex --precision fp32 --threads 1   # beside another run on the same cores",
     "train": "gencheck train --corpus latex --out runs/mine --profile cpu\n"
              "  gencheck train --corpus latex --out runs/mine --profile cpu --resume   # after a kill",
     "sample": "gencheck sample --checkpoint runs/mine/checkpoint.pt -n 8 --temperature 0.7 --out samples.jsonl\n"
