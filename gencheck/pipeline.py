@@ -235,7 +235,7 @@ def toolchain_summary(corpus: Corpus, samples: list[str], sample_verdicts: list,
     judge = toolchains.judge_for(fmt)
     if judge is None:
         return {}
-    head = {"name": judge.name, "column": judge.column, "n": n, "available": toolchains.available(fmt),
+    head = {"name": judge.name, "column": judge.column, "n": min(n, len(samples)), "available": toolchains.available(fmt),
             "version": toolchains.version(fmt)}
     if not head["available"]:
         log(f"no {judge.name} on this machine: the scorecard's {judge.column} row says n/a")
