@@ -29,6 +29,7 @@ from .config import SampleConfig
 from .corpus import Corpus, Vocab
 from .longrange import HEADLINE
 from .sample import generate
+from .scorecard import si_chars
 
 POINTS = 10
 SAMPLE_CHARS = 200  # the sample shown per step
@@ -122,7 +123,7 @@ def table_rows(rows: Sequence[dict[str, Any]], sample_width: int = 38) -> list[l
         acc = r.get("probe_accuracy")
         valid = r.get("valid")
         text = _collapse_runs(r.get("sample", "")).replace("\n", "⏎")[:sample_width]
-        out.append([f"{r['step']:,}", _si(r.get("chars_seen", 0)),
+        out.append([f"{r['step']:,}", si_chars(r.get("chars_seen", 0)),
                     "—" if r.get("val_bpc") is None or math.isnan(r["val_bpc"]) else f"{r['val_bpc']:.2f}",
                     "—" if valid is None else f"{100 * valid:.0f}%",
                     "—" if acc is None else f"{100 * acc:.0f}%", text])
@@ -133,7 +134,3 @@ def _collapse_runs(text: str, longest: int = 5) -> str:
     """A run of more than `longest` equal visible characters as `c×N` (a `%%%%…` banner would fill the
     column; runs of spaces stay as they are)."""
     return re.sub(r"(\S)\1{%d,}" % longest, lambda m: f"{m.group(1)}×{len(m.group(0))}", text)
-
-
-def _si(x: float) -> str:
-    return f"{x / 1e6:.1f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"

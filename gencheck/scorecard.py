@@ -331,8 +331,8 @@ class GridView:
             m, tr = r.model, r.train
             acc, reach, ctrl, ctx = _headline_summary(r, head)
             t.add_row(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params'] / 1e3:,.0f}k",
-                      _si(tr["steps"] * tr["batch_size"] * tr["seq_len"]), f"{r.wall_seconds:.0f}",
-                      _si(tr["chars_per_s"]), num(bpcs[i]) + ("*" if i == best_bpc else ""),
+                      si_chars(tr["steps"] * tr["batch_size"] * tr["seq_len"]), f"{r.wall_seconds:.0f}",
+                      si_chars(tr["chars_per_s"]), num(bpcs[i]) + ("*" if i == best_bpc else ""),
                       pct(r.samples.rate("valid")), acc + ("*" if i == best_acc else ""), short(reach), short(ctrl),
                       "—" if ctx is None else f"{ctx:,}")
         return t
@@ -366,8 +366,8 @@ class GridView:
             ctx = sorted({str((((r.probes or {}).get("context") or {}).get("model") or {}).get("effective_context", "—"))
                           for r in g})
             t.add_row(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params'] / 1e3:,.0f}k", str(len(g)),
-                      _si(tr["steps"] * tr["batch_size"] * tr["seq_len"]),
-                      _si(sum(r.train["chars_per_s"] for r in g) / len(g)),
+                      si_chars(tr["steps"] * tr["batch_size"] * tr["seq_len"]),
+                      si_chars(sum(r.train["chars_per_s"] for r in g) / len(g)),
                       _pm(bpc[i], "{:.3f}") + ("*" if i == best_bpc else ""), _pm(valid[i], "{:.0f}", 100),
                       _pm(acc[i], "{:.0f}", 100) + ("*" if i == best_acc else ""), "/".join(reach), "/".join(ctx))
         return t
@@ -398,7 +398,8 @@ def _pm(stat: tuple[float, float], fmt: str, scale: float = 1.0) -> str:
     return "—" if math.isnan(mean) else f"{fmt.format(mean * scale)} ±{fmt.format(sd * scale)}"
 
 
-def _si(x: float) -> str:
+def si_chars(x: float) -> str:
+    """Characters as 6.8M or 82k (grid, markdown and evolution tables)."""
     return f"{x / 1e6:.1f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
 
 
@@ -461,7 +462,7 @@ def markdown_report(results: list[RunResult]) -> str:
 def _chars_seen(tr: dict) -> str:
     if not all(k in tr for k in ("steps", "batch_size", "seq_len")):
         return "—"
-    return _si(tr["steps"] * tr["batch_size"] * tr["seq_len"])
+    return si_chars(tr["steps"] * tr["batch_size"] * tr["seq_len"])
 
 
 def _markdown_buckets(r: RunResult) -> list[str]:
