@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, metavar="N",
                    help="instead of --budget: N minutes of training per point, timed here at the slowest point's "
                         "speed and turned into one character budget (kept, so a re-run finds the same points)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="with --grid: run N points at once, each in a process of its own: one per GPU on a machine "
+                        "with several, or on the CPU with the cores shared out (default 1: one after another)")
     p.add_argument("--seeds", type=int, default=1, metavar="K",
                    help="with --grid: train every point with K seeds (seed, seed+1, …); the scorecard shows "
                         "mean ± spread")
@@ -276,8 +279,8 @@ def cmd_run(args) -> int:
     use_threads(getattr(args, "threads", None))
     if args.grid:
         return _run_grid(args, device)
-    if args.budget or args.minutes or args.seeds != 1:
-        raise UsageError("--budget, --minutes and --seeds go with --grid (for one run, use --steps and --seed)")
+    if args.budget or args.minutes or args.seeds != 1 or args.jobs != 1:
+        raise UsageError("--budget, --minutes, --seeds and --jobs go with --grid (for one run, use --steps and --seed)")
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
     name, profile = _profile(args, args.resume / "checkpoint.pt" if args.resume else None)
@@ -327,25 +330,38 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> lis
     """One corpus's grid: time the points if --minutes, run or load each point, print the grid scorecard."""
     from rich.console import Console
 
+    import functools
+
+    import torch
+
     from .corpus import Vocab
-    from .grid import grid_folder, minutes_budget, points, run_grid
-    from .pipeline import device_label, run
+    from .grid import grid_folder, job_slots, minutes_budget, points, run_grid
+    from .pipeline import device_label, grid_point_worker, run
     from .progress import log
     from .scorecard import GridView
-    from .train import step_rate
+    from .train import step_rate, usable_cores
 
     args.corpus = corpus_name
     corpus = _corpus(args)
-    if args.minutes:
+    slots = job_slots(args.jobs, str(device), torch.cuda.device_count() if device.type == "cuda" else 0,
+                      usable_cores())
+    if args.minutes:  # timed as the points will train: with --jobs on the CPU, on their share of the cores
         vocab = Vocab.from_texts(corpus.texts("train"), base.train.vocab_min_count)
         timed = points(base, combos, None, corpus.content_hash, not args.no_probes)
-        budget = minutes_budget(args.minutes, timed, corpus.content_hash, device_label(device), args.out,
-                                lambda pt: step_rate(pt.profile, vocab.size, device), log)
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(slots[0].threads or threads_before)
+        try:
+            budget = minutes_budget(args.minutes, timed, corpus.content_hash, device_label(device), args.out,
+                                    lambda pt: step_rate(pt.profile, vocab.size, device), log)
+        finally:
+            torch.set_num_threads(threads_before)
     pts = points(base, combos, budget, corpus.content_hash, not args.no_probes)
     folder = grid_folder(args.out, corpus.content_hash, pts)
+    worker = functools.partial(grid_point_worker, corpus=corpus, profile_name=name, probes=not args.no_probes,
+                               evolution=not args.no_evolution)
     results = run_grid(pts, folder, lambda pt, run_dir, resume: run(
         corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes,
-        evolution=not args.no_evolution), log)
+        evolution=not args.no_evolution), log, slots=slots, worker=worker)
     Console(stderr=args.json).print(GridView(results))
     Console(stderr=args.json).print(f"grid: {folder} (re-run the same command to finish or extend it)", highlight=False)
     return results

@@ -74,4 +74,27 @@ def with_overrides(profile: Profile, **kw) -> Profile:
     top = {k: v for k, v in kw.items() if v is not None and k in Profile.__dataclass_fields__}
     tr = {k: v for k, v in kw.items() if v is not None and k in TrainConfig.__dataclass_fields__}
     sm = {k: v for k, v in kw.items() if v is not None and k in SampleConfig.__dataclass_fields__}
-    return replace(profile, **top, train=replace(profile.train, **tr), sample=replace(profile.sample, **sm))
+    out = replace(profile, **top, train=replace(profile.train, **tr), sample=replace(profile.sample, **sm))
+    check_profile(out)
+    return out
+
+
+#: Settings that must be whole numbers ≥ 1, with the flag that sets them.
+_AT_LEAST_ONE = {"layers": "--layers", "hidden": "--hidden", "embed": "--embed"}
+_TRAIN_AT_LEAST_ONE = {"steps": "--steps", "batch_size": "--batch-size", "seq_len": "--seq-len"}
+
+
+def check_profile(profile: Profile) -> None:
+    """Refuse a setting no model can train with, naming the flag, before anything is built (a zero-width
+    LSTM otherwise fails deep inside torch, a grid point only after the points before it)."""
+    from .fsutil import UsageError
+
+    bad = [f"{flag} {getattr(profile, k)}" for k, flag in _AT_LEAST_ONE.items() if getattr(profile, k) < 1]
+    bad += [f"{flag} {getattr(profile.train, k)}" for k, flag in _TRAIN_AT_LEAST_ONE.items()
+            if getattr(profile.train, k) < 1]
+    if bad:
+        raise UsageError(f"{', '.join(bad)}: must be at least 1")
+    if not 0.0 <= profile.dropout < 1.0:
+        raise UsageError(f"--dropout {profile.dropout:g}: must be at least 0 and below 1")
+    if not profile.train.lr > 0:
+        raise UsageError(f"--lr {profile.train.lr:g}: must be positive")

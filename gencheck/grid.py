@@ -8,7 +8,9 @@ A point's folder is `<out>/grid-<grid hash>/<kind><layers>x<hidden>-<point hash>
 the whole profile (model, training and sampling settings, seed), the corpus content hash, whether probes
 run, and the gencheck version. Re-running a grid skips points whose results.json is there and resumes a
 point killed mid-training from its checkpoint (the resume `run --resume` has). Points run one after
-another on one device.
+another on one device by default; `--jobs N` runs N at once, each in its own process: one per GPU on a
+machine with several (cuda:0 … cuda:N−1), or on the CPU with the usable cores shared out (README,
+"Grids": on two cores, two one-thread points finish a grid sooner than one two-thread point at a time).
 
 `--minutes N` is turned into one character budget for all points: each point's real training step is
 timed here for a few seconds, in two rounds over all points (the best of each counts), and the budget is N minutes at the slowest point's speed, so every point
@@ -22,7 +24,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import multiprocessing as mp
 import re
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -110,22 +114,104 @@ def grid_folder(out: Path, corpus_hash: str, pts: list[GridPoint]) -> Path:
     return out / f"grid-{digest}"
 
 
+@dataclass(frozen=True)
+class Slot:
+    """Where one parallel grid point runs: a device, and for the CPU the torch threads it may use."""
+
+    device: str
+    threads: int | None = None
+
+
+def job_slots(jobs: int, device: str, cuda_devices: int, cores: int) -> list[Slot]:
+    """`--jobs N` as N slots: one GPU each on CUDA (N at most the GPUs there are), or the usable cores
+    shared out on the CPU (at least one each: more processes than cores only slows every one of them)."""
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: give at least 1")
+    if jobs == 1:
+        return [Slot(device)]
+    if device.startswith("cuda"):
+        if ":" in device:
+            raise UsageError(f"--jobs {jobs} puts one point on each GPU: leave --device as cuda or auto, not {device}")
+        if jobs > cuda_devices:
+            raise UsageError(f"--jobs {jobs}: this machine has {cuda_devices} CUDA device(s), and a grid puts one "
+                             f"point on each; give --jobs {cuda_devices} or fewer")
+        return [Slot(f"cuda:{i}") for i in range(jobs)]
+    if device != "cpu":
+        raise UsageError(f"--jobs {jobs} runs points in parallel on CUDA devices or the CPU, not on {device}")
+    if jobs > cores:
+        raise UsageError(f"--jobs {jobs}: this process may use {cores} core(s), and each parallel point needs one; "
+                         f"give --jobs {cores} or fewer")
+    return [Slot("cpu", cores // jobs) for _ in range(jobs)]
+
+
+#: `worker(point, run_dir, resume, slot) -> path of results.json`, run in a process of its own; it must be
+#: picklable (a module-level function, or a functools.partial of one).
+Worker = Callable[[GridPoint, Path, bool, Slot], Path]
+
+
 def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint, Path, bool], RunResult],
-             log: Callable[[str], None]) -> list[RunResult]:
-    """Run every point not finished yet (`run_point(point, run_dir, resume)`); finished ones are loaded."""
-    results = []
-    for i, pt in enumerate(pts, 1):
+             log: Callable[[str], None], slots: list[Slot] | None = None,
+             worker: Worker | None = None) -> list[RunResult]:
+    """Run every point not finished yet (`run_point(point, run_dir, resume)` here, or with several `slots`
+    `worker` in a process per slot); finished ones are loaded. Results come back in the points' order."""
+    results: dict[int, RunResult] = {}
+    todo: list[tuple[int, GridPoint, Path, bool]] = []
+    for i, pt in enumerate(pts):
         run_dir = folder / f"{pt.label}-{pt.key}"
         done = run_dir / "results.json"
         if done.is_file():
-            log(f"grid point {i}/{len(pts)} {pt.label} {pt.overrides}: finished before, {done}")
-            results.append(RunResult.load(done))
-            continue
-        resume = (run_dir / "checkpoint.pt").is_file()  # a point killed before it has none: run starts it anew
-        log(f"grid point {i}/{len(pts)} {pt.label} {pt.overrides}: {'resuming' if resume else 'training'} in {run_dir}")
-        results.append(run_point(pt, run_dir, resume))
+            log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: finished before, {done}")
+            results[i] = RunResult.load(done)
+        else:
+            todo.append((i, pt, run_dir, (run_dir / "checkpoint.pt").is_file()))  # none: killed before its first
+    if slots and len(slots) > 1 and worker is not None and len(todo) > 1:      # checkpoint, so start anew
+        results.update(_run_parallel(todo, len(pts), slots, worker, log))
+    else:
+        for i, pt, run_dir, resume in todo:
+            log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: "
+                f"{'resuming' if resume else 'training'} in {run_dir}")
+            results[i] = run_point(pt, run_dir, resume)
     atomic_write_json(folder / "grid.json", [{"overrides": p.overrides, "key": p.key, "folder": f"{p.label}-{p.key}"}
                                              for p in pts])
+    return [results[i] for i in range(len(pts))]
+
+
+def _run_parallel(todo: list[tuple[int, GridPoint, Path, bool]], total: int, slots: list[Slot], worker: Worker,
+                  log: Callable[[str], None]) -> dict[int, RunResult]:
+    """Each slot has one worker process (spawned: a forked CUDA or torch thread pool is not safe), fed the
+    next point as soon as its last one finishes. A point that fails stops the grid with its error, after the
+    points running beside it finish (their folders stay resumable either way)."""
+    ctx = mp.get_context("spawn")
+    pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx) for _ in slots]
+    free = list(range(len(slots)))
+    queue = list(todo)
+    running: dict[Future, tuple[int, int, GridPoint]] = {}
+    results: dict[int, RunResult] = {}
+    failure: BaseException | None = None
+    try:
+        while queue or running:
+            while queue and free and failure is None:
+                i, pt, run_dir, resume = queue.pop(0)
+                k = free.pop(0)
+                log(f"grid point {i + 1}/{total} {pt.label} {pt.overrides}: {'resuming' if resume else 'training'} "
+                    f"in {run_dir} on {slots[k].device}" + (f" ({slots[k].threads} threads)" if slots[k].threads else ""))
+                running[pools[k].submit(worker, pt, run_dir, resume, slots[k])] = (k, i, pt)
+            if not running:
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                k, i, pt = running.pop(fut)
+                free.append(k)
+                try:
+                    results[i] = RunResult.load(fut.result())
+                    log(f"grid point {i + 1}/{total} {pt.label}: finished")
+                except BaseException as exc:  # noqa: BLE001 - re-raised below, once the others are done
+                    failure = failure or exc
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+    if failure is not None:
+        raise failure
     return results
 
 

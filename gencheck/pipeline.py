@@ -85,6 +85,21 @@ class Stages:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
 
 
+def grid_point_worker(point, run_dir: Path, resume: bool, slot, *, corpus: Corpus, profile_name: str,
+                      probes: bool, evolution: bool) -> Path:
+    """One grid point in a worker process of its own (`--jobs`): the slot's device and threads, output
+    lines labelled with the point; returns its results.json for the grid to load."""
+    from .progress import label_output
+    from .train import use_threads
+
+    label_output(point.label)
+    if slot.threads:
+        use_threads(slot.threads)
+    run(corpus, point.profile, torch.device(slot.device), run_dir, profile_name, resume=resume, probes=probes,
+        evolution=evolution)
+    return run_dir / "results.json"
+
+
 def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
         started: float | None = None, resume: bool = False, corpus_seconds: float = 0.0,
         probes: bool = True, compile_samples: int | None = None, evolution: bool = True) -> RunResult:

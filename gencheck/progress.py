@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from contextlib import contextmanager
@@ -48,6 +49,33 @@ def progress(label: str, total: int, every_s: float = 15.0, quiet: bool = False)
             yield Reporter(p, p.add_task(label, total=total, fields=""), total, label, every_s)
     else:
         yield Reporter(None, None, total, label, every_s)
+
+
+class _LabelledLines(io.TextIOBase):
+    """A stream that starts every line with a label and is never a terminal, so that grid points running
+    side by side print plain periodic lines that say whose they are, not bars that overwrite each other."""
+
+    def __init__(self, stream, label: str) -> None:
+        self.stream, self.label, self.pending = stream, label, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.stream.write(f"[{self.label}] {line}\n")
+        self.stream.flush()
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def label_output(label: str) -> None:
+    """From now on this process's log lines and progress start with `[label]` (a grid point's worker)."""
+    console.file = _LabelledLines(sys.stderr, label)
 
 
 def log(message: str) -> None:

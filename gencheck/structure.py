@@ -97,10 +97,18 @@ def latex_closures(text: str, majority_env: str = "") -> Closures:
 
 
 def majority_environment(texts: list[str]) -> str:
-    """The most common environment name in real text: the majority-class baseline for closers."""
+    """The majority-class baseline for closers: the most common name among the closing *decisions* of real
+    text, the same events `latex_closures` counts (an `\\end` that closes the environment open there,
+    verbatim-like ones left out: their end is found by search, never decided) and the probes' majority row
+    scores. Counting openers instead made `verbatim` the answer on corpora full of code listings."""
     from collections import Counter
 
     counts: Counter[str] = Counter()
     for t in texts:
-        counts.update(n.strip() for k, n in re.findall(r"\\(begin)\s*\{([^{}\n]{1,80})\}", t))
+        stack: list[str] = []
+        for kind, name, _pos in env_events(t):
+            if kind == "begin":
+                stack.append(name)
+            elif stack and stack.pop() == name and name not in VERBATIM:
+                counts[name] += 1
     return counts.most_common(1)[0][0] if counts else ""

@@ -51,3 +51,19 @@ def test_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
     assert report["profile"]["rc"] == 0 and "train" in report["profile"]["stages"]
     assert report["recommended"] in ("fp32", "bf16")
     assert "GPU check" in (out / "gpu_check.md").read_text()
+
+
+def test_grid_jobs_times_the_same_grid_both_ways(tmp_path):
+    import pytest
+
+    from gencheck.train import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("--jobs 2 needs two usable cores")
+    out = tmp_path / "gj.json"
+    assert load("grid_jobs").main(["--corpus", "latex-fixture", "--profile", "smoke", "--grid", "hidden=16,24",
+                                   "--budget", "20k", "--json", str(out), "--", "--no-probes", "--samples", "2",
+                                   "--max-chars", "60", "--device", "cpu"]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r["jobs"], r["points"]) for r in rows] == [(1, 2), (2, 2)]
+    assert rows[0]["test_bpc"] == rows[1]["test_bpc"] and all(r["wall_s"] > 0 for r in rows)

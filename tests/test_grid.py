@@ -119,3 +119,59 @@ def test_cells_and_corpora_as_lists(tmp_path, capsys):
     assert len([p for p in out.iterdir() if p.is_dir()]) == 2  # one grid folder per corpus
     assert main(["run", "--corpus", "latex-fixture", "--model", "lstm,gru"]) == 2
     assert "goes with --grid" in capsys.readouterr().err
+
+
+def test_jobs_become_one_slot_per_gpu_or_a_share_of_the_cores():
+    from gencheck.grid import Slot, job_slots
+
+    assert job_slots(1, "cuda:1", 4, 16) == [Slot("cuda:1")]
+    assert job_slots(3, "cuda", 4, 16) == [Slot("cuda:0"), Slot("cuda:1"), Slot("cuda:2")]
+    assert job_slots(2, "cpu", 0, 5) == [Slot("cpu", 2), Slot("cpu", 2)]
+    for jobs, device, gpus, cores in ((5, "cuda", 4, 16), (2, "cuda:0", 4, 16), (3, "cpu", 0, 2), (0, "cpu", 0, 2),
+                                      (2, "mps", 0, 8)):
+        with pytest.raises(UsageError):
+            job_slots(jobs, device, gpus, cores)
+
+
+def test_parallel_points_give_the_same_results_as_one_after_another(tmp_path, capfd):
+    from gencheck.train import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("--jobs 2 needs two usable cores")
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert main([*GRID, "--no-evolution", "--out", str(serial)]) == 0
+    assert main([*GRID, "--no-evolution", "--jobs", "2", "--out", str(parallel)]) == 0
+    err = capfd.readouterr().err  # the workers' lines come from their own processes
+    assert "[lstm1x16]" in err and "[lstm1x24]" in err and "on cpu (1 threads)" in err
+
+    def figures(root):
+        (grid,) = root.iterdir()
+        rows = [json.loads((p / "results.json").read_text()) for p in sorted(grid.iterdir()) if p.is_dir()]
+        return grid.name, [(r["model"]["hidden"], r["train"]["steps"], r["metrics"]["val_bpc"], r["metrics"]["test_bpc"]) for r in rows]
+
+    assert figures(serial) == figures(parallel)  # same folders, same training, bit for bit on the CPU
+    assert main([*GRID, "--jobs", "3", "--out", str(parallel)]) == 2
+
+
+def test_a_failing_parallel_point_stops_the_grid_with_its_error(tmp_path, capfd):
+    from gencheck.train import usable_cores
+
+    if usable_cores() < 2:
+        pytest.skip("--jobs 2 needs two usable cores")
+    assert main([*GRID, "--no-evolution", "--out", str(tmp_path)]) == 0
+    (grid,) = tmp_path.iterdir()
+    first, second = sorted(p for p in grid.iterdir() if p.is_dir())
+    for point in (first, second):
+        (point / "results.json").unlink()  # both killed after their last checkpoint: both resume in parallel
+    (second / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert main([*GRID, "--no-evolution", "--jobs", "2", "--out", str(tmp_path)]) == 1
+    err = capfd.readouterr().err
+    assert "checkpoint" in err.splitlines()[-1] and "Traceback" not in err
+    assert (first / "results.json").is_file() and not (second / "results.json").exists()
+
+
+def test_settings_no_model_can_train_with_are_usage_errors(capsys):
+    for flag, value in (("--hidden", "0"), ("--steps", "0"), ("--dropout", "1"), ("--lr", "0")):
+        assert main(["run", "--corpus", "latex-fixture", "--profile", "smoke", flag, value]) == 2
+        assert flag in capsys.readouterr().err
+    assert main([*[a if a != "hidden=16,24" else "hidden=16,0" for a in GRID]]) == 2

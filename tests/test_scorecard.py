@@ -40,7 +40,10 @@ def test_closures_skip_verbatim_bodies():
 
 
 def test_majority_environment():
-    assert majority_environment(["\\begin{proof}\\begin{proof}\\begin{lemma}"]) == "proof"
+    assert majority_environment(["\\begin{proof}a\\end{proof}\\begin{proof}b\\end{proof}\\begin{lemma}c\\end{lemma}"]) == "proof"
+    # openers that are never closed there, or verbatim, are no closing decision: they do not count
+    text = ("\\begin{verbatim}x\\end{verbatim}" * 5 + "\\begin{proof}" * 4 + "\\begin{lemma}a\\end{lemma}")
+    assert majority_environment([text]) == "lemma"
 
 
 def result() -> RunResult:
