@@ -318,11 +318,26 @@ def outcomes(docs: Sequence[ControlledDoc], vocab, scorer: probes.Scorer,
     index into `docs`. A choice probe's target outside the vocabulary gives no outcome, as in real text."""
     out: list[probes.Outcome] = []
     for i, doc in enumerate(docs):
-        probe = probes.PROBES[probe_name or PROBE_OF[doc.format]]
-        if probe.format != doc.format:
-            raise GencheckError(f"probe {probe.name} is for {probe.format}, the document is {doc.format}")
-        events = [doc.event] if probe.kind == "string" or doc.event.target in vocab.index() else []
+        probe, events = _scored_event(doc, vocab, probe_name)
         out += probes.score_events(probe, i, doc.text, events, vocab, scorer)
+    return out
+
+
+def _scored_event(doc: ControlledDoc, vocab, probe_name: str | None) -> tuple[probes.Probe, list[probes.Event]]:
+    probe = probes.PROBES[probe_name or PROBE_OF[doc.format]]
+    if probe.format != doc.format:
+        raise GencheckError(f"probe {probe.name} is for {probe.format}, the document is {doc.format}")
+    return probe, [doc.event] if probe.kind == "string" or doc.event.target in vocab.index() else []
+
+
+def requests(docs: Sequence[ControlledDoc], vocab, probe_name: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """What `outcomes` will ask the model, `(ids, positions)` per document, for `probes.planned_model_scorer`."""
+    from .corpus import SEP, encode
+
+    out = []
+    for doc in docs:
+        probe, events = _scored_event(doc, vocab, probe_name)
+        out.append((encode(SEP + doc.text, vocab), probes.positions_of(probe, events)))
     return out
 
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import controlled as ct
 from . import probes as pr
 from .context import context_curve, model_context_bits, ngram_context_bits
 from .corpus import SEP, Corpus, Vocab, encode, stream
@@ -38,6 +39,9 @@ WRONG_CLOSE_KINDS = {"latex": ("env_mismatch",), "c": ("bracket_mismatch",), "ma
 CONTEXT_MAX_CHARS = 100_000
 #: A string probe whose majority answer is right this often has a single answer (a timing probe).
 TRIVIAL_MAJORITY = 0.99
+#: Controlled documents scored together in one padded batch: 288 documents of a few lengths per bucket, where
+#: one at a time leaves the CPU's matrix units mostly idle.
+CONTROLLED_BATCH = 32
 
 
 def ngram_row(order: int) -> str:
@@ -100,12 +104,14 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
 
 def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
                       scorers: dict[str, pr.Scorer], seed: int, per_bucket: int,
-                      answer: str | None = None) -> tuple[dict, dict]:
+                      answer: str | None = None,
+                      plan: Callable[[list], dict[str, pr.Scorer]] | None = None) -> tuple[dict, dict]:
     """The headline probe on controlled-distance documents; chance 1/K (K openers drawn uniformly).
-    `answer`: the train split's majority answer when the real-text probe has already counted it."""
-    from . import controlled as ct
-
+    `answer`: the train split's majority answer when the real-text probe has already counted it; `plan`:
+    scorers to use instead, made for the documents once they are drawn (the model's, batched)."""
     docs = ct.controlled_documents(fmt, train, test, per_bucket=per_bucket, seed=seed)
+    if plan is not None:
+        scorers = {**scorers, **plan(docs)}
     name = HEADLINE[fmt]
     openers = sorted({d.opener for d in docs})
     chance = 1 / len(openers)
@@ -204,15 +210,18 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
     t = time.perf_counter()
     if pr.probes_for(fmt):
         say(f"probing closers on {len(test)} test documents")
-        lr.probes = real_probes(fmt, train, test, vocab, scorers, seed)
+        one_pass = pr.planned_model_scorer(model, device, pr.probe_requests(pr.probes_for(fmt), test, vocab))
+        lr.probes = real_probes(fmt, train, test, vocab, {**scorers, "model": one_pass}, seed)
     lr.seconds["probes"] = time.perf_counter() - t
     t = time.perf_counter()
     if fmt in HEADLINE:
         say("probing controlled-distance documents")
         try:
             known = ((lr.probes.get(HEADLINE[fmt]) or {}).get("majority") or {}).get("answer")  # scanned once
-            lr.controlled, lr.controlled_info = controlled_probes(fmt, train, test, vocab, scorers, seed, per_bucket,
-                                                                  known)
+            lr.controlled, lr.controlled_info = controlled_probes(
+                fmt, train, test, vocab, scorers, seed, per_bucket, known,
+                plan=lambda docs: {"model": pr.planned_model_scorer(model, device, ct.requests(docs, vocab),
+                                                                    batch_size=CONTROLLED_BATCH)})
         except GencheckError as exc:  # a corpus too small to cut filler from: said, not fatal
             lr.controlled_info = {"skipped": str(exc)}
             say(f"[yellow]no controlled documents: {exc}[/]")

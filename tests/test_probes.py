@@ -45,6 +45,9 @@ from gencheck.probes import (
     probes_for,
     reach,
     run_probe,
+    model_logprobs_batched,
+    planned_model_scorer,
+    probe_requests,
 )
 
 CPU = torch.device("cpu")
@@ -201,6 +204,55 @@ def test_model_and_ngram_scorers_run_a_probe(fixture_corpus):
     ngr = run_probe("latex_closer", test, vocab, ngram_scorer(ng), "ngram", resamples=100)["ngram"]
     mdl = run_probe("latex_closer", test, vocab, model_scorer(model, CPU), "model", resamples=100)["model"]
     assert ngr.overall.accuracy > mdl.overall.accuracy
+
+
+def test_one_pass_for_all_probes_gives_each_probe_its_own_outcomes(fixture_corpus):
+    vocab = Vocab.from_texts(fixture_corpus.texts("train"))
+    test = fixture_corpus.texts("test") + fixture_corpus.texts("val") + [LATEX]
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(vocab.size, "lstm", layers=2, hidden=16, embed=8)).eval()
+    passes = []
+    real_forward = model.forward
+    model.forward = lambda x, state=None: (passes.append(x.shape[1]), real_forward(x, state))[1]
+    shared = planned_model_scorer(model, CPU, probe_requests(probes_for("latex"), test, vocab), chunk=64)
+    planned = len(passes)
+    for name in ("latex_end", "latex_closer"):
+        alone = probe_outcomes(name, test, vocab, model_scorer(model, CPU, chunk=64))
+        assert alone and probe_outcomes(name, test, vocab, shared) == alone  # to the bit
+    own = len(passes) - planned
+    passes.clear()
+    for name in ("latex_end", "latex_closer"):
+        probe_outcomes(name, test, vocab, shared)
+    assert passes == [] and planned < own  # the probes asked nothing more of the model
+    other = encode(SEP + "\\begin{x}unplanned\\end{x}", vocab)  # not planned: scored by a pass of its own
+    np.testing.assert_array_equal(shared(other, np.array([3, 5])), model_logprobs(model, other, CPU, 64, np.array([3, 5])))
+
+
+def test_batched_passes_equal_one_pass_each():
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(30, "lstm", layers=2, hidden=24, embed=8)).eval()
+    rng = np.random.default_rng(1)
+    reqs = [(rng.integers(0, 30, n), np.sort(rng.choice(np.arange(1, n + 1), k, replace=False)))
+            for n, k in ((50, 5), (300, 9), (7, 7), (120, 1), (301, 3))] + [(rng.integers(0, 30, 10), np.zeros(0, np.int64))]
+    for got, (ids, pos) in zip(model_logprobs_batched(model, reqs, CPU, batch_size=3, chunk=64), reqs):
+        assert got.shape == (len(pos), 30)
+        if len(pos):
+            np.testing.assert_allclose(got, model_logprobs(model, ids, CPU, 64, pos), atol=1e-5)
+
+
+def test_controlled_documents_batched_score_as_one_at_a_time(fixture_corpus):
+    from gencheck import controlled as ct
+
+    vocab = Vocab.from_texts(fixture_corpus.texts("train"))
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(vocab.size, "lstm", layers=1, hidden=16, embed=8)).eval()
+    docs = ct.controlled_documents("latex", fixture_corpus.texts("train"), fixture_corpus.texts("train"),
+                                   per_bucket=4, seed=3, buckets=BUCKET_LABELS[:3])
+    alone = ct.outcomes(docs, vocab, model_scorer(model, CPU))
+    batched = ct.outcomes(docs, vocab, planned_model_scorer(model, CPU, ct.requests(docs, vocab), batch_size=5))
+    assert len(alone) == len(docs) == len(batched)
+    assert [o.correct for o in alone] == [o.correct for o in batched]
+    np.testing.assert_allclose([o.bits for o in alone], [o.bits for o in batched], atol=1e-4)
 
 
 def test_majority_baseline():
