@@ -308,8 +308,11 @@ class GridView:
 
     def __rich__(self) -> Table:
         groups = seed_groups(self.results)
-        if any(len(g) > 1 for g in groups):
-            return self._seeded(groups)
+        main = self._seeded(groups) if any(len(g) > 1 for g in groups) else self._points()
+        by_bucket = grid_bucket_table(groups)
+        return main if by_bucket is None else Group(main, by_bucket)
+
+    def _points(self) -> Table:
         rs = self.results
         head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
         t = Table(title=f"gencheck grid · {rs[0].corpus['name']} · {len(rs)} points · {head or 'no probe'} "
@@ -371,6 +374,65 @@ class GridView:
                       _pm(bpc[i], "{:.3f}") + ("*" if i == best_bpc else ""), _pm(valid[i], "{:.0f}", 100),
                       _pm(acc[i], "{:.0f}", 100) + ("*" if i == best_acc else ""), "/".join(reach), "/".join(ctx))
         return t
+
+
+def _bucket_cells(r: RunResult, row: str = "model") -> list[dict]:
+    p = r.probes or {}
+    head = p.get("headline")
+    return (((p.get("real") or {}).get(head) or {}).get(row) or {}).get("buckets") or [] if head else []
+
+
+def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
+    """The headline probe by distance bucket, one row per grid point (mean ± sd over seeds where a point
+    has several), then the 20-gram and majority rows of the first point (the same corpus and events for
+    every point): how the points' closer accuracy falls with distance, beside the floors. Buckets where no
+    point has enough events are left out; a column's best is starred only beyond the runner-up's noise
+    (its interval's lower bound above the runner-up; with seeds, apart by both spreads)."""
+    first = groups[0][0] if groups and groups[0] else None
+    head = ((first.probes or {}).get("headline") if first else None)
+    cells0 = _bucket_cells(first) if first else []
+    shown = [i for i, c in enumerate(cells0)
+             if any(len(_bucket_cells(r)) > i and not _bucket_cells(r)[i]["too_few"] and _bucket_cells(r)[i]["events"]
+                    for g in groups for r in g)]
+    if not head or not shown:
+        return None
+    seeded = any(len(g) > 1 for g in groups)
+    t = Table(title=f"{head} by distance from opener to closer · % right, "
+                    + ("mean ± sd over seeds" if seeded else "95 % interval below"),
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    t.add_column("model", no_wrap=True)
+    for i in shown:
+        t.add_column(f"{short(cells0[i]['bucket'])}\nn={cells0[i]['events']}", justify="right", no_wrap=True)
+    stats = [[_mean_sd([(_bucket_cells(r)[i] if len(_bucket_cells(r)) > i else {}).get("accuracy")
+                        for r in g if len(_bucket_cells(r)) > i and not _bucket_cells(r)[i]["too_few"]])
+              for i in shown] for g in groups]
+    best: list[int | None] = []
+    for col, i in enumerate(shown):
+        means = [st[col][0] for st in stats]
+        if seeded:
+            beyond = (lambda c: lambda a, b: abs(stats[a][c][0] - stats[b][c][0]) > stats[a][c][1] + stats[b][c][1])(col)
+        else:
+            def beyond(a: int, b: int, i: int = i) -> bool:
+                ci = _bucket_cells(groups[a][0])[i].get("ci95") or [0, 0]
+                return ci[0] > means[b]
+        best.append(_best(means, lower=False, beyond=beyond))
+    for k, g in enumerate(groups):
+        m = g[0].model
+        row = [f"{m['kind']} {m['layers']}×{m['hidden']}"]
+        for col, i in enumerate(shown):
+            star = "*" if best[col] == k else ""
+            if seeded:
+                row.append(_pm(stats[k][col], "{:.0f}", 100) + star)
+            else:
+                cell = _bucket_cells(g[0])[i] if len(_bucket_cells(g[0])) > i else {"too_few": True, "events": 0}
+                text = acc_cell(cell)
+                row.append(text.replace("\n", star + "\n", 1) if "\n" in text else text + star)
+        t.add_row(*row)
+    for base in ("20-gram", "majority"):
+        cells = _bucket_cells(first, base)
+        if cells:
+            t.add_row(f"[dim]{base}[/]", *[f"[dim]{acc_cell(cells[i])}[/]" if len(cells) > i else "" for i in shown])
+    return t
 
 
 def seed_groups(results: list[RunResult]) -> list[list[RunResult]]:

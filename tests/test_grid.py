@@ -175,3 +175,31 @@ def test_settings_no_model_can_train_with_are_usage_errors(capsys):
         assert main(["run", "--corpus", "latex-fixture", "--profile", "smoke", flag, value]) == 2
         assert flag in capsys.readouterr().err
     assert main([*[a if a != "hidden=16,24" else "hidden=16,0" for a in GRID]]) == 2
+
+
+def test_grid_scorecard_shows_the_headline_probe_by_distance_with_floors_and_a_starred_best():
+    import copy
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from gencheck.results import RunResult
+    from gencheck.scorecard import GridView
+
+    base = json.loads((Path(__file__).parent / "baselines" / "latex-smoke.json").read_text())
+    wide = copy.deepcopy(base)
+    wide["model"]["hidden"] = 256
+    cell = next(c for c in wide["probes"]["real"]["latex_end"]["model"]["buckets"] if c["bucket"] == "101-300")
+    cell.update(accuracy=0.5, ci95=[0.4, 0.6])  # far beyond the other point's: starred
+    console = Console(width=120, record=True)
+    console.print(GridView([RunResult.from_json(base), RunResult.from_json(wide)]))
+    text = console.export_text()
+    table = text[text.index("latex_end by distance"):]
+    assert "101-300" in table and "n=182" in table and "11-30" not in table  # buckets with too few events left out
+    assert "50*" in table and table.count("*") == 1
+    assert "20-gram" in table and "majority" in table
+    seeded = copy.deepcopy(base)
+    seeded["seed"] += 1
+    console = Console(width=120, record=True)
+    console.print(GridView([RunResult.from_json(base), RunResult.from_json(seeded)]))
+    assert "mean ± sd over seeds" in console.export_text().split("latex_end by distance")[1]
