@@ -194,7 +194,8 @@ def _run_parallel(todo: list[tuple[int, GridPoint, Path, bool]], total: int, slo
                 i, pt, run_dir, resume = queue.pop(0)
                 k = free.pop(0)
                 log(f"grid point {i + 1}/{total} {pt.label} {pt.overrides}: {'resuming' if resume else 'training'} "
-                    f"in {run_dir} on {slots[k].device}" + (f" ({slots[k].threads} threads)" if slots[k].threads else ""))
+                    f"in {run_dir} on {slots[k].device}" + (f" ({slots[k].threads} thread{'s' * (slots[k].threads != 1)})"
+                                                       if slots[k].threads else ""))
                 running[pools[k].submit(worker, pt, run_dir, resume, slots[k])] = (k, i, pt)
             if not running:
                 break

@@ -142,7 +142,7 @@ def test_parallel_points_give_the_same_results_as_one_after_another(tmp_path, ca
     assert main([*GRID, "--no-evolution", "--out", str(serial)]) == 0
     assert main([*GRID, "--no-evolution", "--jobs", "2", "--out", str(parallel)]) == 0
     err = capfd.readouterr().err  # the workers' lines come from their own processes
-    assert "[lstm1x16]" in err and "[lstm1x24]" in err and "on cpu (1 threads)" in err
+    assert "[lstm1x16]" in err and "[lstm1x24]" in err and "on cpu (1 thread)" in err
 
     def figures(root):
         (grid,) = root.iterdir()
