@@ -12,12 +12,20 @@ One call (`measure`) after training gives every figure of the scorecard's probes
    same event definitions (right closes) and the validators' findings (wrong ones).
 
 Rows are named "model", "20-gram", "5-gram" and "majority" everywhere in the JSON.
+
+The n-gram rows do not depend on the model: they are kept in `$GENCHECK_HOME/ngram-rows/` keyed by the
+train and test texts, the vocabulary, the orders, the seed and the source of the code that computes them,
+so the next run on the same corpus (every other point of a grid) skips fitting and scoring them. A cache
+file that cannot be read is computed again and replaced.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -26,7 +34,7 @@ from . import controlled as ct
 from . import probes as pr
 from .context import context_curve, model_context_bits, ngram_context_bits
 from .corpus import SEP, Corpus, Vocab, encode, stream
-from .fsutil import GencheckError
+from .fsutil import GencheckError, atomic_write_json, gencheck_home
 from .ngram import NGram
 
 NGRAM_ORDERS = (20, 5)
@@ -81,14 +89,22 @@ def fit_ngrams(train_ids: np.ndarray, vocab: Vocab, orders: Sequence[int]) -> tu
 
 
 def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, scorers: dict[str, pr.Scorer],
-                seed: int) -> dict[str, dict[str, dict]]:
-    """Every probe of the format on the test split: one ProbeResult per row (majority from train)."""
+                seed: int, known: dict[str, list] | None = None) -> dict[str, dict[str, dict]]:
+    """Every probe of the format on the test split: one ProbeResult per row (majority from train).
+    `known`: outcomes of rows other than the model's, by "real/<probe>/<row>" (read from the n-gram
+    cache, and filled with what had to be computed)."""
     out: dict[str, dict[str, dict]] = {}
+    known = known if known is not None else {}
     for probe in pr.probes_for(fmt):
         rows: dict[str, pr.ProbeResult] = {}
         for name, scorer in scorers.items():
-            got = pr.run_probe(probe, test, vocab, scorer, name, train if name == "model" else None, seed=seed)
-            rows.update(got)
+            if name == "model":
+                rows.update(pr.run_probe(probe, test, vocab, scorer, name, train, seed=seed))
+                continue
+            key = f"real/{probe.name}/{name}"
+            if key not in known:
+                known[key] = pr.probe_outcomes(probe, test, vocab, scorer)
+            rows[name] = pr.aggregate(known[key], probe.name, name, probe.chance, seed=seed)
         chance = rows["model"].chance
         maj = rows["majority"].overall
         if probe.kind == "string" and maj.events and maj.accuracy >= TRIVIAL_MAJORITY:
@@ -105,7 +121,8 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
 def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
                       scorers: dict[str, pr.Scorer], seed: int, per_bucket: int,
                       answer: str | None = None,
-                      plan: Callable[[list], dict[str, pr.Scorer]] | None = None) -> tuple[dict, dict]:
+                      plan: Callable[[list], dict[str, pr.Scorer]] | None = None,
+                      known: dict[str, list] | None = None) -> tuple[dict, dict]:
     """The headline probe on controlled-distance documents; chance 1/K (K openers drawn uniformly).
     `answer`: the train split's majority answer when the real-text probe has already counted it; `plan`:
     scorers to use instead, made for the documents once they are drawn (the model's, batched)."""
@@ -116,8 +133,15 @@ def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
     openers = sorted({d.opener for d in docs})
     chance = 1 / len(openers)
     rows: dict[str, dict] = {}
+    known = known if known is not None else {}
     for row, scorer in scorers.items():
-        outs = ct.outcomes(docs, vocab, scorer, name)
+        key = f"controlled/{name}/{row}"
+        if row == "model" or key not in known:
+            outs = ct.outcomes(docs, vocab, scorer, name)
+            if row != "model":
+                known[key] = outs
+        else:
+            outs = known[key]
         res = pr.aggregate(outs, name, row, chance, seed=seed)
         rows[row] = res.to_json()
     if answer is None:
@@ -131,7 +155,10 @@ def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
     return {name: rows}, info
 
 
-def context_curves(test: list[str], vocab: Vocab, model, device, ngrams: dict[str, NGram]) -> dict[str, dict]:
+def context_curves(test: list[str], vocab: Vocab, model, device, ngrams: dict[str, NGram],
+                   known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """The model's curve, and each n-gram row's (taken from `known`, by "context/<row>", where there)."""
+    known = known if known is not None else {}
     docs, used = [], 0
     for t in test:
         if used >= CONTEXT_MAX_CHARS:
@@ -141,11 +168,17 @@ def context_curves(test: list[str], vocab: Vocab, model, device, ngrams: dict[st
         used += len(t)
     curves = {"model": context_curve(lambda d, N: model_context_bits(model, d, N, device), docs)}
     for row, ng in ngrams.items():
-        curves[row] = context_curve(_ngram_bits(ng), docs)
+        if f"context/{row}" not in known:
+            curves[row] = context_curve(_ngram_bits(ng), docs)
     out = {}
-    for row, c in curves.items():
-        c.extra["chars"] = used
-        out[row] = c.to_json()
+    for row in ["model", *ngrams]:
+        if row in curves:
+            curves[row].extra["chars"] = used
+            out[row] = curves[row].to_json()
+            if row != "model":
+                known[f"context/{row}"] = out[row]
+        else:
+            out[row] = known[f"context/{row}"]
     return out
 
 
@@ -199,11 +232,19 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
     say = log or (lambda _msg: None)
     lr = LongRange(fmt, ["model", *(ngram_row(o) for o in orders), "majority"])
     t0 = time.perf_counter()
-    say(f"fitting character n-grams of order {', '.join(map(str, orders))} on the train split")
-    ngrams, lr.ngrams = fit_ngrams(stream(train, vocab), vocab, orders)
-    test_ids = stream(test, vocab)
-    for row, ng in ngrams.items():
-        lr.ngrams[row]["test_bpc"] = round(ng.bits_per_char(test_ids), 4)
+    cache = ngram_cache_file(train, test, vocab, orders, seed, per_bucket)
+    known = read_ngram_cache(cache)
+    if known is not None:
+        say(f"n-gram rows of order {', '.join(map(str, orders))}: computed before, {cache}")
+        lr.ngrams = {row: {**info, "cached": True} for row, info in known.pop("ngrams").items()}
+        ngrams = {row: _CachedRow() for row in lr.ngrams}
+    else:
+        known = {}
+        say(f"fitting character n-grams of order {', '.join(map(str, orders))} on the train split")
+        ngrams, lr.ngrams = fit_ngrams(stream(train, vocab), vocab, orders)
+        test_ids = stream(test, vocab)
+        for row, ng in ngrams.items():
+            lr.ngrams[row]["test_bpc"] = round(ng.bits_per_char(test_ids), 4)
     lr.seconds["ngram"] = time.perf_counter() - t0
     scorers: dict[str, pr.Scorer] = {"model": pr.model_scorer(model, device)}
     scorers.update({row: pr.ngram_scorer(ng) for row, ng in ngrams.items()})
@@ -211,25 +252,79 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
     if pr.probes_for(fmt):
         say(f"probing closers on {len(test)} test documents")
         one_pass = pr.planned_model_scorer(model, device, pr.probe_requests(pr.probes_for(fmt), test, vocab))
-        lr.probes = real_probes(fmt, train, test, vocab, {**scorers, "model": one_pass}, seed)
+        lr.probes = real_probes(fmt, train, test, vocab, {**scorers, "model": one_pass}, seed, known)
     lr.seconds["probes"] = time.perf_counter() - t
     t = time.perf_counter()
     if fmt in HEADLINE:
         say("probing controlled-distance documents")
         try:
-            known = ((lr.probes.get(HEADLINE[fmt]) or {}).get("majority") or {}).get("answer")  # scanned once
+            answer = ((lr.probes.get(HEADLINE[fmt]) or {}).get("majority") or {}).get("answer")  # scanned once
             lr.controlled, lr.controlled_info = controlled_probes(
-                fmt, train, test, vocab, scorers, seed, per_bucket, known,
+                fmt, train, test, vocab, scorers, seed, per_bucket, answer,
                 plan=lambda docs: {"model": pr.planned_model_scorer(model, device, ct.requests(docs, vocab),
-                                                                    batch_size=CONTROLLED_BATCH)})
+                                                                    batch_size=CONTROLLED_BATCH)}, known=known)
         except GencheckError as exc:  # a corpus too small to cut filler from: said, not fatal
             lr.controlled_info = {"skipped": str(exc)}
             say(f"[yellow]no controlled documents: {exc}[/]")
     lr.seconds["controlled"] = time.perf_counter() - t
     t = time.perf_counter()
     say("measuring effective context")
-    lr.context = context_curves(test, vocab, model, device, ngrams)
+    lr.context = context_curves(test, vocab, model, device, ngrams, known)
+    if cache is not None and not all(info.get("cached") for info in lr.ngrams.values()):
+        write_ngram_cache(cache, lr.ngrams, known)
     lr.seconds["context"] = time.perf_counter() - t
     lr.sampled = sampled_side(fmt, samples, verdicts)
     lr.seconds["total"] = time.perf_counter() - t0
     return lr
+
+
+#: The modules whose code decides the n-gram rows: a change to any of them is a new cache key.
+_ROW_CODE = ("longrange.py", "ngram.py", "probes.py", "controlled.py", "context.py", "corpus.py")
+
+
+class _CachedRow:
+    """Stands for an n-gram whose rows all come from the cache: asking it anything is a bug."""
+
+    def __getattr__(self, name: str):
+        raise GencheckError(f"n-gram rows were read from the cache, but {name} was asked of the n-gram")
+
+
+def ngram_cache_file(train: list[str], test: list[str], vocab: Vocab, orders: Sequence[int], seed: int,
+                     per_bucket: int) -> Path | None:
+    """Where the n-gram rows of these texts and settings are kept (None: no cache folder can be used)."""
+    h = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _ROW_CODE:
+        h.update((here / name).read_bytes())
+    h.update(json.dumps({"chars": list(vocab.chars), "orders": list(orders), "seed": seed, "per_bucket": per_bucket,
+                         "context_chars": CONTEXT_MAX_CHARS, "train": len(train), "test": len(test)}).encode())
+    for t in [*train, "\0", *test]:
+        h.update(t.encode("utf-8", "surrogatepass") + b"\0")
+    try:
+        return gencheck_home() / "ngram-rows" / f"{h.hexdigest()[:24]}.json"
+    except OSError:
+        return None
+
+
+def read_ngram_cache(path: Path | None) -> dict | None:
+    """The cached rows as `known` (outcomes as pr.Outcome), or None when absent or unreadable."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        known: dict = {"ngrams": data["ngrams"]}
+        for key, value in data["rows"].items():
+            known[key] = value if key.startswith("context/") else [pr.Outcome(*o) for o in value]
+        return known
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # computed again and replaced: a damaged cache never decides a figure
+
+
+def write_ngram_cache(path: Path, ngrams: dict, known: dict) -> None:
+    rows = {k: (v if k.startswith("context/") else [[o.doc, o.distance, o.depth, o.correct, o.bits] for o in v])
+            for k, v in known.items()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"ngrams": ngrams, "rows": rows})
+    except (OSError, GencheckError):
+        pass  # a cache that cannot be written only costs the next run the time

@@ -78,3 +78,45 @@ def test_ngram_context_shortcut_is_exact():
     fast = _ngram_bits(ng)
     for N in (10, 30, 100, None):
         assert fast(docs, N) == ngram_context_bits(ng, docs, N)
+
+
+def test_ngram_rows_are_kept_and_a_second_run_gives_the_same_figures_without_fitting(tmp_path, monkeypatch):
+    import gencheck.ngram as ngram_mod
+    from gencheck.longrange import ngram_cache_file
+
+    monkeypatch.setenv("GENCHECK_HOME", str(tmp_path))
+    corpus = latex_corpus()
+    vocab = Vocab.from_texts(corpus.texts("train") + corpus.texts("test"))
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(vocab.size, "lstm", 1, 16, 8))
+
+    def strip(js):  # what may differ between a computed and a cached run: timings and the cached mark
+        return {k: v for k, v in js.items() if k not in ("seconds", "ngrams")}
+
+    first = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4).to_json()
+    cache = ngram_cache_file(corpus.texts("train"), corpus.texts("test"), vocab, (20, 5), 3, 4)
+    assert cache.is_file() and cache.parent == tmp_path / "ngram-rows"
+
+    def no_fit(*a, **kw):
+        raise AssertionError("the n-gram was fitted again")
+
+    monkeypatch.setattr(ngram_mod.NGram, "fit", no_fit)
+    again = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4).to_json()
+    assert json.dumps(strip(again), sort_keys=True) == json.dumps(strip(first), sort_keys=True)
+    assert all(info["cached"] for info in again["ngrams"].values())
+    assert again["ngrams"]["20-gram"]["test_bpc"] == first["ngrams"]["20-gram"]["test_bpc"]
+    # another model: its own rows, the same n-gram rows
+    torch.manual_seed(1)
+    other = measure(corpus, CharRNN(ModelConfig(vocab.size, "lstm", 1, 16, 8)), vocab, torch.device("cpu"), seed=3,
+                    per_bucket=4).to_json()
+    assert other["context"]["20-gram"] == first["context"]["20-gram"]
+    assert other["context"]["model"] != first["context"]["model"]
+    # a damaged cache is computed again and replaced, never trusted
+    monkeypatch.undo()
+    monkeypatch.setenv("GENCHECK_HOME", str(tmp_path))
+    cache.write_text("{not json")
+    fresh = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4).to_json()
+    assert json.dumps(strip(fresh), sort_keys=True) == json.dumps(strip(first), sort_keys=True)
+    assert json.loads(cache.read_text())["ngrams"]["5-gram"]["order"] == 5
+    # other settings, another key
+    assert ngram_cache_file(corpus.texts("train"), corpus.texts("test"), vocab, (20, 5), 4, 4) != cache
