@@ -37,6 +37,11 @@ VALID_SAMPLES = 8  # short samples validated per step for valid %
 VALID_CHARS = 400
 VAL_CHARS = 30_000
 PROBE_CHARS = 60_000  # test documents probed per step, whole documents up to about this many characters
+#: The training budget at which the slices above are used whole: the default `cpu` run, where ten looks
+#: cost about 5 % of training. A shorter run (a `--minutes 2` grid point) looks at proportionally smaller
+#: slices, down to MIN_SLICE_CHARS, so that its looks stay within the 10 % the table may cost.
+FULL_SLICES_AT = 17_200_000
+MIN_SLICE_CHARS = 5_000
 
 
 def evolution_steps(total: int, points: int = POINTS, first: int = 10) -> list[int]:
@@ -73,16 +78,20 @@ class Watcher:
     val_texts: list[str]
     probe_texts: list[str]
     headline: str | None
+    val_chars: int = VAL_CHARS
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
     @classmethod
-    def for_run(cls, corpus: Corpus, device: torch.device, seed: int, temperature: float) -> "Watcher":
+    def for_run(cls, corpus: Corpus, device: torch.device, seed: int, temperature: float,
+                budget_chars: int = FULL_SLICES_AT) -> "Watcher":
+        """Slices scaled to the run's training characters (`FULL_SLICES_AT`: whole)."""
         fmt = corpus.spec.format
         headline = HEADLINE.get(fmt) if pr.probes_for(fmt) else None
-        val = corpus.texts("val")
-        return cls(fmt, device, seed, temperature, val,
-                   _probe_slice(corpus.texts("test"), PROBE_CHARS) if headline else [], headline)
+        scale = min(1.0, budget_chars / FULL_SLICES_AT)
+        val_chars, probe_chars = (max(MIN_SLICE_CHARS, int(n * scale)) for n in (VAL_CHARS, PROBE_CHARS))
+        return cls(fmt, device, seed, temperature, corpus.texts("val"),
+                   _probe_slice(corpus.texts("test"), probe_chars) if headline else [], headline, val_chars)
 
     @torch.no_grad()
     def __call__(self, model, vocab: Vocab, step: int, chars_seen: int) -> dict[str, Any]:
@@ -97,7 +106,8 @@ class Watcher:
             texts = [s.text for s in generate(model, vocab, cfg, self.device, quiet=True)]
             row: dict[str, Any] = {"step": step, "chars_seen": chars_seen, "sample": texts[0][:SAMPLE_CHARS],
                                    "val_bpc": round(bits_per_char(model, self.val_texts, vocab, self.device,
-                                                                  max_chars=VAL_CHARS), 4)}
+                                                                  max_chars=self.val_chars), 4),
+                                   "val_chars": self.val_chars}
             if self.fmt in FORMATS:
                 verdicts = validate_many(texts, self.fmt, workers=1, timeout_s=5.0)
                 judged = [v for v in verdicts if v.verdict != UNJUDGED]

@@ -134,7 +134,9 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
     fmt = corpus.spec.format
     log(f"corpus [bold]{corpus.spec.name}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
         f"(train/val/test {len(corpus.splits['train'])}/{len(corpus.splits['val'])}/{len(corpus.splits['test'])})")
-    watch = Watcher.for_run(corpus, device, profile.sample.seed, profile.sample.temperature) if with_evolution else None
+    budget = profile.train.steps * profile.train.batch_size * profile.train.seq_len
+    watch = (Watcher.for_run(corpus, device, profile.sample.seed, profile.sample.temperature, budget)
+             if with_evolution else None)
     with stages("train"):
         trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample, watch=watch)
     if trained.evolution:

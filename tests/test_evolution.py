@@ -72,3 +72,15 @@ def test_the_table_shows_long_runs_of_one_character_compactly():
                             "sample": "%" * 40 + "\n\\documentclass{article}"}])
     assert cells[:5] == ["10", "5k", "4.20", "50%", "—"]
     assert cells[5].startswith("%×40⏎\\documentclass")
+
+
+def test_looks_at_a_short_run_use_smaller_slices_and_the_default_run_the_whole_ones(fixture_corpus):
+    from gencheck.config import PROFILES
+    from gencheck.evolution import FULL_SLICES_AT, MIN_SLICE_CHARS, VAL_CHARS
+
+    t = PROFILES["cpu"].train
+    assert t.steps * t.batch_size * t.seq_len >= FULL_SLICES_AT  # the default run looks at the whole slices
+    full = Watcher.for_run(fixture_corpus, CPU, seed=1, temperature=0.7, budget_chars=t.steps * t.batch_size * t.seq_len)
+    quarter = Watcher.for_run(fixture_corpus, CPU, seed=1, temperature=0.7, budget_chars=FULL_SLICES_AT // 4)
+    tiny = Watcher.for_run(fixture_corpus, CPU, seed=1, temperature=0.7, budget_chars=1000)
+    assert (full.val_chars, quarter.val_chars, tiny.val_chars) == (VAL_CHARS, VAL_CHARS // 4, MIN_SLICE_CHARS)
