@@ -55,11 +55,14 @@ def evolution_steps(total: int, points: int = POINTS, first: int = 10) -> list[i
 
 
 def _probe_slice(texts: Sequence[str], limit: int) -> list[str]:
-    """Whole test documents, in split order, until about `limit` characters (at least one): cutting a
-    document would cut its events from their openers."""
+    """Whole test documents, in split order, until about `limit` characters; when the first is longer than
+    that, its first `limit` characters (a prefix holds the opener of every event in it, so no event is cut
+    from its opener: the events after the cut are left out)."""
     out, n = [], 0
     for t in texts:
-        if out and n + len(t) > limit:
+        if n + len(t) > limit:
+            if not out:
+                out.append(t[:limit])
             break
         out.append(t)
         n += len(t)

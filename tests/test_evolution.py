@@ -84,3 +84,11 @@ def test_looks_at_a_short_run_use_smaller_slices_and_the_default_run_the_whole_o
     quarter = Watcher.for_run(fixture_corpus, CPU, seed=1, temperature=0.7, budget_chars=FULL_SLICES_AT // 4)
     tiny = Watcher.for_run(fixture_corpus, CPU, seed=1, temperature=0.7, budget_chars=1000)
     assert (full.val_chars, quarter.val_chars, tiny.val_chars) == (VAL_CHARS, VAL_CHARS // 4, MIN_SLICE_CHARS)
+
+
+def test_probe_slice_takes_whole_documents_or_a_prefix_of_a_long_first_one():
+    from gencheck.evolution import _probe_slice
+
+    assert _probe_slice(["a" * 10, "b" * 10, "c" * 10], 25) == ["a" * 10, "b" * 10]
+    assert _probe_slice(["\\begin{x}" + "y" * 50 + "\\end{x}", "z"], 20) == ["\\begin{x}" + "y" * 11]
+    assert _probe_slice([], 20) == []
