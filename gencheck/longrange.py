@@ -136,11 +136,11 @@ def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
     known = known if known is not None else {}
     for row, scorer in scorers.items():
         key = f"controlled/{name}/{row}"
-        if row == "model" or key not in known:
+        if row == "model":
             outs = ct.outcomes(docs, vocab, scorer, name)
-            if row != "model":
-                known[key] = outs
         else:
+            if key not in known:
+                known[key] = ct.outcomes(docs, vocab, scorer, name)
             outs = known[key]
         res = pr.aggregate(outs, name, row, chance, seed=seed)
         rows[row] = res.to_json()
@@ -166,19 +166,17 @@ def context_curves(test: list[str], vocab: Vocab, model, device, ngrams: dict[st
         t = t[: CONTEXT_MAX_CHARS - used]
         docs.append(encode(SEP + t, vocab))
         used += len(t)
-    curves = {"model": context_curve(lambda d, N: model_context_bits(model, d, N, device), docs)}
+    def curve_json(bits) -> dict:
+        c = context_curve(bits, docs)
+        c.extra["chars"] = used
+        return c.to_json()
+
+    out = {"model": curve_json(lambda d, N: model_context_bits(model, d, N, device))}
     for row, ng in ngrams.items():
-        if f"context/{row}" not in known:
-            curves[row] = context_curve(_ngram_bits(ng), docs)
-    out = {}
-    for row in ["model", *ngrams]:
-        if row in curves:
-            curves[row].extra["chars"] = used
-            out[row] = curves[row].to_json()
-            if row != "model":
-                known[f"context/{row}"] = out[row]
-        else:
-            out[row] = known[f"context/{row}"]
+        key = f"context/{row}"
+        if key not in known:
+            known[key] = curve_json(_ngram_bits(ng))
+        out[row] = known[key]
     return out
 
 
@@ -234,7 +232,8 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
     t0 = time.perf_counter()
     cache = ngram_cache_file(train, test, vocab, orders, seed, per_bucket)
     known = read_ngram_cache(cache)
-    if known is not None:
+    from_cache = known is not None
+    if from_cache:
         say(f"n-gram rows of order {', '.join(map(str, orders))}: computed before, {cache}")
         lr.ngrams = {row: {**info, "cached": True} for row, info in known.pop("ngrams").items()}
         ngrams = {row: _CachedRow() for row in lr.ngrams}
@@ -270,7 +269,7 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
     t = time.perf_counter()
     say("measuring effective context")
     lr.context = context_curves(test, vocab, model, device, ngrams, known)
-    if cache is not None and not all(info.get("cached") for info in lr.ngrams.values()):
+    if cache is not None and not from_cache:
         write_ngram_cache(cache, lr.ngrams, known)
     lr.seconds["context"] = time.perf_counter() - t
     lr.sampled = sampled_side(fmt, samples, verdicts)

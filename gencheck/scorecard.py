@@ -388,12 +388,17 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
     every point): how the points' closer accuracy falls with distance, beside the floors. Buckets where no
     point has enough events are left out; a column's best is starred only beyond the runner-up's noise
     (its interval's lower bound above the runner-up; with seeds, apart by both spreads)."""
-    first = groups[0][0] if groups and groups[0] else None
-    head = ((first.probes or {}).get("headline") if first else None)
-    cells0 = _bucket_cells(first) if first else []
-    shown = [i for i, c in enumerate(cells0)
-             if any(len(_bucket_cells(r)) > i and not _bucket_cells(r)[i]["too_few"] and _bucket_cells(r)[i]["events"]
-                    for g in groups for r in g)]
+    if not groups or not groups[0]:
+        return None
+    first = groups[0][0]
+    head = (first.probes or {}).get("headline")
+    cells = [[_bucket_cells(r) for r in g] for g in groups]  # per point, per seed: the model's bucket cells
+    cells0 = cells[0][0]
+
+    def usable(cs: list[dict], i: int) -> dict | None:
+        return cs[i] if len(cs) > i and cs[i]["events"] and not cs[i]["too_few"] else None
+
+    shown = [i for i in range(len(cells0)) if any(usable(cs, i) for g in cells for cs in g)]
     if not head or not shown:
         return None
     seeded = any(len(g) > 1 for g in groups)
@@ -403,18 +408,16 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
     t.add_column("model", no_wrap=True)
     for i in shown:
         t.add_column(f"{short(cells0[i]['bucket'])}\nn={cells0[i]['events']}", justify="right", no_wrap=True)
-    stats = [[_mean_sd([(_bucket_cells(r)[i] if len(_bucket_cells(r)) > i else {}).get("accuracy")
-                        for r in g if len(_bucket_cells(r)) > i and not _bucket_cells(r)[i]["too_few"]])
-              for i in shown] for g in groups]
+    stats = [[_mean_sd([(usable(cs, i) or {}).get("accuracy") for cs in g]) for i in shown] for g in cells]
     best: list[int | None] = []
     for col, i in enumerate(shown):
         means = [st[col][0] for st in stats]
-        if seeded:
-            beyond = (lambda c: lambda a, b: abs(stats[a][c][0] - stats[b][c][0]) > stats[a][c][1] + stats[b][c][1])(col)
-        else:
-            def beyond(a: int, b: int, i: int = i) -> bool:
-                ci = _bucket_cells(groups[a][0])[i].get("ci95") or [0, 0]
-                return ci[0] > means[b]
+
+        def beyond(a: int, b: int, col: int = col, i: int = i, means: list = means) -> bool:
+            if seeded:
+                return abs(stats[a][col][0] - stats[b][col][0]) > stats[a][col][1] + stats[b][col][1]
+            return ((cells[a][0][i].get("ci95") or [0, 0])[0]) > means[b]
+
         best.append(_best(means, lower=False, beyond=beyond))
     for k, g in enumerate(groups):
         m = g[0].model
@@ -424,14 +427,14 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
             if seeded:
                 row.append(_pm(stats[k][col], "{:.0f}", 100) + star)
             else:
-                cell = _bucket_cells(g[0])[i] if len(_bucket_cells(g[0])) > i else {"too_few": True, "events": 0}
-                text = acc_cell(cell)
+                cs = cells[k][0]
+                text = acc_cell(cs[i] if len(cs) > i else {"too_few": True, "events": 0})
                 row.append(text.replace("\n", star + "\n", 1) if "\n" in text else text + star)
         t.add_row(*row)
     for base in ("20-gram", "majority"):
-        cells = _bucket_cells(first, base)
-        if cells:
-            t.add_row(f"[dim]{base}[/]", *[f"[dim]{acc_cell(cells[i])}[/]" if len(cells) > i else "" for i in shown])
+        cs = _bucket_cells(first, base)
+        if cs:
+            t.add_row(f"[dim]{base}[/]", *[f"[dim]{acc_cell(cs[i])}[/]" if len(cs) > i else "" for i in shown])
     return t
 
 
