@@ -418,3 +418,15 @@ def test_split_group_must_be_a_regex_with_a_group(tmp_path):
     decl.write_text('format = "latex"\nsplit_group = "^docs/"\n[[sources]]\nkind = "dir"\npath = "."\n')
     with pytest.raises(GencheckError, match="split_group needs a group"):
         load_spec(decl)
+
+
+def test_every_shipped_declaration_loads():
+    """The built-in corpora and the benchmark candidates are declarations a user runs by path: a typo in
+    one (an unknown field, a bad source) must fail here, not after a download."""
+    root = Path(__file__).resolve().parent.parent
+    paths = sorted((root / "corpora").glob("*.toml")) + sorted((root / "benchmarks" / "candidates").glob("*.toml"))
+    assert len(paths) >= 10
+    for path in paths:
+        spec = load_spec(path)
+        assert spec.format in ("latex", "c", "markdown", "text"), path
+        assert spec.sources, path
