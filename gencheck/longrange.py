@@ -114,6 +114,7 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
             chance = None
         for r in rows.values():  # one chance for every row: 1/candidates, or the majority per bucket
             r.chance = chance
+        rows["model"].extra.update(pr.versus(rows, seed))
         out[probe.name] = {name: r.to_json() for name, r in rows.items()}
     return out
 
@@ -132,7 +133,7 @@ def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
     name = HEADLINE[fmt]
     openers = sorted({d.opener for d in docs})
     chance = 1 / len(openers)
-    rows: dict[str, dict] = {}
+    rows: dict[str, pr.ProbeResult] = {}
     known = known if known is not None else {}
     for row, scorer in scorers.items():
         key = f"controlled/{name}/{row}"
@@ -142,17 +143,17 @@ def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
             if key not in known:
                 known[key] = ct.outcomes(docs, vocab, scorer, name)
             outs = known[key]
-        res = pr.aggregate(outs, name, row, chance, seed=seed)
-        rows[row] = res.to_json()
+        rows[row] = pr.aggregate(outs, name, row, chance, seed=seed)
     if answer is None:
         answer = pr.majority_answer(name, train)
     maj = [pr.Outcome(i, d.event.distance, d.event.depth, d.event.target == answer, None) for i, d in enumerate(docs)]
-    base = pr.aggregate(maj, name, "majority", chance, seed=seed)
-    base.extra["answer"] = answer
-    rows["majority"] = base.to_json()
+    rows["majority"] = pr.aggregate(maj, name, "majority", chance, seed=seed)
+    rows["majority"].extra["answer"] = answer
+    if "model" in rows:
+        rows["model"].extra.update(pr.versus(rows, seed))
     info = {"probe": name, "documents": len(docs), "openers": openers, "chance": round(chance, 4),
             "per_bucket": per_bucket, "depth": 1}
-    return {name: rows}, info
+    return {name: {row: r.to_json() for row, r in rows.items()}}, info
 
 
 def context_curves(test: list[str], vocab: Vocab, model, device, ngrams: dict[str, NGram],

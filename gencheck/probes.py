@@ -656,6 +656,7 @@ class ProbeResult:
     overall: Cell
     chance: float | dict[str, float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list, repr=False, compare=False)  # for paired comparisons
 
     def reach(self, chance: float | dict[str, float] | None = None) -> str | None:
         """The largest bucket whose accuracy is at least twice chance and whose interval's lower bound is
@@ -695,7 +696,88 @@ def aggregate(outcomes: Sequence[Outcome], probe: str, scorer: str = "", chance=
     cells = [_cell(label, outs, resamples, (seed, i), min_events)
              for i, (label, outs) in enumerate(zip(BUCKET_LABELS, by_bucket))]
     overall = _cell("all", list(outcomes), resamples, (seed, len(BUCKET_LABELS)), min_events)
-    return ProbeResult(probe, scorer, cells, overall, chance)
+    return ProbeResult(probe, scorer, cells, overall, chance, outcomes=list(outcomes))
+
+
+# --- paired comparison of two rows ----------------------------------------------------------------------
+
+@dataclass
+class Difference:
+    """Accuracy of one row minus another's on the same events of one bucket, with a 95 % interval from
+    resampling documents for both rows at once. Two rows scored on the same documents share their hard
+    and easy documents, so the difference varies far less than either accuracy: intervals that overlap
+    can still hide a difference that every resample agrees on."""
+
+    label: str
+    events: int
+    documents: int
+    diff: float
+    ci: tuple[float, float]
+    too_few: bool = False
+
+    @property
+    def above(self) -> bool:
+        """The first row is above the second beyond noise: the whole interval is above 0."""
+        return not self.too_few and self.events > 0 and self.ci[0] > 0
+
+    def to_json(self) -> dict[str, Any]:
+        hide = self.too_few or not self.events
+        r = (lambda v: None if hide or not math.isfinite(v) else round(float(v), 4))
+        return {"bucket": self.label, "events": self.events, "documents": self.documents,
+                "too_few": self.too_few, "diff": r(self.diff),
+                "ci95": None if hide else [r(self.ci[0]), r(self.ci[1])]}
+
+
+def _difference(label: str, a: list[Outcome], b: list[Outcome], resamples: int, seed: Sequence[int],
+                min_events: int) -> Difference:
+    if not a:
+        return Difference(label, 0, 0, float("nan"), (float("nan"), float("nan")), True)
+    uniq, inv = np.unique([o.doc for o in a], return_inverse=True)
+    ev = np.bincount(inv).astype(np.float64)
+    delta = np.bincount(inv, weights=[float(x.correct) - float(y.correct) for x, y in zip(a, b)],
+                        minlength=len(uniq))
+    ci = _bootstrap(delta, ev, resamples, np.random.default_rng(list(seed)))
+    return Difference(label, len(a), len(uniq), float(delta.sum() / ev.sum()), ci, len(a) < min_events)
+
+
+def paired_difference(a: ProbeResult, b: ProbeResult, resamples: int = 1000, seed: int = 0,
+                      min_events: int = MIN_EVENTS) -> tuple[list[Difference], Difference]:
+    """`a` minus `b` per distance bucket and overall, resampling documents for both at once. The rows
+    must have scored the same events in the same order (every row of one probe on one split does)."""
+    if len(a.outcomes) != len(b.outcomes) or any(
+            (x.doc, x.distance, x.depth) != (y.doc, y.distance, y.depth) for x, y in zip(a.outcomes, b.outcomes)):
+        raise ValueError(f"rows {a.scorer!r} and {b.scorer!r} of {a.probe} were not scored on the same events")
+    pairs: list[tuple[list[Outcome], list[Outcome]]] = [([], []) for _ in BUCKET_LABELS]
+    for x, y in zip(a.outcomes, b.outcomes):
+        i = bucket_of(x.distance)
+        pairs[i][0].append(x)
+        pairs[i][1].append(y)
+    cells = [_difference(label, xa, xb, resamples, (seed, i, 2), min_events)
+             for i, (label, (xa, xb)) in enumerate(zip(BUCKET_LABELS, pairs))]
+    overall = _difference("all", a.outcomes, b.outcomes, resamples, (seed, len(BUCKET_LABELS), 2), min_events)
+    return cells, overall
+
+
+def versus(rows: dict[str, ProbeResult], seed: int = 0, of: str = "model") -> dict[str, Any]:
+    """The `of` row against every other row of one probe (a trivial majority row, one answer nearly
+    always, is no floor and is left out): `versus` {row: {overall, buckets}} of paired differences, and
+    `above_baselines`, the buckets where `of` is above every other row beyond noise."""
+    mine = rows[of]
+    others = {name: r for name, r in rows.items() if name != of and not r.extra.get("trivial")}
+    out: dict[str, Any] = {}
+    above: list[bool] | None = None
+    for name, other in others.items():
+        try:
+            cells, overall = paired_difference(mine, other, seed=seed)
+        except ValueError as exc:  # no comparison is better than a wrong one; nothing is above it
+            out[name] = {"skipped": str(exc)}
+            above = [False] * len(BUCKET_LABELS)
+            continue
+        out[name] = {"overall": overall.to_json(), "buckets": [c.to_json() for c in cells]}
+        flags = [c.above for c in cells]
+        above = flags if above is None else [x and y for x, y in zip(above, flags)]
+    return {"versus": out,
+            "above_baselines": [lab for lab, ok in zip(BUCKET_LABELS, above or []) if ok]}
 
 
 def run_probe(probe: Probe | str, texts: Sequence[str], vocab, scorer: Scorer, scorer_name: str = "model",

@@ -73,12 +73,24 @@ def rate(x: float | None) -> str:
     return text[1:] if text.startswith("0.") else text
 
 
-def acc_cell(cell: dict) -> str:
+ABOVE = "▲"  # the model row's mark: above every other row of the bucket in a paired comparison
+
+
+def acc_cell(cell: dict, mark: str = "") -> str:
     """Accuracy in percent over its 95 % interval; a cell with too few events shows only its count."""
     if cell["too_few"] or cell["accuracy"] is None:
         return f"n={cell['events']}" if cell["events"] else ""
     lo, hi = cell["ci95"]
-    return f"{100 * cell['accuracy']:.0f}\n{100 * lo:.0f}–{100 * hi:.0f}"
+    return f"{100 * cell['accuracy']:.0f}{mark}\n{100 * lo:.0f}–{100 * hi:.0f}"
+
+
+def above_note(model: dict) -> str:
+    """The caption that explains the mark, with where it is (empty for results made before it existed)."""
+    if "above_baselines" not in model:
+        return ""
+    where = ", ".join(short(b) for b in model["above_baselines"]) or "no bucket"
+    return (f"{ABOVE} model above every other row, paired over documents (the difference's 95 % interval "
+            f"above 0): {where}.")
 
 
 def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: str = "") -> Table | None:
@@ -93,6 +105,10 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
     if maj.get("trivial"):
         caption = (caption + " " if caption else "") + (f"no majority row: the answer is nearly always "
                    f"{maj.get('answer')!r}, so this probe asks when the closer comes, not which.")
+    model = rows.get("model") or {}
+    above = set(model.get("above_baselines") or ())
+    if above_note(model):
+        caption = (caption + "\n" if caption else "") + above_note(model)
     t = Table(title=title + " · % right, 95 % interval below", title_justify="left", caption=caption or None,
               caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     t.add_column("chars →", no_wrap=True)
@@ -104,7 +120,8 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
         if name not in rows or (name == "majority" and maj.get("trivial")):
             continue
         r = rows[name]
-        t.add_row(name, *[acc_cell(r["buckets"][i]) for i in shown], short(r.get("reach")))
+        marks = [ABOVE if name == "model" and r["buckets"][i]["bucket"] in above else "" for i in shown]
+        t.add_row(name, *[acc_cell(r["buckets"][i], m) for i, m in zip(shown, marks)], short(r.get("reach")))
     return t
 
 
@@ -382,6 +399,14 @@ def _bucket_cells(r: RunResult, row: str = "model") -> list[dict]:
     return (((p.get("real") or {}).get(head) or {}).get(row) or {}).get("buckets") or [] if head else []
 
 
+def _above_baselines(r: RunResult) -> set[str] | None:
+    """The buckets where the run's model is above every other row of the headline probe (paired), or None
+    for results made before that comparison existed."""
+    p = r.probes or {}
+    model = ((p.get("real") or {}).get(p.get("headline")) or {}).get("model") or {}
+    return set(model["above_baselines"]) if "above_baselines" in model else None
+
+
 def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
     """The headline probe by distance bucket, one row per grid point (mean ± sd over seeds where a point
     has several), then the 20-gram and majority rows of the first point (the same corpus and events for
@@ -402,9 +427,15 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
     if not head or not shown:
         return None
     seeded = any(len(g) > 1 for g in groups)
+    aboves = [[_above_baselines(r) for r in g] for g in groups]
+    compared = all(a is not None for g in aboves for a in g)
+    caption = "* the column's best point, beyond noise." + (
+        f" {ABOVE} above every baseline row of its own run, paired over documents"
+        + (" (in every seed)." if seeded else ".") if compared else "")
     t = Table(title=f"{head} by distance from opener to closer · % right, "
                     + ("mean ± sd over seeds" if seeded else "95 % interval below"),
-              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
+              caption=caption, caption_justify="left")
     t.add_column("model", no_wrap=True)
     for i in shown:
         t.add_column(f"{short(cells0[i]['bucket'])}\nn={cells0[i]['events']}", justify="right", no_wrap=True)
@@ -424,6 +455,8 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
         row = [f"{m['kind']} {m['layers']}×{m['hidden']}"]
         for col, i in enumerate(shown):
             star = "*" if best[col] == k else ""
+            if compared and all(cells0[i]["bucket"] in a for a in aboves[k]):
+                star += ABOVE
             if seeded:
                 row.append(_pm(stats[k][col], "{:.0f}", 100) + star)
             else:
@@ -542,12 +575,17 @@ def _markdown_buckets(r: RunResult) -> list[str]:
     buckets = [b["bucket"] for b in table[rows[0]]["buckets"] if b["events"]]
     out = ["", f"**{r.run_id}** · `{head}` on the test split, % right (95 % interval) by characters from opener "
                "to closer", "", "| row | " + " | ".join(buckets) + " |", "|---" * (len(buckets) + 1) + "|"]
+    above = set(table.get("model", {}).get("above_baselines") or ())
     for row in rows:
         cells = {b["bucket"]: b for b in table[row]["buckets"]}
         text = []
         for name in buckets:
             b = cells[name]
+            mark = ABOVE if row == "model" and name in above else ""
             text.append(f"n={b['events']}" if b["too_few"] or b["accuracy"] is None else
-                        f"{100 * b['accuracy']:.0f} ({100 * b['ci95'][0]:.0f}–{100 * b['ci95'][1]:.0f})")
+                        f"{100 * b['accuracy']:.0f}{mark} ({100 * b['ci95'][0]:.0f}–{100 * b['ci95'][1]:.0f})")
         out.append(f"| {row} | " + " | ".join(text) + " |")
+    if "above_baselines" in table.get("model", {}):
+        out += ["", f"{ABOVE}: the model is above every other row there, paired over documents (the difference's "
+                    "95 % interval above 0)."]
     return out

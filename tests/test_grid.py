@@ -196,8 +196,16 @@ def test_grid_scorecard_shows_the_headline_probe_by_distance_with_floors_and_a_s
     text = console.export_text()
     table = text[text.index("latex_end by distance"):]
     assert "101-300" in table and "n=182" in table and "11-30" not in table  # buckets with too few events left out
-    assert "50*" in table and table.count("*") == 1
+    rows = table.split("* the column's best point")[0]
+    assert "50*" in rows and rows.count("*") == 1 and "▲" not in table  # results from before the paired comparison
     assert "20-gram" in table and "majority" in table
+    base["probes"]["real"]["latex_end"]["model"]["above_baselines"] = []
+    wide["probes"]["real"]["latex_end"]["model"]["above_baselines"] = ["101-300"]
+    console = Console(width=120, record=True)
+    console.print(GridView([RunResult.from_json(base), RunResult.from_json(wide)]))
+    table = console.export_text().split("latex_end by distance")[1]
+    assert "50*▲" in table and table.split("* the column's best point")[0].count("▲") == 1
+    assert "above every baseline row of its own run" in " ".join(table.split())
     seeded = copy.deepcopy(base)
     seeded["seed"] += 1
     console = Console(width=120, record=True)

@@ -42,6 +42,15 @@ def test_measure_gives_every_row_on_the_same_events_and_json():
         counts = {name: [c["events"] for c in r["buckets"]] for name, r in rows.items()}
         assert len({tuple(v) for v in counts.values()}) == 1, f"{probe}: rows scored different events"
     assert set(js["controlled"]["latex_end"]) == set(js["rows"])
+    # the model row carries its paired comparison with every other row, real and controlled
+    for rows in [*js["real"].values(), js["controlled"]["latex_end"]]:
+        model = rows["model"]
+        others = {n for n, r in rows.items() if n != "model" and not r.get("trivial")}
+        assert set(model["versus"]) == others
+        for name in others:
+            diffs = model["versus"][name]["buckets"]
+            assert [d["events"] for d in diffs] == [c["events"] for c in model["buckets"]]
+        assert set(model["above_baselines"]) <= {c["bucket"] for c in model["buckets"] if not c["too_few"]}
     assert js["controlled_info"]["chance"] == round(1 / len(js["controlled_info"]["openers"]), 4)
     for row in ("model", "20-gram", "5-gram"):
         assert js["context"][row]["full_bpc"] > 0
@@ -49,7 +58,30 @@ def test_measure_gives_every_row_on_the_same_events_and_json():
     assert js["context"]["5-gram"]["effective_context"] == 10
     assert js["ngrams"]["20-gram"]["order"] == 20 and js["ngrams"]["5-gram"]["bytes"] > 0
     assert js["sampled"]["probe"] == "latex_end"
-    Console(width=100, file=open("/dev/null", "w")).print(ProbesView(js))
+    console = Console(width=100, record=True, file=open("/dev/null", "w"))
+    console.print(ProbesView(js))
+    assert "model above every other row, paired over documents" in " ".join(console.export_text().split())
+
+
+def test_the_mark_is_shown_where_the_model_is_above_every_row():
+    bucket = {"bucket": "31-100", "events": 40, "documents": 9, "too_few": False, "accuracy": 0.5,
+              "ci95": [0.3, 0.7], "mean_bits": None, "bits_ci95": None}
+    rows = {"model": {"buckets": [bucket], "reach": None, "above_baselines": ["31-100"], "versus": {}},
+            "20-gram": {"buckets": [{**bucket, "accuracy": 0.4}], "reach": None}}
+    probes = {"rows": ["model", "20-gram"], "real": {"latex_end": rows}}
+    console = Console(width=100, record=True, file=open("/dev/null", "w"))
+    console.print(ProbesView(probes))
+    text = " ".join(console.export_text().split())  # captions wrap at the table's width
+    assert "50▲" in text and "40▲" not in text and "paired over documents" in text and ": 31-100." in text
+    rows["model"]["above_baselines"] = []
+    console = Console(width=100, record=True, file=open("/dev/null", "w"))
+    console.print(ProbesView(probes))
+    text = " ".join(console.export_text().split())
+    assert "▲ model above every other row" in text and ": no bucket." in text and "50▲" not in text
+    del rows["model"]["above_baselines"]  # results made before the comparison existed: no mark, no note
+    console = Console(width=100, record=True, file=open("/dev/null", "w"))
+    console.print(ProbesView(probes))
+    assert "paired" not in console.export_text()
 
 
 def test_sampled_side_counts_right_closes_from_events_and_wrong_ones_from_findings():

@@ -38,6 +38,7 @@ from gencheck.probes import (
     markdown_fence_events,
     markdown_link_events,
     model_logprobs,
+    paired_difference,
     model_position_bits,
     model_scorer,
     ngram_scorer,
@@ -48,6 +49,7 @@ from gencheck.probes import (
     model_logprobs_batched,
     planned_model_scorer,
     probe_requests,
+    versus,
 )
 
 CPU = torch.device("cpu")
@@ -387,3 +389,63 @@ def test_encode_positions_line_up():
     ids = encode(SEP + LATEX, vocab)
     for e in latex_env_events(LATEX):
         assert vocab.decode(ids[e.pos + 1:e.pos + 1 + len(e.target)]) == e.target
+
+
+# --- paired comparison of rows ---------------------------------------------------------------------------
+
+def _rows_on_the_same_events(seed: int = 0, docs: int = 30, per_doc: int = 10, lift: float = 0.1):
+    """Two rows on one set of events (distance 50) whose documents differ wildly in difficulty; row `a` is
+    right on a few more events than `b` in every document: the case where intervals overlap but every
+    resample agrees on the difference."""
+    rng = np.random.default_rng(seed)
+    a, b = [], []
+    for d in range(docs):
+        hard = rng.uniform(0.05, 0.95)
+        for _ in range(per_doc):
+            u = rng.uniform()
+            b.append(Outcome(d, 50, 1, u < hard, None))
+            a.append(Outcome(d, 50, 1, u < min(1.0, hard + lift), None))
+    return aggregate(a, "latex_end", "model", seed=1), aggregate(b, "latex_end", "20-gram", seed=1)
+
+
+def test_paired_difference_sees_what_overlapping_intervals_hide():
+    a, b = _rows_on_the_same_events()
+    ca, cb = a.cells[bucket_of(50)], b.cells[bucket_of(50)]
+    assert ca.ci[0] < cb.ci[1], "the setup must give overlapping intervals"
+    cells, overall = paired_difference(a, b)
+    d = cells[bucket_of(50)]
+    assert d.diff == pytest.approx(ca.accuracy - cb.accuracy)
+    assert d.ci[0] <= d.diff <= d.ci[1] and d.above
+    assert overall.diff == pytest.approx(d.diff) and overall.events == 300
+    assert all(c.too_few and not c.above for i, c in enumerate(cells) if i != bucket_of(50))
+    # the other way round it is below, not above; a row against itself differs by exactly nothing
+    back = paired_difference(b, a)[0][bucket_of(50)]
+    assert back.diff == pytest.approx(-d.diff) and not back.above
+    same = paired_difference(a, a)[0][bucket_of(50)]
+    assert (same.diff, same.ci, same.above) == (0.0, (0.0, 0.0), False)
+
+
+def test_paired_difference_refuses_rows_on_different_events():
+    a, b = _rows_on_the_same_events()
+    shorter = aggregate(b.outcomes[:-1], "latex_end", "20-gram")
+    with pytest.raises(ValueError, match="same events"):
+        paired_difference(a, shorter)
+
+
+def test_versus_marks_buckets_above_every_row_and_leaves_out_a_trivial_majority():
+    a, b = _rows_on_the_same_events()
+    maj = aggregate([Outcome(o.doc, o.distance, o.depth, True, None) for o in b.outcomes], "latex_end", "majority")
+    got = versus({"model": a, "20-gram": b, "majority": maj})
+    assert set(got["versus"]) == {"20-gram", "majority"} and got["above_baselines"] == []  # majority always right
+    maj.extra["trivial"] = True
+    got = versus({"model": a, "20-gram": b, "majority": maj})
+    assert set(got["versus"]) == {"20-gram"} and got["above_baselines"] == ["31-100"]
+    js = json.loads(json.dumps(got))
+    cell = js["versus"]["20-gram"]["buckets"][bucket_of(50)]
+    assert cell["diff"] > 0 and cell["ci95"][0] > 0
+    assert js["versus"]["20-gram"]["buckets"][0] == {"bucket": "1-10", "events": 0, "documents": 0,
+                                                     "too_few": True, "diff": None, "ci95": None}
+    # a row scored on other events is not compared, and nothing is above it
+    shorter = aggregate(b.outcomes[:-1], "latex_end", "5-gram")
+    got = versus({"model": a, "20-gram": b, "5-gram": shorter})
+    assert "skipped" in got["versus"]["5-gram"] and got["above_baselines"] == []

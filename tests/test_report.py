@@ -84,4 +84,13 @@ def test_report_markdown_has_a_row_per_run_and_the_headline_probe_by_distance(tm
     assert len(runs) == 2 and "latex_end 60 % (50–70)" in runs[0] and "| 31-100 |" in runs[0] and "| 300 |" in runs[0]
     assert "| row | 11-30 | 31-100 |" in out  # the empty bucket is left out, the tiny one shows its count
     assert "| model | n=5 | 60 (50–70) |" in out and "| majority | n=5 | 30 (20–40) |" in out
+    assert not any("▲" in line for line in out)  # results from before the paired comparison: no mark, no note
+    probes["real"]["latex_end"]["model"]["above_baselines"] = ["31-100"]
+    r = dataclasses.replace(result(), run_id="c")
+    r.probes = probes
+    (tmp_path / "c").mkdir()
+    r.save(tmp_path / "c" / "results.json")
+    assert main(["report", "--markdown", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "| model | n=5 | 60▲ (50–70) |" in out and any(line.startswith("▲: the model is above") for line in out)
     assert main(["report", "--markdown", "--json", str(tmp_path / "a")]) == 2
