@@ -106,9 +106,9 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
         caption = (caption + " " if caption else "") + (f"no majority row: the answer is nearly always "
                    f"{maj.get('answer')!r}, so this probe asks when the closer comes, not which.")
     model = rows.get("model") or {}
-    above = set(model.get("above_baselines") or ())
-    if above_note(model):
-        caption = (caption + "\n" if caption else "") + above_note(model)
+    above, note = set(model.get("above_baselines") or ()), above_note(model)
+    if note:
+        caption = (caption + "\n" if caption else "") + note
     t = Table(title=title + " · % right, 95 % interval below", title_justify="left", caption=caption or None,
               caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     t.add_column("chars →", no_wrap=True)
@@ -586,6 +586,6 @@ def _markdown_buckets(r: RunResult) -> list[str]:
                         f"{100 * b['accuracy']:.0f}{mark} ({100 * b['ci95'][0]:.0f}–{100 * b['ci95'][1]:.0f})")
         out.append(f"| {row} | " + " | ".join(text) + " |")
     if "above_baselines" in table.get("model", {}):
-        out += ["", f"{ABOVE}: the model is above every other row there, paired over documents (the difference's "
-                    "95 % interval above 0)."]
+        out += ["", (f"{ABOVE}: the model is above every other row there, paired over documents (the "
+                     "difference's 95 % interval above 0).")]
     return out
