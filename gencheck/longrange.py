@@ -25,6 +25,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -101,10 +102,8 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
             if name == "model":
                 rows.update(pr.run_probe(probe, test, vocab, scorer, name, train, seed=seed))
                 continue
-            key = f"real/{probe.name}/{name}"
-            if key not in known:
-                known[key] = pr.probe_outcomes(probe, test, vocab, scorer)
-            rows[name] = pr.aggregate(known[key], probe.name, name, probe.chance, seed=seed)
+            outs = _known(known, f"real/{probe.name}/{name}", partial(pr.probe_outcomes, probe, test, vocab, scorer))
+            rows[name] = pr.aggregate(outs, probe.name, name, probe.chance, seed=seed)
         chance = rows["model"].chance
         maj = rows["majority"].overall
         if probe.kind == "string" and maj.events and maj.accuracy >= TRIVIAL_MAJORITY:
@@ -136,13 +135,8 @@ def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
     rows: dict[str, pr.ProbeResult] = {}
     known = known if known is not None else {}
     for row, scorer in scorers.items():
-        key = f"controlled/{name}/{row}"
-        if row == "model":
-            outs = ct.outcomes(docs, vocab, scorer, name)
-        else:
-            if key not in known:
-                known[key] = ct.outcomes(docs, vocab, scorer, name)
-            outs = known[key]
+        score = partial(ct.outcomes, docs, vocab, scorer, name)
+        outs = score() if row == "model" else _known(known, f"controlled/{name}/{row}", score)
         rows[row] = pr.aggregate(outs, name, row, chance, seed=seed)
     if answer is None:
         answer = pr.majority_answer(name, train)
@@ -174,11 +168,15 @@ def context_curves(test: list[str], vocab: Vocab, model, device, ngrams: dict[st
 
     out = {"model": curve_json(lambda d, N: model_context_bits(model, d, N, device))}
     for row, ng in ngrams.items():
-        key = f"context/{row}"
-        if key not in known:
-            known[key] = curve_json(_ngram_bits(ng))
-        out[row] = known[key]
+        out[row] = _known(known, f"context/{row}", lambda ng=ng: curve_json(_ngram_bits(ng)))
     return out
+
+
+def _known(known: dict, key: str, compute: Callable[[], Any]) -> Any:
+    """An n-gram row's figures: from `known` (the cache) where there, else computed and added to it."""
+    if key not in known:
+        known[key] = compute()
+    return known[key]
 
 
 def _ngram_bits(ng: NGram):

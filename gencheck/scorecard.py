@@ -393,17 +393,21 @@ class GridView:
         return t
 
 
-def _bucket_cells(r: RunResult, row: str = "model") -> list[dict]:
+def _headline_row(r: RunResult, row: str = "model") -> dict:
+    """One row of the run's headline probe on real text ({} when the run has none)."""
     p = r.probes or {}
     head = p.get("headline")
-    return (((p.get("real") or {}).get(head) or {}).get(row) or {}).get("buckets") or [] if head else []
+    return (((p.get("real") or {}).get(head) or {}).get(row) or {}) if head else {}
+
+
+def _bucket_cells(r: RunResult, row: str = "model") -> list[dict]:
+    return _headline_row(r, row).get("buckets") or []
 
 
 def _above_baselines(r: RunResult) -> set[str] | None:
     """The buckets where the run's model is above every other row of the headline probe (paired), or None
     for results made before that comparison existed."""
-    p = r.probes or {}
-    model = ((p.get("real") or {}).get(p.get("headline")) or {}).get("model") or {}
+    model = _headline_row(r)
     return set(model["above_baselines"]) if "above_baselines" in model else None
 
 
@@ -461,8 +465,7 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
                 row.append(_pm(stats[k][col], "{:.0f}", 100) + star)
             else:
                 cs = cells[k][0]
-                text = acc_cell(cs[i] if len(cs) > i else {"too_few": True, "events": 0})
-                row.append(text.replace("\n", star + "\n", 1) if "\n" in text else text + star)
+                row.append(acc_cell(cs[i] if len(cs) > i else {"too_few": True, "events": 0}, star))
         t.add_row(*row)
     for base in ("20-gram", "majority"):
         cs = _bucket_cells(first, base)
