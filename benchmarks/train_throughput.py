@@ -30,7 +30,7 @@ from torch import nn
 from gencheck.config import TrainConfig
 from gencheck.model import CharRNN, ModelConfig, detach
 from gencheck.progress import print_rows
-from gencheck.train import make_optimizer, train_step
+from gencheck.train import bf16_problem, make_optimizer, train_step
 
 VOCAB = 100
 
@@ -69,6 +69,11 @@ AMP = {"fp32": None, "bf16": torch.bfloat16}
 
 
 def measure(kind: str, layers: int, hidden: int, precision: str, args, device: torch.device) -> dict:
+    """One shape in one precision; a bf16 row this machine cannot run (no bf16 kernels, e.g. an AVX2-only
+    CPU) comes back as `skipped` with the reason, never as a crash."""
+    if precision == "bf16" and (problem := bf16_problem(device, kind)):
+        return {"kind": kind, "layers": layers, "hidden": hidden, "precision": precision, "device": str(device),
+                "skipped": f"bf16 does not run here: {problem}"}
     torch.manual_seed(0)
     embed = 64 if hidden <= 128 else 128
     cfg = TrainConfig(batch_size=args.batch, seq_len=args.seq)
@@ -116,6 +121,15 @@ def measure(kind: str, layers: int, hidden: int, precision: str, args, device: t
             "bare_peak_mb": round(mem["bare"] / 2**20)}
 
 
+def table_row(r: dict, device: torch.device) -> list[str]:
+    name = f"{r['kind']} {r['layers']}×{r['hidden']} {r['precision']}"
+    if "skipped" in r:
+        return [name, "skipped", "", r["skipped"][:60], ""]
+    return [name, f"{r['gencheck_chars_per_s']:,}", f"{r['bare_chars_per_s']:,}",
+            f"{r['ratio']:.2f} ({min(r['ratio_rounds']):.2f}–{max(r['ratio_rounds']):.2f})",
+            f"{r['gencheck_peak_mb']:,} / {r['bare_peak_mb']:,}" if device.type == "cuda" else f"{r['bare_peak_mb']:,}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -138,10 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     print_rows(f"training step, gencheck vs bare PyTorch · {device} · {torch.get_num_threads()} threads · "
                f"batch {args.batch} × {args.seq}",
                ("model", "gencheck chars/s", "bare chars/s", "ratio (rounds' range)", "peak RSS MB"),
-               [[f"{r['kind']} {r['layers']}×{r['hidden']} {r['precision']}", f"{r['gencheck_chars_per_s']:,}", f"{r['bare_chars_per_s']:,}",
-                 f"{r['ratio']:.2f} ({min(r['ratio_rounds']):.2f}–{max(r['ratio_rounds']):.2f})",
-                 f"{r['gencheck_peak_mb']:,} / {r['bare_peak_mb']:,}" if device.type == "cuda" else f"{r['bare_peak_mb']:,}"]
-                for r in rows], rows, args.json)
+               [table_row(r, device) for r in rows], rows, args.json)
     return 0
 
 

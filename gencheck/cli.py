@@ -232,8 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- commands ----------------------------------------------------------------------------------------
 
-def _profile(args, resume_from: Path | None = None):
-    """The profile name and settings: a preset with the typed flags, or on resume the checkpoint's.
+def _profile(args, device, resume_from: Path | None = None):
+    """The profile name and settings: a preset with the typed flags, settled for this machine (its fp32
+    shape where bf16 does not run, train.settle_shape), or on resume the checkpoint's.
 
     Model flags default to None, so the flags the user typed are the ones that are not None; on resume
     each must agree with the checkpoint (train.resume_profile), and nothing comes from today's defaults."""
@@ -257,7 +258,10 @@ def _profile(args, resume_from: Path | None = None):
         import torch
 
         name = "gpu" if args.device != "cpu" and torch.cuda.is_available() else "cpu"
-    return name, with_overrides(PROFILES[name], **over)
+    from .train import settle_shape
+
+    typed = {k for k, v in over.items() if v is not None}
+    return name, settle_shape(name, with_overrides(PROFILES[name], **over), device, typed)
 
 
 def _corpus(args):
@@ -284,7 +288,7 @@ def cmd_run(args) -> int:
         raise UsageError("--budget, --minutes, --seeds and --jobs go with --grid (for one run, use --steps and --seed)")
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
-    name, profile = _profile(args, args.resume / "checkpoint.pt" if args.resume else None)
+    name, profile = _profile(args, device, args.resume / "checkpoint.pt" if args.resume else None)
     corpus_started = time.perf_counter()
     corpus = _corpus(args)
     run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
@@ -308,7 +312,7 @@ def _run_grid(args, device) -> int:
     kinds = (args.kind or "").split(",") if args.kind and "," in args.kind else None
     if kinds:
         args.kind = None  # the cells are an axis of the grid, not a setting of its base profile
-    name, base = _profile(args)
+    name, base = _profile(args, device)
     combos = parse_grid(args.grid)
     if kinds:
         if any("kind" in c for c in combos):
@@ -376,7 +380,7 @@ def cmd_train(args) -> int:
     device = pick_device(args.device)
     use_threads(getattr(args, "threads", None))
     ckpt = args.out / "checkpoint.pt"
-    _, profile = _profile(args, ckpt if args.resume else None)
+    _, profile = _profile(args, device, ckpt if args.resume else None)
 
     def refuse_existing() -> None:
         if not args.resume and ckpt.exists():

@@ -103,7 +103,8 @@ def points(base: Profile, combos: list[dict], budget_chars: int | None, corpus_h
         if budget_chars:
             per_step = p.train.batch_size * p.train.seq_len
             p = replace(p, train=replace(p.train, steps=max(1, budget_chars // per_step)))
-        blob = json.dumps({"profile": asdict(p), "corpus": corpus_hash, "probes": probes, "gencheck": __version__},
+        identity = {k: v for k, v in asdict(p).items() if k != "note"}  # the note explains, it is not a setting
+        blob = json.dumps({"profile": identity, "corpus": corpus_hash, "probes": probes, "gencheck": __version__},
                           sort_keys=True)
         out.append(GridPoint(ov, p, hashlib.sha256(blob.encode()).hexdigest()[:10]))
     return out

@@ -199,7 +199,7 @@ class Scorecard:
         maj = r.closers.get("majority_baseline") or {}
         t = Table(title=f"gencheck scorecard · {r.corpus['name']} ({r.corpus['content_hash'][:12]})",
                   caption=f"run {r.run_id} · {r.device} · {r.train.get('precision', 'fp32')} · seed {r.seed} · "
-                          f"{r.wall_seconds:.0f}s wall")
+                          f"{r.wall_seconds:.0f}s wall" + (f"\n{r.train['shape_note']}" if r.train.get("shape_note") else ""))
         t.add_column("metric")
         t.add_column(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params']:,} params", justify="right")
         t.add_column("baseline", justify="right")

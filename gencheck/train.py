@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from rich.markup import escape
 
-from .config import PROFILES, Profile, SampleConfig, TrainConfig, with_overrides
+from .config import FP32_SHAPES, PROFILES, Profile, SampleConfig, TrainConfig, with_overrides
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, UsageError, atomic_write
 from .model import CharRNN, ModelConfig, detach, param_count, state_from_list, state_to_list
@@ -101,32 +102,77 @@ def _bf16_runs(device: torch.device, model: CharRNN) -> str | None:
         model.zero_grad(set_to_none=True)
 
 
-def resolve_precision(requested: str, device: torch.device, model: CharRNN) -> tuple[str, torch.dtype | None]:
-    """The precision training runs in, and the autocast dtype for it (None: plain fp32).
+def bf16_problem(device: torch.device, kind: str = "lstm") -> str | None:
+    """Why bf16 autocast cannot train a `kind` RNN here (None: it can). A CPU without bf16 kernels, such as
+    an AVX2-only one, fails inside oneDNN ("could not create a primitive descriptor")."""
+    return _bf16_runs(device, CharRNN(ModelConfig(4, kind, 1, 8, 4)).to(device))
 
-    auto: bf16 on CUDA when this torch/cuDNN runs the RNN in it (else fp32 with TF32 matmuls), bf16 on a
-    CPU with native bf16 (measured on the `cpu` profile: same bits/char at equal characters, 1.4× the
-    speed; README "Precision"), fp32 elsewhere. An explicit bf16 that cannot run is an error."""
+
+@dataclass(frozen=True)
+class PrecisionChoice:
+    """What training runs in and why, decided before anything is built."""
+
+    precision: str  # fp32 or bf16, never auto
+    reason: str  # for a person: "this CPU has no native bf16", "--precision fp32", ...
+    failed: str | None = None  # the error of a bf16 attempt that did not run
+
+    @property
+    def amp(self) -> torch.dtype | None:
+        return torch.bfloat16 if self.precision == "bf16" else None
+
+
+def choose_precision(requested: str, device: torch.device, model: CharRNN) -> PrecisionChoice:
+    """auto: bf16 on CUDA when this torch/cuDNN runs the RNN in it (else fp32 with TF32 matmuls), bf16 on a
+    CPU with native bf16 where the kernels run (measured on the `cpu` profile: same bits/char at equal
+    characters, 1.4× the speed; docs/measurements.md), fp32 elsewhere. An explicit bf16 that cannot run is
+    an error. Logs nothing: `resolve_precision` says what a person needs to know."""
     if requested not in PRECISIONS:
         raise UsageError(f"--precision {requested!r}: choose one of {', '.join(PRECISIONS)}")
-    if device.type not in ("cuda", "cpu") or requested == "fp32":
-        return "fp32", None
-    if requested == "auto" and device.type == "cpu" and not cpu_has_native_bf16():
-        return "fp32", None
+    if requested == "fp32":
+        return PrecisionChoice("fp32", "--precision fp32")
+    if device.type not in ("cuda", "cpu"):
+        return PrecisionChoice("fp32", f"bf16 is not tried on {device.type}")
+    native = device.type == "cuda" or cpu_has_native_bf16()
+    if requested == "auto" and not native:
+        return PrecisionChoice("fp32", "this CPU has no native bf16")
     failed = _bf16_runs(device, model)
     if failed is None:
-        if requested == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
-            log("[yellow]--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX); it runs emulated, "
-                "probably slower than fp32[/]")
-        return "bf16", torch.bfloat16
+        return PrecisionChoice("bf16", "--precision bf16" if requested == "bf16" else
+                               ("bf16 autocast on CUDA" if device.type == "cuda" else "this CPU has native bf16"))
     if requested == "bf16":
         raise UsageError(f"--precision bf16 does not run this {model.cfg.kind.upper()} on {device.type} "
                          f"here ({failed}); use --precision fp32")
-    log(f"[yellow]bf16 autocast does not run this RNN here ({failed}); training in fp32[/]")
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    return "fp32", None
+    return PrecisionChoice("fp32", f"bf16 does not run this {model.cfg.kind.upper()} here", failed)
+
+
+def resolve_precision(requested: str, device: torch.device, model: CharRNN) -> tuple[str, torch.dtype | None]:
+    """The precision training runs in, and the autocast dtype for it (None: plain fp32), saying once what
+    a person should know (an emulated bf16, a fallback to fp32)."""
+    choice = choose_precision(requested, device, model)
+    if choice.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        log("[yellow]--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX); it runs emulated, "
+            "probably slower than fp32[/]")
+    if choice.failed is not None:
+        log(f"[yellow]bf16 autocast does not run this RNN here ({escape(choice.failed)}); training in fp32[/]")
+        if device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True
+            torch.backends.cudnn.allow_tf32 = True
+    return choice.precision, choice.amp
+
+
+def settle_shape(name: str, profile: Profile, device: torch.device, typed: set[str] = frozenset()) -> Profile:
+    """The profile as it will train on this machine: a profile with an fp32 shape (config.FP32_SHAPES) takes
+    it when training would run in fp32, unless the user typed that setting. The choice and its reason go
+    into `profile.note`, which the scorecard caption and results.json show, so two users on different CPUs
+    know why their figures differ."""
+    alt = {k: v for k, v in FP32_SHAPES.get(name, {}).items() if k not in typed}
+    if not alt:
+        return profile
+    probe = CharRNN(ModelConfig(4, profile.kind, 1, 8, 4)).to(device)
+    choice = choose_precision(profile.train.precision, device, probe)
+    if choice.precision == "fp32":
+        profile = replace(profile, **alt)
+    return replace(profile, note=f"{profile.layers}×{profile.hidden}, {choice.precision}: {choice.reason}")
 
 
 # --- data --------------------------------------------------------------------------------------------
@@ -187,6 +233,7 @@ class Checkpoint:
     sample_config: SampleConfig | None = None  # None until a `gencheck run` chose them
     train_seconds: float | None = None  # training time up to `step`, over all sessions
     evolution: list = field(default_factory=list)  # rows of gencheck.evolution, up to `step`
+    profile_note: str = ""  # why the shape is what it is on the machine that started it (Profile.note)
 
     def save(self, path: Path) -> None:
         payload = {
@@ -198,7 +245,8 @@ class Checkpoint:
             "corpus": {"name": self.corpus_name, "content_hash": self.corpus_hash},
             "position": {"step": self.step, "epoch": self.epoch, "chunk": self.chunk, "seconds": self.train_seconds},
             "profile": {"name": self.profile_name,
-                        "sample": asdict(self.sample_config) if self.sample_config is not None else None},
+                        "sample": asdict(self.sample_config) if self.sample_config is not None else None,
+                        "note": self.profile_note},
             "model": self.model_state,
             "optim": self.optim_state,
             "rng": self.rng,
@@ -240,6 +288,7 @@ class Checkpoint:
                 history=p["history"], profile_name=prof.get("name"),
                 sample_config=SampleConfig(**prof["sample"]) if prof.get("sample") else None,
                 train_seconds=pos.get("seconds"), evolution=p.get("evolution") or [],
+                profile_note=str(prof.get("note") or ""),
             )
         except (KeyError, TypeError) as exc:
             raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {exc})") from None
@@ -336,7 +385,7 @@ def resume_profile(ck: Checkpoint, path: Path, given: dict[str, Any]) -> Profile
     sample = ck.sample_config or replace(with_overrides(preset, **given).sample, seed=ck.train_config.seed)
     m = ck.model_config
     return Profile(label, preset.description, m.kind, m.layers, m.hidden, m.embed, m.dropout,
-                   train=replace(ck.train_config, steps=budget), sample=sample)
+                   train=replace(ck.train_config, steps=budget), sample=sample, note=ck.profile_note)
 
 
 def check_resumable(ck: Checkpoint, path: Path, profile: Profile, sample: SampleConfig | None) -> None:
@@ -481,6 +530,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     step, epoch, chunk, state, history, evolution = 0, 0, 0, None, [], []
     # Resume keeps what the checkpoint says it is; older ones have no name and no training time.
     name, sample = (ck.profile_name, ck.sample_config or sample) if ck else (profile.name, sample)
+    note = ck.profile_note if ck else profile.note
     prior_seconds = ck.train_seconds if ck else 0.0
     if ck is not None:
         opt.load_state_dict(ck.optim_state)
@@ -502,7 +552,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         Checkpoint(mcfg, cfg, vocab, corpus.spec.name, corpus.content_hash, step, epoch, chunk,
                    model.state_dict(), opt.state_dict(), rng_state(device), state_to_list(state),
                    history, name, sample, elapsed() if prior_seconds is not None else None,
-                   evolution).save(ckpt_path)
+                   evolution, note).save(ckpt_path)
 
     model.train()
     chars_per_step = cfg.batch_size * cfg.seq_len

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gencheck import train as train_mod
+from gencheck.config import with_overrides
 from gencheck.fsutil import GencheckError, UsageError
 from gencheck.model import CharRNN, ModelConfig
 from gencheck.train import Checkpoint, resolve_precision, train, use_threads
@@ -19,18 +20,66 @@ def tiny_model() -> CharRNN:
     return CharRNN(ModelConfig(20, "lstm", 1, 8, 4))
 
 
+def fake_cpu(monkeypatch, native: bool, kernels: bool = True) -> None:
+    """Fake what this CPU says and whether bf16 kernels run, never the arithmetic: the choices are tested on
+    every machine, with or without bf16."""
+    monkeypatch.setattr(train_mod, "cpu_has_native_bf16", lambda: native)
+    monkeypatch.setattr(train_mod, "_bf16_runs", lambda device, model: None if kernels else "no primitive")
+
+
 def test_auto_on_a_cpu_follows_native_bf16(monkeypatch):
-    monkeypatch.setattr(train_mod, "cpu_has_native_bf16", lambda: False)
+    fake_cpu(monkeypatch, native=False)
     assert resolve_precision("auto", CPU, tiny_model()) == ("fp32", None)
-    monkeypatch.setattr(train_mod, "cpu_has_native_bf16", lambda: True)
+    fake_cpu(monkeypatch, native=True)
     assert resolve_precision("auto", CPU, tiny_model()) == ("bf16", torch.bfloat16)
     assert resolve_precision("fp32", CPU, tiny_model()) == ("fp32", None)
 
 
 def test_explicit_bf16_without_native_support_runs_with_a_warning(monkeypatch, capsys):
-    monkeypatch.setattr(train_mod, "cpu_has_native_bf16", lambda: False)
+    fake_cpu(monkeypatch, native=False)
     assert resolve_precision("bf16", CPU, tiny_model()) == ("bf16", torch.bfloat16)
     assert "no native bf16" in capsys.readouterr().err
+
+
+def test_the_cpu_profile_takes_its_fp32_shape_where_bf16_does_not_run(monkeypatch):
+    from gencheck.config import PROFILES
+    from gencheck.train import settle_shape
+
+    cpu = PROFILES["cpu"]
+    fake_cpu(monkeypatch, native=False)
+    p = settle_shape("cpu", cpu, CPU)
+    assert (p.layers, p.hidden) == (2, 128) and p.note == "2×128, fp32: this CPU has no native bf16"
+    fake_cpu(monkeypatch, native=True, kernels=False)  # flags say yes, oneDNN has no kernel
+    assert settle_shape("cpu", cpu, CPU).note == "2×128, fp32: bf16 does not run this LSTM here"
+    fake_cpu(monkeypatch, native=True)
+    p = settle_shape("cpu", cpu, CPU)
+    assert (p.layers, p.hidden) == (2, 256) and p.note == "2×256, bf16: this CPU has native bf16"
+    fp32 = with_overrides(cpu, precision="fp32")
+    assert settle_shape("cpu", fp32, CPU).note == "2×128, fp32: --precision fp32"
+    typed = with_overrides(cpu, hidden=256, precision="fp32")  # a typed shape wins over the fp32 shape
+    assert settle_shape("cpu", typed, CPU, {"hidden", "precision"}).hidden == 256
+    assert settle_shape("gpu", PROFILES["gpu"], CPU) == PROFILES["gpu"]  # no fp32 shape: unchanged, no note
+
+
+def test_an_override_of_the_shape_drops_the_note_that_explained_the_old_one(monkeypatch):
+    from gencheck.config import PROFILES
+    from gencheck.train import settle_shape
+
+    fake_cpu(monkeypatch, native=False)
+    settled = settle_shape("cpu", PROFILES["cpu"], CPU)
+    assert with_overrides(settled, hidden=64).note == "" and with_overrides(settled, seed=3).note == settled.note
+
+
+def test_auto_resumes_an_fp32_checkpoint_in_fp32_on_a_bf16_cpu(monkeypatch, fixture_corpus, tiny_profile, tmp_path):
+    fake_cpu(monkeypatch, native=True)
+    half = replace(tiny_profile, train=replace(tiny_profile.train, steps=4, precision="fp32"))
+    train(fixture_corpus, half, tmp_path, CPU)
+    auto = replace(tiny_profile, train=replace(tiny_profile.train, steps=8, precision="auto"))
+    r = train(fixture_corpus, auto, tmp_path, CPU, resume=True)
+    assert r.steps == 8 and r.precision == "fp32"
+    bf16 = replace(tiny_profile, train=replace(tiny_profile.train, steps=12, precision="bf16"))
+    with pytest.raises(GencheckError, match="precision fp32 there, bf16 here"):
+        train(fixture_corpus, bf16, tmp_path, CPU, resume=True)
 
 
 def test_bf16_that_cannot_run_is_an_error_when_asked_for_and_fp32_under_auto(monkeypatch):
@@ -46,6 +95,7 @@ def test_unknown_precision_is_a_usage_error():
         resolve_precision("fp8", CPU, tiny_model())
 
 
+@pytest.mark.bf16
 def test_checkpoint_records_what_ran_and_bf16_changes_the_weights(fixture_corpus, tiny_profile, tmp_path):
     weights = {}
     for p in ("fp32", "bf16"):
@@ -57,6 +107,7 @@ def test_checkpoint_records_what_ran_and_bf16_changes_the_weights(fixture_corpus
     assert not torch.equal(weights["fp32"], weights["bf16"])  # autocast reached the training step
 
 
+@pytest.mark.bf16
 def test_auto_resumes_whatever_the_checkpoint_chose_and_a_different_choice_is_refused(fixture_corpus, tiny_profile,
                                                                                       tmp_path):
     half = replace(tiny_profile, train=replace(tiny_profile.train, steps=4, precision="bf16"))
@@ -93,3 +144,19 @@ def test_threads_come_from_the_flag_then_the_environment(monkeypatch):
             use_threads(None)
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_run_says_which_shape_and_precision_it_took_and_why(monkeypatch, tmp_path, capsys):
+    import json
+
+    from gencheck.cli import main
+
+    fake_cpu(monkeypatch, native=False)
+    assert main(["run", "--corpus", "latex-fixture", "--profile", "cpu", "--steps", "2", "--batch-size", "4",
+                 "--seq-len", "16", "--samples", "2", "--max-chars", "40", "--no-probes", "--no-evolution",
+                 "--compile-samples", "0", "--device", "cpu", "--out", str(tmp_path)]) == 0
+    (run_dir,) = list(tmp_path.iterdir())
+    result = json.loads((run_dir / "results.json").read_text())
+    assert (result["model"]["hidden"], result["train"]["precision"]) == (128, "fp32")
+    assert result["train"]["shape_note"] == "2×128, fp32: this CPU has no native bf16"
+    assert "2×128, fp32: this CPU has no native bf16" in capsys.readouterr().out  # the scorecard caption
