@@ -151,7 +151,7 @@ def _check_openers(fmt: str, openers: Sequence[str], depth: int) -> tuple[str, .
 # --- filler -------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class _Pool:
+class Pool:
     text: str  # clean lines, each ending with a newline
     starts: np.ndarray  # offsets of the line starts
 
@@ -185,17 +185,17 @@ _LINES = {"latex": _latex_lines, "c": _c_lines, "markdown": _markdown_lines}
 def filler_pool(fmt: str, test_texts: Sequence[str]) -> str:
     """The real text fillers are cut from: the clean lines of the test split, in order, each ending
     with a newline."""
-    return _pool(fmt, test_texts).text
+    return line_pool(fmt, test_texts).text
 
 
-def _pool(fmt: str, test_texts: Sequence[str]) -> _Pool:
+def line_pool(fmt: str, test_texts: Sequence[str]) -> Pool:
     lines = [line for t in test_texts for line in _LINES[fmt](t)]
     text = "".join(line + "\n" for line in lines)
     starts = np.cumsum([0] + [len(line) + 1 for line in lines[:-1]]) if lines else np.zeros(0, np.int64)
-    return _Pool(text, np.asarray(starts, dtype=np.int64))
+    return Pool(text, np.asarray(starts, dtype=np.int64))
 
 
-def _fill(pool: _Pool, rng: np.random.Generator, n: int, head: str = "", tail: str = "") -> str:
+def fill(pool: Pool, rng: np.random.Generator, n: int, head: str = "", tail: str = "") -> str:
     """Exactly n characters: head + real text from a random line start + tail (the tail kept when n
     allows it, then the head)."""
     if n <= 0:
@@ -220,11 +220,11 @@ def _fill(pool: _Pool, rng: np.random.Generator, n: int, head: str = "", tail: s
 
 # --- documents ----------------------------------------------------------------------------------------
 
-def _open_token(fmt: str, opener: str) -> str:
+def open_token(fmt: str, opener: str) -> str:
     return {"latex": f"\\begin{{{opener}}}", "c": opener, "markdown": opener + "\n"}[fmt]
 
 
-def _make(fmt: str, opener: str, distance: int, depth: int, ops: tuple[str, ...], pool: _Pool,
+def make_document(fmt: str, opener: str, distance: int, depth: int, ops: tuple[str, ...], pool: Pool,
           rng: np.random.Generator, prefix_chars: int, label: str) -> ControlledDoc:
     if fmt == "latex":
         others = [o for o in ops if o != opener]
@@ -233,23 +233,23 @@ def _make(fmt: str, opener: str, distance: int, depth: int, ops: tuple[str, ...]
         outer = [ops[i] for i in rng.integers(len(ops), size=depth - 1)]
     else:
         outer = []
-    parts = [_fill(pool, rng, prefix_chars, "", "\n")]
+    parts = [fill(pool, rng, prefix_chars, "", "\n")]
     for o in outer:
-        parts += [_open_token(fmt, o), _fill(pool, rng, int(rng.integers(GAP_CHARS[0], GAP_CHARS[1] + 1)),
+        parts += [open_token(fmt, o), fill(pool, rng, int(rng.integers(GAP_CHARS[0], GAP_CHARS[1] + 1)),
                                              "\n" if fmt == "latex" else "", "\n")]
     opened = sum(map(len, parts))
-    token = _open_token(fmt, opener)
+    token = open_token(fmt, opener)
     n = distance - len(token)
     if fmt == "latex":
-        body, closer = _fill(pool, rng, n, "\n", "\n"), f"\\end{{{opener}}}"
+        body, closer = fill(pool, rng, n, "\n", "\n"), f"\\end{{{opener}}}"
         event = probes.Event(opened + distance + 5, opener + "}", distance, depth)
         tails = [f"\n\\end{{{o}}}" for o in reversed(outer)]
     elif fmt == "c":
-        body, closer = _fill(pool, rng, n), _C_CLOSER[opener]
+        body, closer = fill(pool, rng, n), _C_CLOSER[opener]
         event = probes.Event(opened + distance, closer, distance, depth)
         tails = ["\n" + _C_CLOSER[o] for o in reversed(outer)]
     else:
-        body, closer = _fill(pool, rng, n, "", "\n"), opener
+        body, closer = fill(pool, rng, n, "", "\n"), opener
         event = probes.Event(opened + distance, closer, distance, 1)
         tails = []
     parts += [token, body, closer, *tails, "\n"]
@@ -261,7 +261,8 @@ def _check_format(fmt: str) -> None:
         raise GencheckError(f"no controlled probe for format {fmt!r} (one of {', '.join(FORMATS)})")
 
 
-def _verify(doc: ControlledDoc, depth: int) -> None:
+def verify(doc: ControlledDoc, depth: int) -> None:
+    """The format's own extractor reads `doc` back as built: `depth` events, the probed one among them."""
     events = probes.PROBES[PROBE_OF[doc.format]].extract(doc.text)
     if len(events) != depth or doc.event not in events:
         raise GencheckError(f"internal error: a controlled {doc.format} document (opener {doc.opener!r}, "
@@ -288,10 +289,10 @@ def controlled_documents(fmt: str, train_texts: Sequence[str], test_texts: Seque
     for label in labels:
         if label not in BUCKET_RANGES:
             raise GencheckError(f"unknown bucket {label!r} (one of {', '.join(probes.BUCKET_LABELS)})")
-    floor = max(len(_open_token(fmt, o)) for o in ops)
+    floor = max(len(open_token(fmt, o)) for o in ops)
     ranges = [(label, max(BUCKET_RANGES[label][0], floor), BUCKET_RANGES[label][1]) for label in labels]
     ranges = [r for r in ranges if r[1] <= r[2]]
-    pool = _pool(fmt, test_texts)
+    pool = line_pool(fmt, test_texts)
     need = max([hi for _, _, hi in ranges] + [prefix_chars, GAP_CHARS[1] if depth > 1 else 0])
     if len(pool.text) < need:
         what = {"latex": "\\begin / \\end", "c": "brackets, quotes, comments or directives",
@@ -303,8 +304,8 @@ def controlled_documents(fmt: str, train_texts: Sequence[str], test_texts: Seque
     for label, lo, hi in ranges:
         kinds = [ops[i % len(ops)] for i in range(per_bucket)]
         for i in rng.permutation(per_bucket):
-            doc = _make(fmt, kinds[i], int(rng.integers(lo, hi + 1)), depth, ops, pool, rng, prefix_chars, label)
-            _verify(doc, depth)
+            doc = make_document(fmt, kinds[i], int(rng.integers(lo, hi + 1)), depth, ops, pool, rng, prefix_chars, label)
+            verify(doc, depth)
             docs.append(doc)
     return docs
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .fsutil import GencheckError, UsageError, atomic_write_bytes, gencheck_home, sha256_text
+from .drill import DrillParams, parse_params
 from .registry import Registry
 from .sources import (MEMBER_CAP, SOURCE_KINDS, VERIFY_MODES, Source, check_source, fetch, iter_members,
                       mirror_dirs)
@@ -103,6 +104,7 @@ class CorpusSpec:
     split_members: SplitMembers | None = None
     origin: str = ""  # the declaration file
     toolchain: ToolchainDecl = ToolchainDecl()
+    drill: DrillParams | None = None  # `[drill]`: the corpus is generated from its drill source (gencheck.drill)
 
     @property
     def fingerprint(self) -> str:
@@ -147,7 +149,7 @@ class Corpus:
 
 # --- declarations ------------------------------------------------------------------------------------
 
-_TOP_KEYS = {"documents", "chars", "name", "format", "description", "license", "sources", "include", "exclude", "filters",
+_TOP_KEYS = {"drill", "documents", "chars", "name", "format", "description", "license", "sources", "include", "exclude", "filters",
              "split", "split_seed", "split_group", "content_sha256", "split_members", "toolchain"}
 _SOURCE_KEYS = {f for f in Source.__dataclass_fields__}
 _FILTER_KEYS = {f for f in Filters.__dataclass_fields__}
@@ -187,6 +189,9 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
             raise GencheckError(f"{path}: source verify {s['verify']!r} is not one of {', '.join(VERIFY_MODES)}")
         if s["kind"] == "dir":
             s = {**s, "path": str((Path(path).parent / s["path"]).resolve())}
+        elif s["kind"] == "drill":
+            pass  # generated, pinned by the corpus's content_sha256
+
         elif s.get("verify") == "content":
             if not s.get("file"):
                 raise GencheckError(f"{path}: every downloaded source needs `file`")
@@ -254,7 +259,20 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         split_members=split_members,
         toolchain=toolchain,
         origin=str(path),
+        drill=_drill_params(path, data, sources),
     )
+
+
+def _drill_params(path: Path, data: dict, sources: list[Source]) -> DrillParams | None:
+    """A drill declaration has one source, of kind drill, and a `[drill]` table (its defaults where empty)."""
+    drills = [s for s in sources if s.kind == "drill"]
+    if not drills:
+        if "drill" in data:
+            raise GencheckError(f"{path}: [drill] goes with a source of kind \"drill\"")
+        return None
+    if len(sources) != 1:
+        raise GencheckError(f"{path}: a drill corpus has exactly one source, of kind \"drill\"")
+    return parse_params(data.get("drill", {}), str(path))
 
 
 def builtin_specs() -> Registry[Path]:
@@ -522,6 +540,8 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
             return _load_cached(spec, cached, files)
         except (OSError, ValueError, KeyError, EOFError):
             pass  # a damaged cache is rebuilt
+    if spec.drill is not None:
+        return _build_drill(spec, cached, offline=offline, mirrors=mirrors, home=home, log=log)
     raw, source = _get_sources(spec, home, mirror_dirs(mirrors), offline, log)
     stats = BuildStats()
     docs = documents_from(spec, raw, stats, source)
@@ -552,6 +572,49 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
         )
     groups = document_groups([d.path for d in docs], spec.split_group) if spec.split_group else None
     corpus = Corpus(spec, docs, split_documents(len(docs), spec.split, spec.split_seed, groups), digest, stats)
+    _cache(corpus, cached, files)
+    return corpus
+
+
+def _build_drill(spec: CorpusSpec, cached: Path, *, offline: bool, mirrors: list[Path] | None, home: Path,
+                 log) -> Corpus:
+    """Generate a drill from its base corpus (built or loaded first), pin it by content hash like any
+    corpus, and cache it; its splits are the generator's, not a random split."""
+    from .drill import generate
+    from .progress import progress
+
+    base_name = spec.sources[0].corpus
+    base = build(resolve_spec(base_name), offline=offline, mirrors=mirrors, home=home, log=log)
+    if base.spec.format != spec.format:
+        raise GencheckError(f"{spec.origin}: drill format {spec.format!r} but base corpus {base_name!r} is "
+                            f"{base.spec.format!r}")
+    p = spec.drill
+    total = p.train_chars + 2 * p.eval_chars
+    with progress(f"generate drill {spec.name}", total) as bar:
+        done = [0]
+
+        def tick(n: int) -> None:
+            done[0] += n
+            bar.update(min(done[0], total))
+
+        parts = generate(spec.format, p, {k: base.texts(k) for k in SPLITS}, tick)
+    docs, splits = [], {}
+    for split in SPLITS:
+        splits[split] = list(range(len(docs), len(docs) + len(parts[split])))
+        docs += [Document(path, text) for path, text in parts[split]]
+    digest = content_hash(docs)
+    if spec.content_sha256 and digest != spec.content_sha256:
+        raise GencheckError(f"corpus {spec.name!r}: content hash {digest} differs from the pinned "
+                            f"{spec.content_sha256} in {spec.origin}; refusing to build a different corpus "
+                            "under the same name")
+    corpus = Corpus(spec, docs, splits, digest, BuildStats(members=len(docs), selected=len(docs)))
+    _cache(corpus, cached, "")
+    return corpus
+
+
+def _cache(corpus: Corpus, cached: Path, files: str) -> None:
+    """Write the built corpus where `build` looks first, and its summary beside it."""
+    spec, docs, stats, digest = corpus.spec, corpus.documents, corpus.stats, corpus.content_hash
     payload = {
         "corpus_format": CORPUS_FORMAT_VERSION,
         "name": spec.name,
@@ -564,7 +627,6 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
     }
     atomic_write_bytes(cached, gzip.compress(json.dumps(payload).encode(), compresslevel=1, mtime=0))
     _write_summary(corpus, cached, files)
-    return corpus
 
 
 def _cache_path(spec: CorpusSpec, home: Path) -> Path:

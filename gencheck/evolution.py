@@ -42,6 +42,9 @@ PROBE_CHARS = 60_000  # test documents probed per step, whole documents up to ab
 #: slices, down to MIN_SLICE_CHARS, so that its looks stay within the 10 % the table may cost.
 FULL_SLICES_AT = 17_200_000
 MIN_SLICE_CHARS = 5_000
+#: A drill's looks probe more test characters (about 40 events per bucket instead of 20), so that the step
+#: where memory forms is seen beyond noise; its documents are short and its scoring is one batched pass.
+DRILL_PROBE_CHARS = 200_000
 
 
 def evolution_steps(total: int, points: int = POINTS, first: int = 10) -> list[int]:
@@ -82,6 +85,7 @@ class Watcher:
     probe_texts: list[str]
     headline: str | None
     val_chars: int = VAL_CHARS
+    chance: float | None = None  # of the headline probe where it is known (a drill: 1/K), for `memory_formed`
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -93,8 +97,16 @@ class Watcher:
         headline = HEADLINE.get(fmt) if pr.probes_for(fmt) else None
         scale = min(1.0, budget_chars / FULL_SLICES_AT)
         val_chars, probe_chars = (max(MIN_SLICE_CHARS, int(n * scale)) for n in (VAL_CHARS, PROBE_CHARS))
+        chance = None
+        if corpus.spec.drill is not None and headline:
+            from .controlled import common_openers
+            from .longrange import head
+
+            probe_chars = max(probe_chars, DRILL_PROBE_CHARS)
+            train = head(corpus.texts("train"), corpus.spec.drill.ngram_chars)
+            chance = 1 / len(common_openers(fmt, train, corpus.spec.drill.k or None))
         return cls(fmt, device, seed, temperature, corpus.texts("val"),
-                   _probe_slice(corpus.texts("test"), probe_chars) if headline else [], headline, val_chars)
+                   _probe_slice(corpus.texts("test"), probe_chars) if headline else [], headline, val_chars, chance)
 
     @torch.no_grad()
     def __call__(self, model, vocab: Vocab, step: int, chars_seen: int) -> dict[str, Any]:
@@ -120,12 +132,57 @@ class Watcher:
                 row["probe"] = self.headline
                 row["probe_events"] = len(outs)
                 row["probe_accuracy"] = round(sum(o.correct for o in outs) / len(outs), 4) if outs else None
+                row["probe_buckets"] = bucket_counts(outs)
+                if self.chance is not None:
+                    row["probe_chance"] = self.chance
         finally:
             model.train(was_training)
         row["seconds"] = round(time.perf_counter() - t0, 2)
         self.seconds += row["seconds"]
         self.rows.append(row)
         return row
+
+
+def bucket_counts(outs: Sequence[pr.Outcome]) -> dict[str, list[int]]:
+    """[events, right] per distance bucket that has events, in bucket order."""
+    counts = {label: [0, 0] for label in pr.BUCKET_LABELS}
+    for o in outs:
+        cell = counts[pr.BUCKET_LABELS[pr.bucket_of(o.distance)]]
+        cell[0] += 1
+        cell[1] += int(o.correct)
+    return {k: v for k, v in counts.items() if v[0]}
+
+
+def wilson_low(right: int, n: int, z: float = 1.96) -> float:
+    """The lower end of the Wilson 95 % interval of a proportion: above chance means beyond noise."""
+    if n == 0:
+        return 0.0
+    p = right / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - margin) / (1 + z * z / n)
+
+
+def memory_formed(rows: Sequence[dict[str, Any]], min_events: int = 10) -> dict[str, int | None]:
+    """Per distance bucket, the characters seen at the first look where the headline probe's accuracy rose
+    above chance beyond noise (Wilson lower bound above chance) and stayed there at every later look;
+    None where it never did. Empty where the looks know no chance level (real text: only drills do)."""
+    looks = [r for r in rows if r.get("probe_buckets") and r.get("probe_chance")]
+    if not looks:
+        return {}
+    out: dict[str, int | None] = {}
+    for label in pr.BUCKET_LABELS:
+        above = [(r["chars_seen"], (c := r["probe_buckets"].get(label)) is not None and c[0] >= min_events
+                  and wilson_low(c[1], c[0]) > r["probe_chance"]) for r in looks]
+        if not any(label in r["probe_buckets"] for r in looks):
+            continue
+        formed = None
+        for chars, ok in reversed(above):  # the start of the final run of looks above chance
+            if not ok:
+                break
+            formed = chars
+        out[label] = formed
+    return out
 
 
 def table_rows(rows: Sequence[dict[str, Any]], sample_width: int = 38) -> list[list[str]]:

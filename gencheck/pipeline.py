@@ -20,7 +20,7 @@ from gencheck.validators.toolchains import judge_for
 from . import __version__
 from .config import Profile
 from .corpus import Corpus, unigram_bpc
-from .evolution import Watcher
+from .evolution import Watcher, memory_formed
 from .longrange import measure
 from .fsutil import GencheckError, UsageError, locked_dir
 from .provenance import versions
@@ -193,7 +193,7 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
         train={"steps": trained.steps, "seconds": trained.train_seconds, "chars_per_s": trained.chars_per_s,
                "batch_size": ck.train_config.batch_size, "seq_len": ck.train_config.seq_len,
                "lr": ck.train_config.lr, "precision": ck.train_config.precision, "history": trained.history,
-               "shape_note": ck.profile_note,
+               "shape_note": ck.profile_note, "memory_formed": memory_formed(trained.evolution),
                "evolution": trained.evolution, "evolution_seconds": round(trained.evolution_seconds, 1),
                "sample_max_chars": profile.sample.max_chars, "temperature": profile.sample.temperature},
         metrics={"val_bpc": val_bpc, "test_bpc": test_bpc,  # unigram: train counts, scored on each split

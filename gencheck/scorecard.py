@@ -93,8 +93,18 @@ def above_note(model: dict) -> str:
             f"above 0): {where}.")
 
 
-def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: str = "") -> Table | None:
-    """Rows (model, n-grams, majority) × distance buckets with events; empty buckets hidden."""
+BEYOND = "†"  # a bucket longer than any training example (drills)
+
+
+def beyond_note(beyond: set[str], d_train: int | None) -> str:
+    return (f"{BEYOND} longer than any training example (the drill trains on distances up to {d_train:,})."
+            if beyond and d_train else "")
+
+
+def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: str = "",
+                beyond: set[str] = frozenset()) -> Table | None:
+    """Rows (model, n-grams, majority) × distance buckets with events; empty buckets hidden; `beyond`:
+    buckets marked as longer than any training example."""
     first = rows.get("model") or next(iter(rows.values()), None)
     if first is None:
         return None
@@ -114,7 +124,8 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
     t.add_column("chars →", no_wrap=True)
     for i in shown:
         c = first["buckets"][i]
-        t.add_column(f"{short(c['bucket'])}\nn={c['events']}", justify="right", no_wrap=True, min_width=6)
+        mark = BEYOND if c["bucket"] in beyond else ""
+        t.add_column(f"{short(c['bucket'])}{mark}\nn={c['events']}", justify="right", no_wrap=True, min_width=6)
     t.add_column("reach", justify="right", no_wrap=True, min_width=6)
     for name in order:
         if name not in rows or (name == "majority" and maj.get("trivial")):
@@ -136,11 +147,21 @@ class ProbesView:
     def tables(self) -> list:
         p, order = self.probes, self.probes["rows"]
         out: list = []
+        drill = p.get("drill") or {}
+        beyond = set(drill.get("beyond_training") or ())
         for name, rows in p.get("real", {}).items():
+            is_head = name == p.get("headline")
             t = probe_table(f"probe {name} · {PROBE_TITLES.get(name, name)} · test split, by characters from "
-                            "opener to closer", rows, order)
+                            "opener to closer", rows, order, caption=beyond_note(beyond, drill.get("d_train"))
+                            if is_head else "", beyond=beyond if is_head else frozenset())
             if t is not None:
                 out.append(t)
+            if is_head and drill.get("by_depth"):
+                t = probe_table(f"probe {name} · the model by nesting depth (1 = outermost open) × distance",
+                                {f"depth {d}": r for d, r in drill["by_depth"].items()},
+                                [f"depth {d}" for d in drill["by_depth"]], beyond=beyond)
+                if t is not None:
+                    out.append(t)
         info = p.get("controlled_info") or {}
         for name, rows in p.get("controlled", {}).items():
             t = probe_table(f"controlled documents · {name} · only the distance varies",
@@ -526,8 +547,15 @@ class EvolutionView:
         probe = next((r.get("probe") for r in self.rows if r.get("probe")), None)
         cost = (f" · {self.seconds:.0f}s to look, {100 * self.seconds / self.train_seconds:.0f} % of training"
                 if self.train_seconds else "")
+        from .evolution import memory_formed
+
+        formed = memory_formed(self.rows)
+        caption = ("memory formed (headline probe above chance beyond noise from then on), by distance: " +
+                   ", ".join(f"{k} at {si_chars(v)}" if v is not None else f"{k} not yet"
+                             for k, v in formed.items())) if formed else None
         t = Table(title=f"evolution during training · sample at a fixed seed{cost}", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+                  caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
         for col in ("step", "chars", "val\nbpc", "valid", probe or "probe", "sample (⏎ = new line)"):
             t.add_column(col, justify="left" if col.startswith("sample") else "right", no_wrap=True)
         from .evolution import table_rows

@@ -22,6 +22,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -36,7 +37,7 @@ from typing import IO, Callable, Iterator
 
 from .fsutil import GencheckError, sha256_file
 
-SOURCE_KINDS = ("deb", "pypi-sdist", "url", "mirror", "dir")
+SOURCE_KINDS = ("deb", "pypi-sdist", "url", "mirror", "dir", "drill")
 VERIFY_MODES = ("sha256", "content")
 URL_SCHEMES = ("https", "http")
 MEMBER_CAP = 256 * 2**20  # the most bytes read of one archive member, whatever a declaration says
@@ -57,7 +58,7 @@ class Source:
     deb: `apt-get download package=version`; pypi-sdist: the file found by pip's package finder (never built);
     url: plain HTTP(S); mirror: a file only ever served from a mirror directory (a pinned copy of an
     upstream whose downloads are not byte-stable); dir: a local folder (relative to the declaration),
-    not pinned by checksum.
+    not pinned by checksum; drill: generated from another corpus (gencheck.drill, parameters in `[drill]`).
     """
 
     kind: str
@@ -70,6 +71,7 @@ class Source:
     verify: str = "sha256"  # "content": no file checksum; the corpus's content_sha256 verifies it
     inner: str = ""  # path of an archive inside the file whose members are read instead
     strip: int = 0  # leading path components removed from member paths (a top folder)
+    corpus: str = ""  # drill: the base corpus (a built-in name) whose splits give the filler and the openers
 
     def describe(self) -> str:
         if self.kind == "deb":
@@ -80,6 +82,8 @@ class Source:
             return f"{self.url}"
         if self.kind == "mirror":
             return f"mirror file {self.file}"
+        if self.kind == "drill":
+            return f"a drill on corpus {self.corpus}"
         return f"directory {self.path}"
 
 
@@ -106,7 +110,9 @@ def check_url(url: object) -> None:
 
 def check_source(source: Source) -> None:
     """The checks `load_spec` makes, made again before anything is fetched or written."""
-    if source.kind != "dir" or source.file:
+    if source.kind == "drill" and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", source.corpus or ""):
+        raise GencheckError(f"a drill source names its base corpus by a built-in name, not {source.corpus!r}")
+    if source.kind not in ("dir", "drill") or source.file:
         check_file_name(source.file)
     if source.kind == "url" or source.url:
         check_url(source.url)

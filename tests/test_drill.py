@@ -1,0 +1,121 @@
+"""Structure drills (gencheck/drill.py): declared like any corpus, generated deterministically, every pair
+read back by the probes' own extractor, and only memory can close them (the 20-gram is at chance)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from gencheck import probes
+from gencheck.corpus import Vocab, build, load_spec, resolve_spec, stream
+from gencheck.drill import DrillParams, generate
+from gencheck.fsutil import GencheckError
+from gencheck.longrange import beyond_training
+
+from conftest import write
+
+SMALL = {"train_chars": 60_000, "eval_chars": 20_000, "d_train": 200, "test_max": 1500, "doc_chars": 1500}
+
+
+def drill_toml(tmp_path, base: str = "latex-fixture", name: str = "drill", **params) -> str:
+    table = "\n".join(f"{k} = {v!r}" for k, v in {**SMALL, **params}.items())
+    return str(write(tmp_path / f"{name}.toml", f'format = "latex"\n[[sources]]\nkind = "drill"\ncorpus = "{base}"\n'
+                     f"[drill]\n{table}\n"))
+
+
+def events(texts):
+    return [e for t in texts for e in probes.latex_env_events(t)]
+
+
+def test_a_drill_is_built_like_any_corpus_and_deterministically(tmp_path, fixture_corpus):
+    spec = resolve_spec(drill_toml(tmp_path))
+    a = build(spec, home=tmp_path / "h1")
+    b = build(spec, home=tmp_path / "h2")
+    assert a.content_hash == b.content_hash and a.texts("test") == b.texts("test")
+    assert a.chars("train") >= 60_000 and a.chars("test") >= 20_000
+    assert build(spec, home=tmp_path / "h1").content_hash == a.content_hash  # from the cache
+    other = build(resolve_spec(drill_toml(tmp_path, name="other", seed=2)), home=tmp_path / "h1")
+    assert other.content_hash != a.content_hash
+
+
+def test_train_stays_within_d_train_and_test_reaches_beyond_it(tmp_path, fixture_corpus):
+    corpus = build(resolve_spec(drill_toml(tmp_path)), home=tmp_path / "h")
+    train, test = events(corpus.texts("train")), events(corpus.texts("test"))
+    assert max(e.distance for e in train) <= 200
+    assert max(e.distance for e in test) > 1000 and sum(e.distance > 200 for e in test) > len(test) / 3
+    short = sum(e.distance <= 100 for e in train) / len(train)
+    assert short > 0.6  # the mixture is dense in short pairs: where memory starts to form
+    assert {e.depth for e in train} == {1, 2, 3} and {e.depth for e in test} == {1, 2, 3}
+    names = Counter(e.target for e in train)
+    assert len(names) >= 3 and min(names.values()) > 0.5 * max(names.values()) / 1  # every kind is used
+
+
+def test_every_unit_is_read_back_and_the_filler_has_no_structure(tmp_path, fixture_corpus):
+    corpus = build(resolve_spec(drill_toml(tmp_path)), home=tmp_path / "h")
+    for text in corpus.texts("test"):
+        opened = text.count("\\begin{")
+        assert opened == text.count("\\end{") == len(probes.latex_env_events(text))
+
+
+def test_the_20_gram_is_at_chance_beyond_its_context_on_a_drill(tmp_path, fixture_corpus):
+    from gencheck.ngram import NGram
+
+    corpus = build(resolve_spec(drill_toml(tmp_path, train_chars=300_000, eval_chars=60_000)), home=tmp_path / "h")
+    vocab = Vocab.from_texts(corpus.texts("train"))
+    ng = NGram.fit(stream(corpus.texts("train"), vocab), 20, vocab.size, vocab.sep_id)
+    outs = probes.probe_outcomes("latex_end", corpus.texts("test"), vocab, probes.ngram_scorer(ng))
+    k = len({e.target for e in events(corpus.texts("test"))})
+    far = [o.correct for o in outs if o.distance > 40]
+    near = [o.correct for o in outs if o.distance <= 20]
+    assert len(far) > 100
+    # beyond 20 characters the opener is out of the 20-gram's sight: chance is 1/K (binomial 3 sd above)
+    assert np.mean(far) < 1 / k + 3 * np.sqrt((1 / k) * (1 - 1 / k) / len(far))
+    assert not near or np.mean(near) > 0.9  # within its context it sees the opener
+
+
+def test_buckets_beyond_training_are_those_wholly_longer_than_d_train():
+    assert beyond_training(1000) == ["1001-3000", ">3000"]
+    assert beyond_training(300) == ["301-1000", "1001-3000", ">3000"]
+    assert beyond_training(250) == ["301-1000", "1001-3000", ">3000"]
+
+
+@pytest.mark.parametrize("table,message", [
+    ("level = 5", "level = 5"),
+    ("level = \"zero\"", "level = 'zero' is not a int"),
+    ("short_share = 1.5", "short_share = 1.5"),
+    ("depth = 0", "depth = 0"),
+    ("d_train = 100\ntest_max = 50", "test_max = 50"),
+    ("bogus = 1", "unknown field 'bogus' in [drill]"),
+])
+def test_a_bad_drill_declaration_is_one_line_naming_the_field(tmp_path, table, message):
+    path = write(tmp_path / "bad.toml", f'format = "latex"\n[[sources]]\nkind = "drill"\ncorpus = "latex"\n[drill]\n{table}\n')
+    with pytest.raises(GencheckError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_spec(path)
+
+
+def test_a_drill_source_names_a_corpus_and_stands_alone(tmp_path):
+    bad = write(tmp_path / "a.toml", 'format = "latex"\n[[sources]]\nkind = "drill"\ncorpus = "../x"\n')
+    with pytest.raises(GencheckError, match="base corpus by a built-in name"):
+        load_spec(bad)
+    orphan = write(tmp_path / "b.toml", 'format = "latex"\n[[sources]]\nkind = "dir"\npath = "."\n[drill]\nlevel = 0\n')
+    with pytest.raises(GencheckError, match=r"\[drill\] goes with a source of kind"):
+        load_spec(orphan)
+
+
+def test_real_filler_needs_enough_base_text(tmp_path, fixture_corpus):
+    with pytest.raises(GencheckError, match="characters of filler at level 2"):
+        build(resolve_spec(drill_toml(tmp_path, level=2)), home=tmp_path / "h")
+
+
+def test_generate_is_a_pure_function_of_its_inputs(fixture_corpus):
+    base = {k: fixture_corpus.texts(k) for k in ("train", "val", "test")}
+    p = DrillParams(**{**SMALL, "train_chars": 20_000})
+    assert generate("latex", p, base) == generate("latex", p, base)
+
+
+def test_every_shipped_drill_loads():
+    for name in ("latex-drill",):
+        spec = resolve_spec(name)
+        assert spec.drill is not None and spec.sources[0].kind == "drill"
