@@ -12,7 +12,7 @@
 5. the `gpu` profile of `gencheck run --corpus latex` end to end with a short step budget, its stage
    timings read back from results.json.
 
-Everything lands in OUT/gpu_check.json and OUT/gpu_check.md (a table to paste into the README). Every
+Everything lands in OUT/gpu_check.json and OUT/gpu_check.md (a table to paste into docs/measurements.md). Every
 figure is measured here, never assumed; a part that fails is recorded with its error and the rest runs.
 """
 

@@ -9,7 +9,7 @@ the whole profile (model, training and sampling settings, seed), the corpus cont
 run, and the gencheck version. Re-running a grid skips points whose results.json is there and resumes a
 point killed mid-training from its checkpoint (the resume `run --resume` has). Points run one after
 another on one device by default; `--jobs N` runs N at once, each in its own process: one per GPU on a
-machine with several (cuda:0 … cuda:N−1), or on the CPU with the usable cores shared out (README,
+machine with several (cuda:0 … cuda:N−1), or on the CPU with the usable cores shared out (docs/running.md,
 "Grids": on two cores, two one-thread points finish a grid sooner than one two-thread point at a time).
 
 `--minutes N` is turned into one character budget for all points: each point's real training step is

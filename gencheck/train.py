@@ -61,7 +61,7 @@ def usable_cores() -> int:
 
 def use_threads(requested: int | None) -> int:
     """Set torch's intra-op threads: `--threads`, else $GENCHECK_THREADS, else all usable cores. Training,
-    scoring and sampling run one after another and the validation pool only after them (README,
+    scoring and sampling run one after another and the validation pool only after them (docs/running.md,
     "Threads"), so the two never compete for the same cores."""
     if requested is None and os.environ.get("GENCHECK_THREADS"):
         try:

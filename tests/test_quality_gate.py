@@ -2,7 +2,7 @@
 with `gencheck check` against a baseline committed in the repo; and proof that the gate fails on a
 deliberately weakened model (a tenth of the steps).
 
-Tolerances come from measured run-to-run noise (README, "Quality gate": 5 seeds of this configuration).
+Tolerances come from measured run-to-run noise (docs/measurements.md, "Quality gate": 5 seeds of this configuration).
 The same seed re-run on the same machine gives the same figures; the tolerances absorb what another
 machine or library version moves. To refresh the baseline after an intended change:
     GENCHECK_WRITE_BASELINE=1 python -m pytest tests/test_quality_gate.py
