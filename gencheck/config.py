@@ -64,6 +64,15 @@ PROFILES: dict[str, Profile] = {
         train=TrainConfig(steps=2100, batch_size=64, seq_len=128, eval_every=300, vocab_min_count=100),
         sample=SampleConfig(num_samples=128, max_chars=2000, temperature=0.7),
     ),
+    # Drill corpora (gencheck/drill.py): a 1×128 LSTM at lr 5e-3, BPTT 256, fp32 (the same figures on every
+    # CPU). On latex-drill its memory forms suddenly at about 10 M characters and then holds past d_train;
+    # the cpu profile's 2×256 at 3e-3 stayed at chance through 9.5 M (docs/measurements.md, 2026-12-03).
+    "drill": Profile(
+        "drill", "the default for drill corpora without CUDA: a 1×128 LSTM in fp32, about 5 minutes on 2 CPU cores",
+        layers=1, hidden=128, embed=64,
+        train=TrainConfig(steps=2400, batch_size=32, seq_len=256, lr=5e-3, eval_every=400, precision="fp32"),
+        sample=SampleConfig(num_samples=64, max_chars=2000, temperature=0.7),
+    ),
     "gpu": Profile(
         "gpu", "the default with CUDA: a real-size 3×512 LSTM",
         layers=3, hidden=512, embed=128, dropout=0.1,

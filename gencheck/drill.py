@@ -12,7 +12,9 @@ distances never formed memory, while 75 % short blocks (≤ 30 characters of fil
 long ones up to `d_train` formed it within 10 M characters, and then held it past `d_train`. Memory forms
 suddenly after a plateau whose length grows with the filler's entropy: hence the filler levels.
 
-* level 0: the most common words of the base corpus in random order (low entropy, no structure);
+* level 0: the 40 most common words of the base corpus's train split in random order (low entropy, no
+  structure), in every split: the words are drawn afresh, so nothing repeats, and a test filler of other
+  words would measure surprise at new words instead of memory;
 * level 1: real lines of the base corpus with the format's structural characters removed;
 * level 2: real lines as they are (braces, math, links left in): the controlled documents' filler.
 
@@ -54,9 +56,11 @@ class DrillParams:
     short_share: float = 0.75  # units whose filler is at most `short_max` characters
     short_max: int = 30
     test_max: int = 6000  # test distances are log-uniform up to this
-    train_chars: int = 18_000_000  # at least the cpu profile's 17.2 M: nothing repeats in training
+    train_chars: int = 20_000_000  # at least the drill and cpu profiles' 19.7 M and 17.2 M: nothing repeats
     eval_chars: int = 600_000  # val and test, each
     doc_chars: int = 4000  # a document ends after the unit that takes it past this
+    words: int = 40  # level 0: how many of the base corpus's most common words make the filler
+    gap_max: int = 40  # filler between units: 1 to this many characters
     seed: int = 1
     ngram_chars: int = 2_000_000  # train characters the n-gram rows are fitted on (a floor, not a rival)
 
@@ -80,6 +84,8 @@ class DrillParams:
         need(self.test_max >= self.d_train, f"test_max = {self.test_max}: at least d_train ({self.d_train})")
         need(self.train_chars >= 10_000 and self.eval_chars >= 10_000, "train_chars and eval_chars: at least 10000")
         need(self.doc_chars >= 100, f"doc_chars = {self.doc_chars}: at least 100")
+        need(self.words >= 2, f"words = {self.words}: at least 2")
+        need(self.gap_max >= 1, f"gap_max = {self.gap_max}: at least 1")
         need(self.ngram_chars >= 1000, f"ngram_chars = {self.ngram_chars}: at least 1000")
 
 
@@ -124,10 +130,11 @@ def _pool_of(lines: list[str]) -> ct.Pool:
     return ct.Pool(text, np.asarray(starts, dtype=np.int64))
 
 
-def filler_pool(fmt: str, level: int, texts: Sequence[str], rng: np.random.Generator, chars: int) -> ct.Pool:
-    """The filler of one split at a level (module docstring)."""
+def filler_pool(fmt: str, level: int, texts: Sequence[str], rng: np.random.Generator, chars: int,
+                words: Sequence[str] = ()) -> ct.Pool:
+    """The filler of one split at a level (module docstring); `words`: level 0's vocabulary."""
     if level == 0:
-        return word_pool(common_words(texts), max(chars // 4, 200_000), rng)
+        return word_pool(words, max(chars // 4, 200_000), rng)
     pool = ct.line_pool(fmt, texts)
     if level == 2:
         return pool
@@ -169,7 +176,7 @@ def documents(fmt: str, params: DrillParams, split: Split, openers: tuple[str, .
             depth = int(rng.integers(1, max_depth + 1))
             opener = openers[int(rng.integers(len(openers)))]
             doc = ct.make_document(fmt, opener, _distance(params, split, floor, depth, rng), depth, openers, pool,
-                                   rng, int(rng.integers(1, 41)), "")
+                                   rng, int(rng.integers(1, params.gap_max + 1)), "")
             ct.verify(doc, depth)
             units.append(doc.text)
             n += len(doc.text)
@@ -191,10 +198,10 @@ def generate(fmt: str, params: DrillParams, base: dict[str, list[str]],
                             f"train split has {len(openers)}")
     plan = (Split("train", params.train_chars, False), Split("val", params.eval_chars, False),
             Split("test", params.eval_chars, True))
-    out = {}
+    out, words = {}, common_words(base["train"], params.words)
     for split in plan:
         rng = np.random.default_rng([params.seed, zlib.crc32(split.name.encode()), zlib.crc32(fmt.encode())])
-        pool = filler_pool(fmt, params.level, base[split.name], rng, split.chars)
+        pool = filler_pool(fmt, params.level, base[split.name], rng, split.chars, words)
         if len(pool.text) < params.test_max + 100:
             raise GencheckError(f"the base corpus's {split.name} split has {len(pool.text)} characters of filler "
                                 f"at level {params.level}; a drill needs {params.test_max + 100} in one piece")

@@ -116,6 +116,19 @@ def test_generate_is_a_pure_function_of_its_inputs(fixture_corpus):
 
 
 def test_every_shipped_drill_loads():
-    for name in ("latex-drill",):
+    for name in ("latex-drill", "latex-drill-nested", "latex-drill-real", "c-drill"):
         spec = resolve_spec(name)
         assert spec.drill is not None and spec.sources[0].kind == "drill"
+
+
+def test_a_drill_trains_the_drill_profile_by_default_and_other_corpora_the_cpu_profile():
+    from argparse import Namespace
+
+    from gencheck.cli import _default_profile
+
+    def default(corpus: str) -> str:
+        return _default_profile(Namespace(device="cpu", corpus=corpus, format=None))
+
+    assert default("latex-drill") == "drill" and default("c-drill") == "drill"
+    assert default("latex") == "cpu" and default("latex-drill,latex") == "cpu"
+    assert default("no-such-corpus") == "cpu"  # its own error comes when it is built
