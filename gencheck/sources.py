@@ -22,6 +22,7 @@ import gzip
 import io
 import lzma
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -104,12 +105,32 @@ def check_url(url: object) -> None:
         raise GencheckError(f"source url {url!r} is not a web address (allowed: {', '.join(URL_SCHEMES)})")
 
 
+#: What `package` and `version` may be, by source kind: they become arguments of apt-get and pip (and a
+#: line of a pip requirements file), so a leading '-', a space or a line break would be an option or a line.
+_NAMES = {
+    "deb": (re.compile(r"[a-z0-9][a-z0-9+.-]*"), re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")),
+    "pypi-sdist": (re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"), re.compile(r"[0-9][A-Za-z0-9.+!_-]*")),
+}
+
+
+def check_package(source: Source) -> None:
+    """A Debian or PyPI package name and version, each in its registry's own form."""
+    forms = _NAMES.get(source.kind)
+    if forms is None:
+        return
+    for field, value, rx in (("package", source.package, forms[0]), ("version", source.version, forms[1])):
+        if not isinstance(value, str) or not rx.fullmatch(value):
+            raise GencheckError(f"source {field} {value!r} is not a {source.kind} {field} "
+                                f"(letters, digits and . + - ~ : _ !, starting with a letter or digit)")
+
+
 def check_source(source: Source) -> None:
     """The checks `load_spec` makes, made again before anything is fetched or written."""
     if source.kind != "dir" or source.file:
         check_file_name(source.file)
     if source.kind == "url" or source.url:
         check_url(source.url)
+    check_package(source)
 
 
 def fetch(source: Source, cache_dir: Path, mirrors: list[Path], offline: bool) -> Path:

@@ -151,3 +151,30 @@ def test_cpu_and_memory_limits_reach_the_child(tmp_path):
     done = run_limited([py, "-c", "b = bytearray(600 * 1024 * 1024)"], str(tmp_path), {"PATH": os.environ["PATH"]},
                        Limits(memory_mb=300, wall_s=10))
     assert done.returncode != 0 and b"MemoryError" in done.stderr
+
+
+@needs_pdflatex
+def test_a_declared_latex_preamble_may_load_packages_and_obeys_the_same_sandbox(tmp_path, logs, no_leftovers):
+    """`[toolchain] latex_preamble` is TeX source from the declaration: it reaches pdflatex in the sample's own
+    sandbox, so it can load a package but cannot run a shell, write outside or read /etc/passwd."""
+    import json
+
+    from gencheck.corpus import load_spec
+    from gencheck.validators.toolchains import JudgeContext, judge
+
+    shell = tmp_path / "shell-escape-ran"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.tex").write_text("\\section{A}\nText.\n")
+
+    def declared(preamble: str) -> JudgeContext:
+        toml = tmp_path / "their.toml"
+        toml.write_text('format = "latex"\n[[sources]]\nkind = "dir"\npath = "docs"\n[toolchain]\n'
+                        f"latex_preamble = {json.dumps(preamble)}\n")
+        return JudgeContext(load_spec(toml).toolchain.latex_preamble)
+
+    align = "\\begin{align}a &= b\\end{align}\n"
+    assert judge(align, "latex", declared("\\documentclass{article}\\usepackage{amsmath}")).ok is True
+    hostile = f"\\documentclass{{article}}\\immediate\\write18{{touch {shell}}}{READ_PASSWD}"
+    op = judge(align, "latex", declared(hostile))
+    assert op.ok is not None and not shell.exists()
+    assert all(_passwd_first_line() not in log for log in logs) and _passwd_first_line() not in op.message

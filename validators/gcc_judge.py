@@ -41,8 +41,8 @@ KINDS: dict[str, str] = {
               "literals or comments, #else/#endif without #if, #if without #endif",
     "semantic": "the text parses but gcc rejects it: conflicting types, no such member, wrong arguments "
                 "(errors a stub declaration cannot fix)",
-    "refused": "an #include of an absolute path, a parent folder or a macro: not compiled, so gcc reads "
-               "nothing outside its folder",
+    "refused": "an #include of an absolute path, a parent folder or a macro (the text's fault), or a gcc flag "
+               "outside the allowed forms (the corpus's: no opinion): not compiled",
     "timeout": "no answer within the wall-clock limit (the process group is killed)",
     "limits": "stopped at its memory, CPU or file-size limit (e.g. an exponential macro expansion)",
     "absent": "no gcc on this machine: no opinion",
@@ -72,6 +72,29 @@ _DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:|\?\?=)[ \t]*(include_next|include|impor
 _HAS_INCLUDE = re.compile(r"__has_include(?:_next)?\s*\(\s*([^)]*)\)")
 _INCLUDE_ARG = re.compile(r'^\s*(?:"([^"\n]*)"|<([^>\n]*)>)')
 _INCLUDE_NAME = re.compile(r'^[ \t]*#[ \t]*include(?:_next)?[ \t]*(?:"([^"\n]+)"|<([^>\n]+)>)', re.M)
+
+
+#: The gcc flags a corpus may declare (`[toolchain] c_flags`), each one whole list item: macros with a plain
+#: value, a C standard, warnings, and an include folder. Anything else (-wrapper, -B, -specs=, -fplugin=,
+#: -include, -imacros, -Wp,..., @file, -o) can run a program or read a file, and is refused.
+_C_FLAG_FORMS = (
+    ("-DNAME[=value]", re.compile(r"-D[A-Za-z_]\w*(?:\([\w, ]*\))?(?:=[\w .+*/()-]*)?")),
+    ("-UNAME", re.compile(r"-U[A-Za-z_]\w*")),
+    ("-std=STANDARD", re.compile(r"-std=[a-z0-9+:]+")),
+    ("-W<warning>", re.compile(r"-W[a-z0-9][a-z0-9=+-]*|-w|-pedantic(?:-errors)?")),
+    ("-I<folder>", re.compile(r"-I[^\0]+")),
+)
+ALLOWED_C_FLAGS = ", ".join(form for form, _ in _C_FLAG_FORMS)
+
+
+def c_flag_problem(flag: object) -> str | None:
+    """Why a declared gcc flag is refused (one line naming it), or None when it has an allowed form. An
+    `-I` folder must be absolute here: the declaration made it so, after checking it is in the corpus."""
+    if not isinstance(flag, str) or not any(rx.fullmatch(flag) for _, rx in _C_FLAG_FORMS):
+        return f"gcc flag {flag!r} is not allowed (allowed: {ALLOWED_C_FLAGS}, each one list item)"
+    if flag.startswith("-I") and not os.path.isabs(flag[2:]):
+        return f"gcc flag {flag!r}: the folder must be inside the corpus's own folder"
+    return None
 
 
 def available() -> bool:
@@ -161,6 +184,9 @@ def opinion(text: str, flags: tuple[str, ...] = (), include_dir: str | None = No
     exe = _gcc()
     if exe is None:
         return Opinion(NAME, None, None, "absent", "no gcc or cc on this machine", 0.0)
+    bad_flag = next((why for why in map(c_flag_problem, flags) if why is not None), None)
+    if bad_flag is not None:  # the corpus's fault, not the text's: no opinion
+        return Opinion(NAME, None, None, "refused", bad_flag, 0.0)
     why = refused_include(text)
     if why is not None:
         return Opinion(NAME, None, False, "refused", why, 0.0)
