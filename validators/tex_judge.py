@@ -25,7 +25,7 @@ import re
 import shutil
 import tempfile
 
-from .sandbox import Limits, run_limited
+from .sandbox import Limits, read_bounded, run_limited
 from .toolchains import Opinion, version_line
 
 NAME = "pdflatex"
@@ -168,12 +168,8 @@ def _env(tmp: str) -> dict[str, str]:
 def _compile(exe: str, tmp: str, strict: bool, limits: Limits):
     flags = ["-draftmode", "-interaction=nonstopmode", "-no-shell-escape"] + (["-halt-on-error"] if strict else [])
     done = run_limited([exe, *flags, "sample.tex"], tmp, _env(tmp), limits)
-    try:
-        with open(f"{tmp}/sample.log", encoding="latin-1") as f:
-            log = f.read()
-    except OSError:
-        log = done.stdout.decode("latin-1")
-    return done, log
+    log = f"{tmp}/sample.log"  # read back bounded: a log can be as long as the file-size limit
+    return done, (read_bounded(log, limits.read_kb * 1024) if os.path.isfile(log) else done.stdout).decode("latin-1")
 
 
 def opinion(text: str, preamble: str = "", limits: Limits = LIMITS, tolerant: bool = True,
