@@ -79,6 +79,15 @@ def test_undefined_macros_can_be_tolerated_but_structure_is_still_judged():
 
 
 @needs_pdflatex
+def test_an_invented_environment_alone_is_tolerated_like_one_with_an_undefined_macro():
+    """An error-free tolerant pass counts: the environment is the only thing TeX did not know."""
+    op = tex_judge.opinion("\\begin{foo}x\\end{foo}")
+    assert (op.ok, op.kind, op.tolerant_ok) == (False, "undefined_env", True)
+    assert tex_judge.opinion("\\zork \\begin{foo}x\\end{foo}").tolerant_ok is True
+    assert tex_judge.opinion("\\begin{foo}x\\end{bar}").tolerant_ok is False
+
+
+@needs_pdflatex
 def test_declared_files_are_put_beside_the_compile():
     files = (("preamble.tex", "\\documentclass{article}\\newcommand{\\myname}{M}"),)
     op = tex_judge.opinion("\\myname", "\\input{preamble}", files=files)

@@ -14,7 +14,8 @@ TEXMFOUTPUT, no mktex* font generation, under `sandbox.Limits`.
 
 The first TeX error is classified (`KINDS`). A character model invents macros, so when the first error
 is an undefined control sequence or environment, a second pass without `-halt-on-error` tells whether
-every error is of that kind: `tolerant_ok` ("compiles with undefined control sequences tolerated"), so
+every error is of that kind (or none is left: an invented environment alone): `tolerant_ok` ("compiles
+with undefined control sequences tolerated"), so
 `\\begin`/`\\end` matching and braces are still judged by TeX itself.
 """
 
@@ -206,7 +207,7 @@ def opinion(text: str, preamble: str = "", limits: Limits = LIMITS, tolerant: bo
             again, log2 = _compile(exe, tmp, False, limits)
             seconds += again.seconds
             rest = _errors(log2)
-            tolerant_ok = (not again.timed_out and not again.signalled and bool(rest)
+            tolerant_ok = (not again.timed_out and not again.signalled and (bool(rest) or again.returncode == 0)
                            and all(k in TOLERATED for k, _, _ in rest) and "no legal \\end" not in log2)
     msg = _INPUT_LINE.sub(lambda m: f"on line {int(m.group(1)) - offset}", msg)
     where = line - offset
