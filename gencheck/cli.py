@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="a CI gate: exit 1 when NEW regresses against --baseline", formatter_class=fmt,
                        description="Exit 1 when a quality figure of NEW is worse than the baseline's by more than "
                                    "its tolerance (bits/char up, valid % down, a probe accuracy down beyond its "
-                                   "interval, reach down), one line per regression; 0 when "
+                                   "interval, reach down) or missing (a figure the baseline has that NEW lacks or has "
+                                   "as NaN), one line per regression; 0 when "
                                    "none; 2 on a usage error (a missing file, another corpus, a schema from the "
                                    "future). Default tolerances: bpc 0.02 bits, rate 0.05, probe and context 0.",
                        epilog="examples:\n  gencheck check runs/new --baseline ci/baseline.json\n"
@@ -574,21 +575,23 @@ def cmd_compare(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .compare import check_comparable, compare, parse_tolerances, regressions
+    from .compare import check_comparable, compare, missing, parse_tolerances, regressions
 
     tolerances = parse_tolerances(args.tolerance)
     base, new = _load_pair(args.baseline, args.new)
     for w in check_comparable(base, new, args.allow_other_corpus):
         print(f"warning: {w}", file=sys.stderr)
-    deltas = compare(base, new)
-    if not deltas:
+    deltas, gone = compare(base, new), missing(base, new)
+    if not deltas and not gone:
         raise UsageError(f"{args.new} and {args.baseline} have no figure in common to compare")
     bad = regressions(deltas, tolerances)
     for d, tol in bad:
         print(f"regression: {d.name}: base {_fmt(d.base)}, new {_fmt(d.new)}, tolerance {tol:g}")
-    if not bad:
+    for m in gone:
+        print(f"regression: {m.name}: base {_fmt(m)}, new missing or not a finite number")
+    if not bad and not gone:
         print(f"no regression in {len(deltas)} figures against {base.run_id}")
-    return 1 if bad else 0
+    return 1 if bad or gone else 0
 
 
 def cmd_corpus(args) -> int:

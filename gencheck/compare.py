@@ -99,6 +99,13 @@ def compare(base: RunResult, new: RunResult) -> list[Delta]:
     return [Delta(k, a[k], b[k]) for k in a if k in b]
 
 
+def missing(base: RunResult, new: RunResult) -> list[Metric]:
+    """Gated figures the base has and the new run lacks or has as NaN or infinity: for a gate these are
+    regressions, never figures to leave out (a run that measured nothing must not pass)."""
+    b = metrics_of(new)
+    return [m for k, m in metrics_of(base).items() if m.gated and k not in b]
+
+
 def check_comparable(base: RunResult, new: RunResult, allow_other_corpus: bool = False) -> list[str]:
     """UsageError when the runs measure different things; warning lines when their tools differ."""
     if base.corpus.get("content_hash") != new.corpus.get("content_hash") and not allow_other_corpus:
@@ -125,6 +132,8 @@ def parse_tolerances(specs: list[str]) -> dict[str, float]:
             sep = ""
         if not sep or not name.strip():
             raise UsageError(f"--tolerance {spec!r}: write metric=value, e.g. test_bpc=0.05 or 'probe.*=0.1'")
+        if not math.isfinite(out[name.strip()]):
+            raise UsageError(f"--tolerance {spec!r}: the tolerance must be a finite number")
     return out
 
 
