@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from rich.markup import escape
+
 from .fsutil import GencheckError, UsageError
 
 EXAMPLES = {
@@ -293,7 +295,7 @@ def cmd_run(args) -> int:
                  corpus_seconds=time.perf_counter() - corpus_started, probes=not args.no_probes, evolution=not args.no_evolution,
                  compile_samples=args.compile_samples)
     Console(stderr=args.json).print(Scorecard(result))
-    Console(stderr=args.json).print(f"results: {run_dir / 'results.json'}", highlight=False)
+    Console(stderr=args.json).print(f"results: {escape(str(run_dir / 'results.json'))}", highlight=False)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     return 0
@@ -365,7 +367,8 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> lis
         corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes,
         evolution=not args.no_evolution), log, slots=slots, worker=worker)
     Console(stderr=args.json).print(GridView(results))
-    Console(stderr=args.json).print(f"grid: {folder} (re-run the same command to finish or extend it)", highlight=False)
+    Console(stderr=args.json).print(f"grid: {escape(str(folder))} (re-run the same command to finish or extend it)",
+                                    highlight=False)
     return results
 
 
@@ -392,7 +395,8 @@ def cmd_train(args) -> int:
     with locked_dir(args.out):
         refuse_existing()  # again: another gencheck may have trained there while the corpus was built
         r = train(corpus, profile, args.out, device, resume=args.resume)
-    log(f"trained {r.steps} steps at {r.chars_per_s:,.0f} chars/s; val {r.val_bpc:.3f} bpc; checkpoint {r.checkpoint}")
+    log(f"trained {r.steps} steps at {r.chars_per_s:,.0f} chars/s; val {r.val_bpc:.3f} bpc; "
+        f"checkpoint {escape(str(r.checkpoint))}")
     return 0
 
 
@@ -445,7 +449,7 @@ def cmd_calibrate(args) -> int:
         return 0
     console = Console()
     unjudged = f"; {len(cal.unjudged)} could not be judged, left out" if cal.unjudged else ""
-    console.print(f"[bold]{cal.corpus}[/] ({cal.format}, {cal.split} split): {cal.accepted} of {cal.judged} "
+    console.print(f"[bold]{escape(cal.corpus)}[/] ({escape(cal.format)}, {cal.split} split): {cal.accepted} of {cal.judged} "
                   f"judged real documents accepted ({pct(cal.acceptance)}){unjudged}", highlight=False)
     for title, rows in (("rejected real documents: a real error, or a validator gap?", cal.rejected),
                         ("real documents the validator could not judge (not counted)", cal.unjudged)):
@@ -455,13 +459,13 @@ def cmd_calibrate(args) -> int:
         for col in ("path", "verdict", "first finding"):
             t.add_column(col, overflow="fold")
         for r in rows:
-            t.add_row(r.path, r.verdict, f"{r.line}:{r.col} {r.kind}: {r.message}")
+            t.add_row(escape(r.path), r.verdict, escape(f"{r.line}:{r.col} {r.kind}: {r.message}"))
         console.print(t)
     t = Table(title="mutations of accepted documents", title_justify="left")
     for col in ("mutation", "tried", "unjudged", "rejected (of judged)"):
         t.add_column(col, justify="left" if col == "mutation" else "right")
     for m in cal.mutations:
-        t.add_row(m.kind, str(m.tried), str(m.unjudged), pct(m.rate))
+        t.add_row(escape(m.kind), str(m.tried), str(m.unjudged), pct(m.rate))
     console.print(t)
     return 0
 
@@ -515,8 +519,8 @@ def cmd_report(args) -> int:
         for r in results:
             rows = r.train.get("evolution") or []
             Console().print(EvolutionView(rows, r.train.get("evolution_seconds", 0.0), r.train.get("seconds") or 0.0)
-                            if rows else f"{r.run_id}: no evolution recorded (run with gencheck ≥ 0.1 and without "
-                                         "--no-evolution)", highlight=False)
+                            if rows else f"{escape(r.run_id)}: no evolution recorded (run with gencheck ≥ 0.1 and "
+                                         "without --no-evolution)", highlight=False)
         return 0
     console = Console()
     for r in results:
@@ -525,8 +529,9 @@ def cmd_report(args) -> int:
     for r in results[1:]:
         diff = version_differences(base.versions, r.versions)
         if diff:
-            console.print(f"[yellow]warning:[/] {base.run_id} and {r.run_id} were made with different versions "
-                          f"({'; '.join(diff)}): a difference in their figures may come from these", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(base.run_id)} and {escape(r.run_id)} were made with different "
+                          f"versions ({escape('; '.join(diff))}): a difference in their figures may come from these",
+                          highlight=False)
     return 0
 
 
@@ -559,13 +564,13 @@ def cmd_compare(args) -> int:
                            "base_ci95": d.base.ci} for d in deltas], indent=2))
     else:
         console = Console()
-        t = Table(title=f"{base.run_id} → {new.run_id}", title_justify="left")
+        t = Table(title=escape(f"{base.run_id} → {new.run_id}"), title_justify="left")
         for col in ("metric", "base", "new", "delta", ""):
             t.add_column(col, justify="left" if col == "metric" else "right")
         for d in deltas:
             mark = "" if not d.beyond_noise else ("differs" if not d.base.gated else
                                                   "[red]worse[/]" if d.worse_by > 0 else "[green]better[/]")
-            t.add_row(d.name, _fmt(d.base), _fmt(d.new), f"{d.change:+.3f}", mark)
+            t.add_row(escape(d.name), _fmt(d.base), _fmt(d.new), f"{d.change:+.3f}", mark)
         console.print(t)
         console.print("worse/better: beyond noise (outside the base's 95 % interval for probe cells, over the "
                       "declared default noise otherwise); unmarked deltas are within it", style="dim", highlight=False)
@@ -627,7 +632,7 @@ def cmd_corpus(args) -> int:
         t.add_column("built", no_wrap=True, min_width=5)
         for r in rows:
             short = re.split(r" \(|;", r["license"], maxsplit=1)[0]
-            t.add_row(r["name"], r["format"], short, r["size"], "yes" if r["built"] else "[dim]no[/]")
+            t.add_row(escape(r["name"]), escape(r["format"]), escape(short), r["size"], "yes" if r["built"] else "[dim]no[/]")
         Console().print(t)
         return 0
     args.corpus = args.name
@@ -638,7 +643,7 @@ def cmd_corpus(args) -> int:
 
             print(json.dumps(corpus_info(corpus), indent=2))
         else:
-            Console().print(f"corpus {corpus.spec.name}: {len(corpus.documents):,} documents, "
+            Console().print(f"corpus {escape(corpus.spec.name)}: {len(corpus.documents):,} documents, "
                             f"{corpus.chars():,} characters, content hash {corpus.content_hash[:16]}",
                             highlight=False, soft_wrap=True)
         return 0
@@ -656,17 +661,17 @@ def _info_table(info: dict):
     from rich import box
     from rich.table import Table
 
-    t = Table(title=f"corpus {info['name']}", show_header=False, box=box.SIMPLE, title_justify="left")
+    t = Table(title=f"corpus {escape(info['name'])}", show_header=False, box=box.SIMPLE, title_justify="left")
     t.add_column(style="bold", no_wrap=True)
     t.add_column()
-    t.add_row("format", info["format"])
+    t.add_row("format", escape(info["format"]))
     t.add_row("documents", f"{info['documents']:,}")
     t.add_row("characters", f"{info['chars']:,} ({info['bytes'] / 1e6:.1f} MB)")
     t.add_row("vocabulary", f"{info['vocab_size']:,} characters (train split, with separator and unknown)")
     t.add_row("splits", "   ".join(f"{k} {v['documents']:,} docs / {v['chars']:,} chars" for k, v in info["splits"].items()))
-    t.add_row("source", info["source"] + (f" (or {len(info['sources']) - 1} more)" if len(info["sources"]) > 1 else ""))
-    t.add_row("licence", info["license"])
-    t.add_row("content hash", info["content_hash"] + ("" if info["pinned"] else " (not pinned)"))
+    t.add_row("source", escape(info["source"]) + (f" (or {len(info['sources']) - 1} more)" if len(info["sources"]) > 1 else ""))
+    t.add_row("licence", escape(info["license"]))
+    t.add_row("content hash", escape(info["content_hash"]) + ("" if info["pinned"] else " (not pinned)"))
     t.add_row("unigram", f"{info['unigram_test_bpc']:.3f} bits/char on test, fitted on train (a model must beat this)")
     b = info["build"]
     t.add_row("build", f"{b['selected']:,} of {b['members']:,} files selected; {b['not_utf8']} not UTF-8, "
@@ -674,10 +679,10 @@ def _info_table(info: dict):
                        + (f"; {b['split_parts']} parts from split members" if b.get("split_parts") else ""))
     st = info["structure"]
     if st is None:
-        t.add_row("structure", f"none measured for format {info['format']!r}")
+        t.add_row("structure", f"none measured for format {escape(repr(info['format']))}")
         return t
     n = max(1, st["pairs"])
-    t.add_row("structure", f"{st['pairs']:,} pairs {st['opener']} → {st['closer']}; "
+    t.add_row("structure", f"{st['pairs']:,} pairs {escape(st['opener'])} → {escape(st['closer'])}; "
                            f"{st['unclosed']:,} unclosed, {st['stray_closers']:,} stray closers")
     dq, db = st["depth"]["quantiles"], st["depth"]["buckets"]
     t.add_row("nesting depth", "  ".join(f"{k}: {v / n:.0%}" for k, v in db.items() if v)
@@ -694,8 +699,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    from rich.markup import escape
-
     from .registry import UnknownNameError
     from .progress import console
 

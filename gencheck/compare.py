@@ -81,7 +81,7 @@ def metrics_of(r: RunResult) -> dict[str, Metric]:
             model = rows.get("model") or {}
             for cell in [*model.get("buckets", []), model.get("overall") or {}]:
                 if cell and not cell.get("too_few") and cell.get("accuracy") is not None:
-                    label = cell["bucket"]
+                    label = cell.get("bucket", "all")
                     put(Metric(f"{prefix}.{probe}.{label}", cell["accuracy"], True, "probe",
                                tuple(cell["ci95"]) if cell.get("ci95") else None))
             if prefix == "probe":

@@ -680,7 +680,9 @@ def _get_sources(spec: CorpusSpec, home: Path, mirrors: list[Path], offline: boo
             return p, src
         try:
             if log:
-                log(f"fetching {src.describe()}")
+                from rich.markup import escape
+
+                log(f"fetching {escape(src.describe())}")
             return fetch(src, home / "downloads", mirrors, offline), src
         except GencheckError as exc:
             if "checksum mismatch" in str(exc):

@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from rich.markup import escape
+
 from . import __version__
 from .config import Profile, with_overrides
 from .fsutil import UsageError, atomic_write_json
@@ -160,7 +162,7 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
         run_dir = folder / f"{pt.label}-{pt.key}"
         done = run_dir / "results.json"
         if done.is_file():
-            log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: finished before, {done}")
+            log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: finished before, {escape(str(done))}")
             results[i] = RunResult.load(done)
         else:
             todo.append((i, pt, run_dir, (run_dir / "checkpoint.pt").is_file()))  # none: killed before its first
@@ -169,7 +171,7 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
     else:
         for i, pt, run_dir, resume in todo:
             log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: "
-                f"{'resuming' if resume else 'training'} in {run_dir}")
+                f"{'resuming' if resume else 'training'} in {escape(str(run_dir))}")
             results[i] = run_point(pt, run_dir, resume)
     atomic_write_json(folder / "grid.json", [{"overrides": p.overrides, "key": p.key, "folder": f"{p.label}-{p.key}"}
                                              for p in pts])
@@ -194,7 +196,7 @@ def _run_parallel(todo: list[tuple[int, GridPoint, Path, bool]], total: int, slo
                 i, pt, run_dir, resume = queue.pop(0)
                 k = free.pop(0)
                 log(f"grid point {i + 1}/{total} {pt.label} {pt.overrides}: {'resuming' if resume else 'training'} "
-                    f"in {run_dir} on {slots[k].device}" + (f" ({slots[k].threads} thread{'s' * (slots[k].threads != 1)})"
+                    f"in {escape(str(run_dir))} on {slots[k].device}" + (f" ({slots[k].threads} thread{'s' * (slots[k].threads != 1)})"
                                                        if slots[k].threads else ""))
                 running[pools[k].submit(worker, pt, run_dir, resume, slots[k])] = (k, i, pt)
             if not running:
@@ -230,7 +232,7 @@ def minutes_budget(minutes: float, pts: list[GridPoint], corpus_hash: str, devic
     path = out / f"grid-minutes-{hashlib.sha256(blob.encode()).hexdigest()[:10]}.json"
     if path.is_file():
         saved = json.loads(path.read_text())
-        log(f"--minutes {minutes:g}: the budget measured before, {saved['budget']:,} characters ({path})")
+        log(f"--minutes {minutes:g}: the budget measured before, {saved['budget']:,} characters ({escape(str(path))})")
         return int(saved["budget"])
     rates: dict[str, float] = {}
     for rnd in range(TIMING_ROUNDS):  # rounds over all points, the best of each: a busy moment on a shared

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from rich.markup import escape
 
 from . import controlled as ct
 from . import probes as pr
@@ -263,7 +264,7 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
                                                                     batch_size=CONTROLLED_BATCH)}, known=known)
         except GencheckError as exc:  # a corpus too small to cut filler from: said, not fatal
             lr.controlled_info = {"skipped": str(exc)}
-            say(f"[yellow]no controlled documents: {exc}[/]")
+            say(f"[yellow]no controlled documents: {escape(str(exc))}[/]")
     lr.seconds["controlled"] = time.perf_counter() - t
     t = time.perf_counter()
     say("measuring effective context")

@@ -234,9 +234,11 @@ def _pip_fetch_sdist(source: Source, dest: Path) -> Path:
     cmd = [sys.executable, "-c", _PIP_FETCH_SDIST, source.package, source.file, str(dest / source.file)]
     rc, last = _run_tail(cmd, dest)
     if rc == _NO_FINDER:
+        from rich.markup import escape
+
         from .progress import log
 
-        log(f"[yellow]{last}; falling back to `pip download --require-hashes`, which checks {source.file} "
+        log(f"[yellow]{escape(last)}; falling back to `pip download --require-hashes`, which checks {source.file} "
             "before it runs anything, but then runs the sdist's metadata hook[/]")
         return _pip_download_hash_checked(source, dest)
     if rc != 0:

@@ -235,8 +235,9 @@ def test_scorecard_rows_say_na_when_the_tool_is_absent():
 def test_results_schema_3_reads_schema_2_without_toolchain():
     from gencheck.results import SCHEMA_VERSION, RunResult, VerdictSummary
 
-    r = RunResult("id", "0.1.0", None, "now", "cpu", 1, "smoke", {"name": "x", "format": "c"}, {}, {}, {},
-                  VerdictSummary(), VerdictSummary(), {}, toolchain={"name": "gcc", "available": False})
+    r = RunResult("id", "0.1.0", None, "now", "cpu", 1, "smoke", {"name": "x", "format": "c", "content_hash": "ab"},
+                  {"kind": "lstm", "layers": 1, "hidden": 8, "params": 10}, {"steps": 1, "seconds": 1.0, "chars_per_s": 1.0},
+                  {}, VerdictSummary(), VerdictSummary(), {}, toolchain={"name": "gcc", "available": False})
     d = r.to_json()
     assert d["schema_version"] == SCHEMA_VERSION == 3 and RunResult.from_json(d) == r
     old = {k: v for k, v in d.items() if k != "toolchain"}
