@@ -81,6 +81,16 @@ def list_of(item: Shape, length: int | None = None) -> Shape:
     return check
 
 
+def tuple_of(*items: Shape) -> Shape:
+    """A list of exactly these shapes, in order (a row of a table)."""
+    def check(v: Any, where: str) -> None:
+        if not isinstance(v, list) or len(v) != len(items):
+            raise ShapeError(where, f"a list of {len(items)}", v)
+        for i, (x, item) in enumerate(zip(v, items)):
+            item(x, f"{where}[{i}]")
+    return check
+
+
 def dict_of(value: Shape) -> Shape:
     """An object with any keys, each value of one shape."""
     def check(v: Any, where: str) -> None:
