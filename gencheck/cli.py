@@ -281,9 +281,13 @@ def cmd_run(args) -> int:
     started = time.perf_counter()
     device = pick_device(args.device)
     use_threads(getattr(args, "threads", None))
+    if args.minutes is not None:
+        from .grid import check_minutes
+
+        check_minutes(args.minutes)
     if args.grid:
         return _run_grid(args, device)
-    if args.budget or args.minutes or args.seeds != 1 or args.jobs != 1:
+    if args.budget or args.minutes is not None or args.seeds != 1 or args.jobs != 1:
         raise UsageError("--budget, --minutes, --seeds and --jobs go with --grid (for one run, use --steps and --seed)")
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
@@ -306,7 +310,7 @@ def _run_grid(args, device) -> int:
 
     if args.resume:
         raise UsageError("--grid resumes by itself: run the same command again")
-    if args.budget and args.minutes:
+    if args.budget and args.minutes is not None:
         raise UsageError("give --budget or --minutes, not both")
     kinds = (args.kind or "").split(",") if args.kind and "," in args.kind else None
     if kinds:
@@ -349,7 +353,7 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> lis
     corpus = _corpus(args)
     slots = job_slots(args.jobs, str(device), torch.cuda.device_count() if device.type == "cuda" else 0,
                       usable_cores())
-    if args.minutes:  # timed as the points will train: with --jobs on the CPU, on their share of the cores
+    if args.minutes is not None:  # timed as the points will train: with --jobs on the CPU, on their share of the cores
         vocab = Vocab.from_texts(corpus.texts("train"), base.train.vocab_min_count)
         timed = points(base, combos, None, corpus.content_hash, not args.no_probes)
         threads_before = torch.get_num_threads()
@@ -403,15 +407,17 @@ def cmd_train(args) -> int:
 def cmd_sample(args) -> int:
     from dataclasses import asdict
 
-    from .config import SampleConfig
+    from .config import SampleConfig, check_sample
     from .sample import generate, write_files, write_jsonl
     from .train import Checkpoint, pick_device, use_threads
 
+    cfg = SampleConfig(args.num_samples, args.max_chars, args.temperature, args.top_k, _prime(args), args.seed)
+    check_sample(cfg, "-n")
+    if args.out is not None:
+        _check_writable(args.out if args.out.suffix != ".jsonl" else args.out.parent, args.out)
     device = pick_device(args.device)
     use_threads(getattr(args, "threads", None))
     ck = Checkpoint.load(args.checkpoint)
-    prime = args.prime_file.read_text(encoding="utf-8") if args.prime_file else args.prime
-    cfg = SampleConfig(args.num_samples, args.max_chars, args.temperature, args.top_k, prime, args.seed)
     samples = generate(ck.build_model(device), ck.vocab, cfg, device)
     if args.out is None:
         for s in samples:
@@ -421,6 +427,30 @@ def cmd_sample(args) -> int:
     else:
         write_files(samples, args.out, _suffix_for(ck.corpus_name))
     return 0
+
+
+def _prime(args) -> str:
+    """--prime, or the text of --prime-file (a UsageError naming it when it cannot be read as UTF-8)."""
+    if not args.prime_file:
+        return args.prime
+    try:
+        return args.prime_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--prime-file {args.prime_file}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"--prime-file {args.prime_file}: {exc.strerror or exc}") from None
+
+
+def _check_writable(folder: Path, out: Path) -> None:
+    """--out can be written: its folder made and a file created there, before any sampling is spent."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
 def _suffix_for(corpus_name: str) -> str:

@@ -79,9 +79,10 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     On any failure the temp file is removed and `path` is left as it was; a failed write (an OSError,
     also one wrapped in a RuntimeError) becomes one GencheckError naming `path`, anything else propagates."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), file_mode_for(path))
             write(fh)
@@ -89,10 +90,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
         os_exc = os_error_behind(exc)
         if os_exc is not None:
             raise GencheckError(f"could not write {path}: {os_exc.strerror or os_exc}") from exc
