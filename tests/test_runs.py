@@ -108,3 +108,14 @@ def test_a_lock_file_is_never_truncated(tmp_path):
     with locked_dir(tmp_path):
         assert lock.read_text().split()[0] == str(os.getpid()) and lock.stat().st_size == 40
     assert lock.stat().st_size == 40 and str(os.getpid()) not in lock.read_text()
+
+
+@pytest.mark.parametrize("target", ["/proc/x.jsonl", "/proc/self/no/such/x.json"])
+def test_a_write_where_no_file_can_be_made_is_one_error_naming_it(target):
+    """The folder and the temporary file are made inside atomic_write's error handling too."""
+    from pathlib import Path
+
+    from gencheck.fsutil import atomic_write_text
+
+    with pytest.raises(GencheckError, match=f"could not write {target}"):
+        atomic_write_text(Path(target), "x")
