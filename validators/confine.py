@@ -15,7 +15,6 @@ Where Landlock is not available (another kernel, disabled, not Linux) nothing is
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
 import stat
@@ -34,7 +33,8 @@ _FILE_ONLY = 1 | 2 | 4 | _TRUNCATE | _IOCTL_DEV  # the rights a rule on a file (
 
 
 def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    """The C library's functions (the process's own symbols: no ldconfig run, safe between fork and exec)."""
+    return ctypes.CDLL(None, use_errno=True)
 
 
 @functools.lru_cache(maxsize=1)

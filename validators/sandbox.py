@@ -84,9 +84,8 @@ def _die_with_parent(parent: int) -> None:
     """SIGKILL this child when the process that started it dies; a parent already gone ends it now."""
     try:
         import ctypes
-        import ctypes.util
 
-        ctypes.CDLL(ctypes.util.find_library("c") or None).prctl(_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        ctypes.CDLL(None).prctl(_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)  # no ldconfig run in a forked child
     except (OSError, AttributeError):
         return  # not Linux: the pool's supervisor removes what is left
     if os.getppid() != parent:
