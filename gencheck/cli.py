@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from rich.markup import escape
+
 from .fsutil import GencheckError, UsageError
 
 EXAMPLES = {
@@ -202,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="a CI gate: exit 1 when NEW regresses against --baseline", formatter_class=fmt,
                        description="Exit 1 when a quality figure of NEW is worse than the baseline's by more than "
                                    "its tolerance (bits/char up, valid % down, a probe accuracy down beyond its "
-                                   "interval, reach down), one line per regression; 0 when "
+                                   "interval, reach down) or missing (a figure the baseline has that NEW lacks or has "
+                                   "as NaN), one line per regression; 0 when "
                                    "none; 2 on a usage error (a missing file, another corpus, a schema from the "
                                    "future). Default tolerances: bpc 0.02 bits, rate 0.05, probe and context 0.",
                        epilog="examples:\n  gencheck check runs/new --baseline ci/baseline.json\n"
@@ -297,9 +300,13 @@ def cmd_run(args) -> int:
     started = time.perf_counter()
     device = pick_device(args.device)
     use_threads(getattr(args, "threads", None))
+    if args.minutes is not None:
+        from .grid import check_minutes
+
+        check_minutes(args.minutes)
     if args.grid:
         return _run_grid(args, device)
-    if args.budget or args.minutes or args.seeds != 1 or args.jobs != 1:
+    if args.budget or args.minutes is not None or args.seeds != 1 or args.jobs != 1:
         raise UsageError("--budget, --minutes, --seeds and --jobs go with --grid (for one run, use --steps and --seed)")
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
@@ -311,7 +318,7 @@ def cmd_run(args) -> int:
                  corpus_seconds=time.perf_counter() - corpus_started, probes=not args.no_probes, evolution=not args.no_evolution,
                  compile_samples=args.compile_samples)
     Console(stderr=args.json).print(Scorecard(result))
-    Console(stderr=args.json).print(f"results: {run_dir / 'results.json'}", highlight=False)
+    Console(stderr=args.json).print(f"results: {escape(str(run_dir / 'results.json'))}", highlight=False)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     return 0
@@ -322,7 +329,7 @@ def _run_grid(args, device) -> int:
 
     if args.resume:
         raise UsageError("--grid resumes by itself: run the same command again")
-    if args.budget and args.minutes:
+    if args.budget and args.minutes is not None:
         raise UsageError("give --budget or --minutes, not both")
     kinds = (args.kind or "").split(",") if args.kind and "," in args.kind else None
     if kinds:
@@ -365,7 +372,7 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> lis
     corpus = _corpus(args)
     slots = job_slots(args.jobs, str(device), torch.cuda.device_count() if device.type == "cuda" else 0,
                       usable_cores())
-    if args.minutes:  # timed as the points will train: with --jobs on the CPU, on their share of the cores
+    if args.minutes is not None:  # timed as the points will train: with --jobs on the CPU, on their share of the cores
         vocab = Vocab.from_texts(corpus.texts("train"), base.train.vocab_min_count)
         timed = points(base, combos, None, corpus.content_hash, not args.no_probes)
         threads_before = torch.get_num_threads()
@@ -383,7 +390,8 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> lis
         corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes,
         evolution=not args.no_evolution), log, slots=slots, worker=worker)
     Console(stderr=args.json).print(GridView(results))
-    Console(stderr=args.json).print(f"grid: {folder} (re-run the same command to finish or extend it)", highlight=False)
+    Console(stderr=args.json).print(f"grid: {escape(str(folder))} (re-run the same command to finish or extend it)",
+                                    highlight=False)
     return results
 
 
@@ -410,22 +418,25 @@ def cmd_train(args) -> int:
     with locked_dir(args.out):
         refuse_existing()  # again: another gencheck may have trained there while the corpus was built
         r = train(corpus, profile, args.out, device, resume=args.resume)
-    log(f"trained {r.steps} steps at {r.chars_per_s:,.0f} chars/s; val {r.val_bpc:.3f} bpc; checkpoint {r.checkpoint}")
+    log(f"trained {r.steps} steps at {r.chars_per_s:,.0f} chars/s; val {r.val_bpc:.3f} bpc; "
+        f"checkpoint {escape(str(r.checkpoint))}")
     return 0
 
 
 def cmd_sample(args) -> int:
     from dataclasses import asdict
 
-    from .config import SampleConfig
+    from .config import SampleConfig, check_sample
     from .sample import generate, write_files, write_jsonl
     from .train import Checkpoint, pick_device, use_threads
 
+    cfg = SampleConfig(args.num_samples, args.max_chars, args.temperature, args.top_k, _prime(args), args.seed)
+    check_sample(cfg, "-n")
+    if args.out is not None:
+        _check_writable(args.out if args.out.suffix != ".jsonl" else args.out.parent, args.out)
     device = pick_device(args.device)
     use_threads(getattr(args, "threads", None))
     ck = Checkpoint.load(args.checkpoint)
-    prime = args.prime_file.read_text(encoding="utf-8") if args.prime_file else args.prime
-    cfg = SampleConfig(args.num_samples, args.max_chars, args.temperature, args.top_k, prime, args.seed)
     samples = generate(ck.build_model(device), ck.vocab, cfg, device)
     if args.out is None:
         for s in samples:
@@ -435,6 +446,30 @@ def cmd_sample(args) -> int:
     else:
         write_files(samples, args.out, _suffix_for(ck.corpus_name))
     return 0
+
+
+def _prime(args) -> str:
+    """--prime, or the text of --prime-file (a UsageError naming it when it cannot be read as UTF-8)."""
+    if not args.prime_file:
+        return args.prime
+    try:
+        return args.prime_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--prime-file {args.prime_file}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"--prime-file {args.prime_file}: {exc.strerror or exc}") from None
+
+
+def _check_writable(folder: Path, out: Path) -> None:
+    """--out can be written: its folder made and a file created there, before any sampling is spent."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
 def _suffix_for(corpus_name: str) -> str:
@@ -463,7 +498,7 @@ def cmd_calibrate(args) -> int:
         return 0
     console = Console()
     unjudged = f"; {len(cal.unjudged)} could not be judged, left out" if cal.unjudged else ""
-    console.print(f"[bold]{cal.corpus}[/] ({cal.format}, {cal.split} split): {cal.accepted} of {cal.judged} "
+    console.print(f"[bold]{escape(cal.corpus)}[/] ({escape(cal.format)}, {cal.split} split): {cal.accepted} of {cal.judged} "
                   f"judged real documents accepted ({pct(cal.acceptance)}){unjudged}", highlight=False)
     for title, rows in (("rejected real documents: a real error, or a validator gap?", cal.rejected),
                         ("real documents the validator could not judge (not counted)", cal.unjudged)):
@@ -473,13 +508,13 @@ def cmd_calibrate(args) -> int:
         for col in ("path", "verdict", "first finding"):
             t.add_column(col, overflow="fold")
         for r in rows:
-            t.add_row(r.path, r.verdict, f"{r.line}:{r.col} {r.kind}: {r.message}")
+            t.add_row(escape(r.path), r.verdict, escape(f"{r.line}:{r.col} {r.kind}: {r.message}"))
         console.print(t)
     t = Table(title="mutations of accepted documents", title_justify="left")
     for col in ("mutation", "tried", "unjudged", "rejected (of judged)"):
         t.add_column(col, justify="left" if col == "mutation" else "right")
     for m in cal.mutations:
-        t.add_row(m.kind, str(m.tried), str(m.unjudged), pct(m.rate))
+        t.add_row(escape(m.kind), str(m.tried), str(m.unjudged), pct(m.rate))
     console.print(t)
     return 0
 
@@ -533,8 +568,8 @@ def cmd_report(args) -> int:
         for r in results:
             rows = r.train.get("evolution") or []
             Console().print(EvolutionView(rows, r.train.get("evolution_seconds", 0.0), r.train.get("seconds") or 0.0)
-                            if rows else f"{r.run_id}: no evolution recorded (run with gencheck ≥ 0.1 and without "
-                                         "--no-evolution)", highlight=False)
+                            if rows else f"{escape(r.run_id)}: no evolution recorded (run with gencheck ≥ 0.1 and "
+                                         "without --no-evolution)", highlight=False)
         return 0
     console = Console()
     for r in results:
@@ -543,8 +578,9 @@ def cmd_report(args) -> int:
     for r in results[1:]:
         diff = version_differences(base.versions, r.versions)
         if diff:
-            console.print(f"[yellow]warning:[/] {base.run_id} and {r.run_id} were made with different versions "
-                          f"({'; '.join(diff)}): a difference in their figures may come from these", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(base.run_id)} and {escape(r.run_id)} were made with different "
+                          f"versions ({escape('; '.join(diff))}): a difference in their figures may come from these",
+                          highlight=False)
     return 0
 
 
@@ -577,13 +613,13 @@ def cmd_compare(args) -> int:
                            "base_ci95": d.base.ci} for d in deltas], indent=2))
     else:
         console = Console()
-        t = Table(title=f"{base.run_id} → {new.run_id}", title_justify="left")
+        t = Table(title=escape(f"{base.run_id} → {new.run_id}"), title_justify="left")
         for col in ("metric", "base", "new", "delta", ""):
             t.add_column(col, justify="left" if col == "metric" else "right")
         for d in deltas:
             mark = "" if not d.beyond_noise else ("differs" if not d.base.gated else
                                                   "[red]worse[/]" if d.worse_by > 0 else "[green]better[/]")
-            t.add_row(d.name, _fmt(d.base), _fmt(d.new), f"{d.change:+.3f}", mark)
+            t.add_row(escape(d.name), _fmt(d.base), _fmt(d.new), f"{d.change:+.3f}", mark)
         console.print(t)
         console.print("worse/better: beyond noise (outside the base's 95 % interval for probe cells, over the "
                       "declared default noise otherwise); unmarked deltas are within it", style="dim", highlight=False)
@@ -593,21 +629,23 @@ def cmd_compare(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .compare import check_comparable, compare, parse_tolerances, regressions
+    from .compare import check_comparable, compare, missing, parse_tolerances, regressions
 
     tolerances = parse_tolerances(args.tolerance)
     base, new = _load_pair(args.baseline, args.new)
     for w in check_comparable(base, new, args.allow_other_corpus):
         print(f"warning: {w}", file=sys.stderr)
-    deltas = compare(base, new)
-    if not deltas:
+    deltas, gone = compare(base, new), missing(base, new)
+    if not deltas and not gone:
         raise UsageError(f"{args.new} and {args.baseline} have no figure in common to compare")
     bad = regressions(deltas, tolerances)
     for d, tol in bad:
         print(f"regression: {d.name}: base {_fmt(d.base)}, new {_fmt(d.new)}, tolerance {tol:g}")
-    if not bad:
+    for m in gone:
+        print(f"regression: {m.name}: base {_fmt(m)}, new missing or not a finite number")
+    if not bad and not gone:
         print(f"no regression in {len(deltas)} figures against {base.run_id}")
-    return 1 if bad else 0
+    return 1 if bad or gone else 0
 
 
 def cmd_corpus(args) -> int:
@@ -643,7 +681,7 @@ def cmd_corpus(args) -> int:
         t.add_column("built", no_wrap=True, min_width=5)
         for r in rows:
             short = re.split(r" \(|;", r["license"], maxsplit=1)[0]
-            t.add_row(r["name"], r["format"], short, r["size"], "yes" if r["built"] else "[dim]no[/]")
+            t.add_row(escape(r["name"]), escape(r["format"]), escape(short), r["size"], "yes" if r["built"] else "[dim]no[/]")
         Console().print(t)
         return 0
     args.corpus = args.name
@@ -654,7 +692,7 @@ def cmd_corpus(args) -> int:
 
             print(json.dumps(corpus_info(corpus), indent=2))
         else:
-            Console().print(f"corpus {corpus.spec.name}: {len(corpus.documents):,} documents, "
+            Console().print(f"corpus {escape(corpus.spec.name)}: {len(corpus.documents):,} documents, "
                             f"{corpus.chars():,} characters, content hash {corpus.content_hash[:16]}",
                             highlight=False, soft_wrap=True)
         return 0
@@ -672,17 +710,17 @@ def _info_table(info: dict):
     from rich import box
     from rich.table import Table
 
-    t = Table(title=f"corpus {info['name']}", show_header=False, box=box.SIMPLE, title_justify="left")
+    t = Table(title=f"corpus {escape(info['name'])}", show_header=False, box=box.SIMPLE, title_justify="left")
     t.add_column(style="bold", no_wrap=True)
     t.add_column()
-    t.add_row("format", info["format"])
+    t.add_row("format", escape(info["format"]))
     t.add_row("documents", f"{info['documents']:,}")
     t.add_row("characters", f"{info['chars']:,} ({info['bytes'] / 1e6:.1f} MB)")
     t.add_row("vocabulary", f"{info['vocab_size']:,} characters (train split, with separator and unknown)")
     t.add_row("splits", "   ".join(f"{k} {v['documents']:,} docs / {v['chars']:,} chars" for k, v in info["splits"].items()))
-    t.add_row("source", info["source"] + (f" (or {len(info['sources']) - 1} more)" if len(info["sources"]) > 1 else ""))
-    t.add_row("licence", info["license"])
-    t.add_row("content hash", info["content_hash"] + ("" if info["pinned"] else " (not pinned)"))
+    t.add_row("source", escape(info["source"]) + (f" (or {len(info['sources']) - 1} more)" if len(info["sources"]) > 1 else ""))
+    t.add_row("licence", escape(info["license"]))
+    t.add_row("content hash", escape(info["content_hash"]) + ("" if info["pinned"] else " (not pinned)"))
     t.add_row("unigram", f"{info['unigram_test_bpc']:.3f} bits/char on test, fitted on train (a model must beat this)")
     b = info["build"]
     t.add_row("build", f"{b['selected']:,} of {b['members']:,} files selected; {b['not_utf8']} not UTF-8, "
@@ -690,10 +728,10 @@ def _info_table(info: dict):
                        + (f"; {b['split_parts']} parts from split members" if b.get("split_parts") else ""))
     st = info["structure"]
     if st is None:
-        t.add_row("structure", f"none measured for format {info['format']!r}")
+        t.add_row("structure", f"none measured for format {escape(repr(info['format']))}")
         return t
     n = max(1, st["pairs"])
-    t.add_row("structure", f"{st['pairs']:,} pairs {st['opener']} → {st['closer']}; "
+    t.add_row("structure", f"{st['pairs']:,} pairs {escape(st['opener'])} → {escape(st['closer'])}; "
                            f"{st['unclosed']:,} unclosed, {st['stray_closers']:,} stray closers")
     dq, db = st["depth"]["quantiles"], st["depth"]["buckets"]
     t.add_row("nesting depth", "  ".join(f"{k}: {v / n:.0%}" for k, v in db.items() if v)
@@ -710,8 +748,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
-    from rich.markup import escape
-
     from .registry import UnknownNameError
     from .progress import console
 

@@ -81,7 +81,7 @@ def metrics_of(r: RunResult) -> dict[str, Metric]:
             model = rows.get("model") or {}
             for cell in [*model.get("buckets", []), model.get("overall") or {}]:
                 if cell and not cell.get("too_few") and cell.get("accuracy") is not None:
-                    label = cell["bucket"]
+                    label = cell.get("bucket", "all")
                     put(Metric(f"{prefix}.{probe}.{label}", cell["accuracy"], True, "probe",
                                tuple(cell["ci95"]) if cell.get("ci95") else None))
             if prefix == "probe":
@@ -97,6 +97,13 @@ def metrics_of(r: RunResult) -> dict[str, Metric]:
 def compare(base: RunResult, new: RunResult) -> list[Delta]:
     a, b = metrics_of(base), metrics_of(new)
     return [Delta(k, a[k], b[k]) for k in a if k in b]
+
+
+def missing(base: RunResult, new: RunResult) -> list[Metric]:
+    """Gated figures the base has and the new run lacks or has as NaN or infinity: for a gate these are
+    regressions, never figures to leave out (a run that measured nothing must not pass)."""
+    b = metrics_of(new)
+    return [m for k, m in metrics_of(base).items() if m.gated and k not in b]
 
 
 def check_comparable(base: RunResult, new: RunResult, allow_other_corpus: bool = False) -> list[str]:
@@ -125,6 +132,8 @@ def parse_tolerances(specs: list[str]) -> dict[str, float]:
             sep = ""
         if not sep or not name.strip():
             raise UsageError(f"--tolerance {spec!r}: write metric=value, e.g. test_bpc=0.05 or 'probe.*=0.1'")
+        if not math.isfinite(out[name.strip()]):
+            raise UsageError(f"--tolerance {spec!r}: the tolerance must be a finite number")
     return out
 
 

@@ -121,3 +121,21 @@ def check_profile(profile: Profile) -> None:
         raise UsageError(f"--dropout {profile.dropout:g}: must be at least 0 and below 1")
     if not profile.train.lr > 0:
         raise UsageError(f"--lr {profile.train.lr:g}: must be positive")
+    check_sample(profile.sample)
+
+
+def check_sample(cfg: SampleConfig, count_flag: str = "--samples") -> None:
+    """Refuse sampling settings no sampler can use, naming the flag, before a model is trained or loaded
+    (no samples crashed a run after training; a NaN temperature crashed torch.multinomial)."""
+    import math
+
+    from .fsutil import UsageError
+
+    if cfg.num_samples < 1:
+        raise UsageError(f"{count_flag} {cfg.num_samples}: must be at least 1")
+    if cfg.max_chars < 1:
+        raise UsageError(f"--max-chars {cfg.max_chars}: must be at least 1")
+    if not (math.isfinite(cfg.temperature) and cfg.temperature >= 0):
+        raise UsageError(f"--temperature {cfg.temperature:g}: must be a finite number, 0 (greedy) or more")
+    if cfg.top_k < 0:
+        raise UsageError(f"--top-k {cfg.top_k}: must be 0 (all) or more")

@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import declaration as decl
+from .declaration import DeclarationError
 from .fsutil import GencheckError, UsageError, atomic_write_bytes, gencheck_home, sha256_text
 from .drill import DrillParams, parse_params
 from .registry import Registry
@@ -81,7 +83,7 @@ class ToolchainDecl:
     is not in the corpus fingerprint: declaring it never rebuilds a cached corpus."""
 
     latex_preamble: str = ""  # \documentclass and \usepackage lines for texts without their own preamble
-    c_flags: tuple[str, ...] = ()  # gcc flags: -D, -U, -std
+    c_flags: tuple[str, ...] = ()  # gcc flags: -D, -U, -std=, -W, -I inside the corpus (gcc_judge.c_flag_problem)
     latex_inputs: tuple[str, ...] = ()  # corpus documents put beside each compile (the Stacks preamble.tex)
 
 
@@ -158,12 +160,18 @@ _TOOLCHAIN_KEYS = {f for f in ToolchainDecl.__dataclass_fields__}
 
 
 def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
-    """Parse a declaration; an unknown or mistyped field is an error naming the field and its line."""
-    raw_text = Path(path).read_text(encoding="utf-8")
+    """Parse a declaration; an unknown, mistyped or unsafe field is one DeclarationError (exit 2) naming the
+    file and the field (gencheck/declaration.py says what each field may hold)."""
+    path = Path(path)
     try:
+        raw_text = path.read_text(encoding="utf-8")
         data = tomllib.loads(raw_text)
-    except tomllib.TOMLDecodeError as exc:
-        raise GencheckError(f"{path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DeclarationError(f"{path}: not UTF-8 text (byte {exc.start}): a declaration is a TOML file") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise DeclarationError(f"{path}: {exc or 'nested too deeply'}") from None
+    except OSError as exc:
+        raise DeclarationError(f"{path}: {exc.strerror or exc}") from None
 
     def bad(key: str, where: str) -> GencheckError:
         import difflib
@@ -173,89 +181,59 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
                  "toolchain": _TOOLCHAIN_KEYS}[where]
         close = difflib.get_close_matches(key, list(known), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return GencheckError(f"{path}:{line}: unknown field {key!r}{' in [' + where + ']' if where else ''}{hint}")
+        return DeclarationError(f"{path}:{line}: unknown field {key!r}{' in [' + where + ']' if where else ''}{hint}")
+
+    def fields(where: str, cls, tdata: dict, known: set[str]) -> dict:
+        """The keys of one table as `cls`'s field types: unknown keys are errors (with a hint)."""
+        out = {}
+        for key, value in tdata.items():
+            if key not in known:
+                raise bad(key, where)
+            label = f"{where}.{key}" if where else key
+            out[key] = decl.typed(path, label, value, cls.__dataclass_fields__[key].type)
+        return out
 
     for key in data:
         if key not in _TOP_KEYS:
             raise bad(key, "")
-    sources = []
-    for s in data.get("sources", []):
-        for key in s:
-            if key not in _SOURCE_KEYS:
-                raise bad(key, "sources")
-        if s.get("kind") not in SOURCE_KINDS:
-            raise GencheckError(f"{path}: source kind {s.get('kind')!r} is not one of {', '.join(SOURCE_KINDS)}")
-        if s.get("verify", "sha256") not in VERIFY_MODES:
-            raise GencheckError(f"{path}: source verify {s['verify']!r} is not one of {', '.join(VERIFY_MODES)}")
-        if s["kind"] == "dir":
-            s = {**s, "path": str((Path(path).parent / s["path"]).resolve())}
-        elif s["kind"] == "drill":
-            pass  # generated, pinned by the corpus's content_sha256
-
-        elif s.get("verify") == "content":
-            if not s.get("file"):
-                raise GencheckError(f"{path}: every downloaded source needs `file`")
-            if not data.get("content_sha256"):
-                raise GencheckError(f"{path}: a source with verify = \"content\" needs the corpus's content_sha256 pinned")
-            if s.get("sha256"):
-                raise GencheckError(f"{path}: a source with verify = \"content\" has no sha256 (its bytes are not stable)")
-        elif not s.get("sha256") or not s.get("file"):
-            raise GencheckError(f"{path}: every downloaded source needs `file` and `sha256` (or verify = \"content\")")
-        if not isinstance(s.get("strip", 0), int) or s.get("strip", 0) < 0:
-            raise GencheckError(f"{path}: source strip must be a whole number of path components")
-        source = Source(**s)
-        try:
-            check_source(source)
-        except GencheckError as exc:
-            raise GencheckError(f"{path}: {exc}") from None
-        sources.append(source)
-    if not sources:
-        raise GencheckError(f"{path}: a corpus needs at least one [[sources]] entry")
-
-    def table(where: str, cls, known: set[str]):
-        """A [where] table as a `cls` dataclass: unknown keys are errors (with a hint), lists become tuples."""
-        tdata = data.get(where, {})
-        for key in tdata:
-            if key not in known:
-                raise bad(key, where)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in tdata.items()})
-
-    filters = table("filters", Filters, _FILTER_KEYS)
-    toolchain = table("toolchain", ToolchainDecl, _TOOLCHAIN_KEYS)
+    top = fields("", CorpusSpec, {k: v for k, v in data.items() if k not in _TABLES}, _TOP_KEYS - _TABLES)
+    sources = _sources(path, data.get("sources", []), top, lambda s: fields("sources", Source, s, _SOURCE_KEYS))
+    filters = Filters(**fields("filters", Filters, decl.table(path, "filters", data.get("filters", {})), _FILTER_KEYS))
+    for key in ("min_english", "min_ascii", "max_verbatim", "max_comment_lines"):
+        decl.in_range(path, f"filters.{key}", getattr(filters, key), 0.0, 1.0)
+    for key in ("min_chars", "max_chars"):
+        decl.in_range(path, f"filters.{key}", getattr(filters, key), 0)
+    toolchain = ToolchainDecl(**fields("toolchain", ToolchainDecl, decl.table(path, "toolchain", data.get("toolchain", {})),
+                                       _TOOLCHAIN_KEYS))
+    toolchain = ToolchainDecl(decl.latex_preamble(path, toolchain.latex_preamble),
+                              decl.c_flags(path, toolchain.c_flags, decl.dir_folders(sources)),
+                              decl.latex_inputs(path, toolchain.latex_inputs))
     split_members = None
     if data.get("split_members") is not None:
-        split_members = table("split_members", SplitMembers, _SPLIT_KEYS)
-        if not split_members.members or bool(split_members.begin) == bool(split_members.chunk_chars):
-            raise GencheckError(f"{path}: [split_members] needs `members` and either a `begin` pattern or `chunk_chars`")
-        for key in ("begin", "end", "resume", "drop"):
-            pattern = getattr(split_members, key)
-            try:
-                compiled = re.compile(pattern)
-            except re.error as exc:
-                raise GencheckError(f"{path}: [split_members] {key} is not a valid regex: {exc}") from None
-            if key in ("begin", "resume") and pattern and "name" not in compiled.groupindex:
-                raise GencheckError(f"{path}: [split_members] {key} needs a named group (?P<name>...)")
-    split = tuple(float(x) for x in data.get("split", (0.9, 0.05, 0.05)))
-    if len(split) != 3 or abs(sum(split) - 1) > 1e-6:
-        raise GencheckError(f"{path}: split must be three fractions (train, val, test) summing to 1")
-    for key in ("format",):
-        if key not in data:
-            raise GencheckError(f"{path}: missing required field {key!r}")
+        split_members = _split_members(path, fields("split_members", SplitMembers,
+                                                    decl.table(path, "split_members", data["split_members"]), _SPLIT_KEYS))
+    split = top.get("split", (0.9, 0.05, 0.05))
+    if any(not 0 <= x <= 1 for x in split) or abs(sum(split) - 1) > 1e-6:
+        raise DeclarationError(f"{path}: split must be three fractions (train, val, test) summing to 1")
+    if "format" not in top:
+        raise DeclarationError(f"{path}: missing required field 'format'")
+    for key in ("documents", "chars"):
+        decl.in_range(path, key, top.get(key, 0), 0)
     return CorpusSpec(
-        name=name or data.get("name") or Path(path).stem,
-        format=data["format"],
-        description=data.get("description", ""),
-        license=data.get("license", "unknown"),
+        name=decl.plain_name(path, "name", name or top.get("name") or path.stem),
+        format=top["format"],
+        description=top.get("description", ""),
+        license=top.get("license", "unknown"),
         sources=tuple(sources),
-        include=tuple(data.get("include", ["*"])),
-        exclude=tuple(data.get("exclude", [])),
+        include=top.get("include", ("*",)),
+        exclude=top.get("exclude", ()),
         filters=filters,
         split=split,  # type: ignore[arg-type]
-        split_seed=int(data.get("split_seed", 1234)),
-        split_group=_split_group(path, data.get("split_group", "")),
-        content_sha256=data.get("content_sha256", ""),
-        documents=int(data.get("documents", 0)),
-        chars=int(data.get("chars", 0)),
+        split_seed=top.get("split_seed", 1234),
+        split_group=_split_group(path, top.get("split_group", "")),
+        content_sha256=decl.hex_digest(path, "content_sha256", top.get("content_sha256", "")),
+        documents=top.get("documents", 0),
+        chars=top.get("chars", 0),
         split_members=split_members,
         toolchain=toolchain,
         origin=str(path),
@@ -268,11 +246,72 @@ def _drill_params(path: Path, data: dict, sources: list[Source]) -> DrillParams 
     drills = [s for s in sources if s.kind == "drill"]
     if not drills:
         if "drill" in data:
-            raise GencheckError(f"{path}: [drill] goes with a source of kind \"drill\"")
+            raise DeclarationError(f"{path}: [drill] goes with a source of kind \"drill\"")
         return None
     if len(sources) != 1:
-        raise GencheckError(f"{path}: a drill corpus has exactly one source, of kind \"drill\"")
-    return parse_params(data.get("drill", {}), str(path))
+        raise DeclarationError(f"{path}: a drill corpus has exactly one source, of kind \"drill\"")
+    try:
+        return parse_params(data.get("drill", {}), str(path))
+    except GencheckError as exc:
+        raise DeclarationError(str(exc)) from None
+
+
+_TABLES = {"sources", "filters", "split_members", "toolchain", "drill"}
+
+
+def _sources(path: Path, entries: Any, top: dict, typed_fields) -> list[Source]:
+    """The [[sources]] entries as checked Sources (a dir source's path made absolute, from the declaration's
+    folder); a DeclarationError naming the first problem."""
+    if not isinstance(entries, list):
+        raise DeclarationError(f"{path}: sources must be [[sources]] tables, not {entries!r:.60}")
+    sources = []
+    for entry in entries:
+        s = typed_fields(decl.table(path, "sources", entry))
+        if s.get("kind") not in SOURCE_KINDS:
+            raise DeclarationError(f"{path}: source kind {s.get('kind')!r} is not one of {', '.join(SOURCE_KINDS)}")
+        if s.get("verify", "sha256") not in VERIFY_MODES:
+            raise DeclarationError(f"{path}: source verify {s['verify']!r} is not one of {', '.join(VERIFY_MODES)}")
+        if s["kind"] == "dir":
+            if not s.get("path"):
+                raise DeclarationError(f"{path}: a dir source needs `path` (a folder, from the declaration's)")
+            s = {**s, "path": str((path.parent / s["path"]).resolve())}
+        elif s["kind"] == "drill":
+            pass  # generated from its base corpus, pinned by the corpus's content_sha256
+        elif s.get("verify") == "content":
+            if not s.get("file"):
+                raise DeclarationError(f"{path}: every downloaded source needs `file`")
+            if not top.get("content_sha256"):
+                raise DeclarationError(f"{path}: a source with verify = \"content\" needs the corpus's content_sha256 pinned")
+            if s.get("sha256"):
+                raise DeclarationError(f"{path}: a source with verify = \"content\" has no sha256 (its bytes are not stable)")
+        elif not s.get("sha256") or not s.get("file"):
+            raise DeclarationError(f"{path}: every downloaded source needs `file` and `sha256` (or verify = \"content\")")
+        decl.hex_digest(path, "source sha256", s.get("sha256", ""))
+        if s.get("strip", 0) < 0:
+            raise DeclarationError(f"{path}: source strip must be a whole number of path components")
+        source = Source(**s)
+        try:
+            check_source(source)
+        except GencheckError as exc:
+            raise DeclarationError(f"{path}: {exc}") from None
+        sources.append(source)
+    if not sources:
+        raise DeclarationError(f"{path}: a corpus needs at least one [[sources]] entry")
+    return sources
+
+
+def _split_members(path: Path, f: dict) -> SplitMembers:
+    sm = SplitMembers(**f)
+    if not sm.members or bool(sm.begin) == bool(sm.chunk_chars):
+        raise DeclarationError(f"{path}: [split_members] needs `members` and either a `begin` pattern or `chunk_chars`")
+    decl.in_range(path, "split_members.chunk_chars", sm.chunk_chars, 0)
+    decl.path_template(path, "split_members.path", sm.path)
+    for key in ("begin", "end", "resume", "drop"):
+        pattern = getattr(sm, key)
+        compiled = decl.regex(path, f"[split_members] {key}", pattern)
+        if key in ("begin", "resume") and pattern and "name" not in compiled.groupindex:
+            raise DeclarationError(f"{path}: [split_members] {key} needs a named group (?P<name>...)")
+    return sm
 
 
 def builtin_specs() -> Registry[Path]:
@@ -374,12 +413,9 @@ def content_hash(documents: list[Document]) -> str:
 
 
 def _split_group(path: Path, pattern: str) -> str:
-    try:
-        compiled = re.compile(pattern)
-    except re.error as exc:
-        raise GencheckError(f"{path}: split_group is not a valid regex: {exc}") from None
+    compiled = decl.regex(path, "split_group", pattern)
     if pattern and compiled.groups < 1:
-        raise GencheckError(f"{path}: split_group needs a group, e.g. \"^docs/([a-z]+)/\": its text names the family")
+        raise DeclarationError(f"{path}: split_group needs a group, e.g. \"^docs/([a-z]+)/\": its text names the family")
     return pattern
 
 
@@ -630,6 +666,7 @@ def _cache(corpus: Corpus, cached: Path, files: str) -> None:
 
 
 def _cache_path(spec: CorpusSpec, home: Path) -> Path:
+    decl.plain_name(Path(spec.origin or spec.name), "name", spec.name)  # a spec made in code is checked too
     return home / "corpora" / f"{spec.name}-{spec.fingerprint}.json.gz"
 
 
@@ -707,7 +744,9 @@ def _get_sources(spec: CorpusSpec, home: Path, mirrors: list[Path], offline: boo
             return p, src
         try:
             if log:
-                log(f"fetching {src.describe()}")
+                from rich.markup import escape
+
+                log(f"fetching {escape(src.describe())}")
             return fetch(src, home / "downloads", mirrors, offline), src
         except GencheckError as exc:
             if "checksum mismatch" in str(exc):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -78,9 +79,10 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     On any failure the temp file is removed and `path` is left as it was; a failed write (an OSError,
     also one wrapped in a RuntimeError) becomes one GencheckError naming `path`, anything else propagates."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), file_mode_for(path))
             write(fh)
@@ -88,10 +90,11 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
         os_exc = os_error_behind(exc)
         if os_exc is not None:
             raise GencheckError(f"could not write {path}: {os_exc.strerror or os_exc}") from exc
@@ -110,36 +113,57 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
 
+#: Bytes of the pid record at the start of a lock file: written over, never truncated.
+_PID_RECORD = 20
+
+
 @contextmanager
 def locked_dir(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on folder/.lock, so that two gencheck processes never write one run folder.
 
     flock is released by the kernel when the holder exits, however it dies; the file keeps the holder's
-    pid for the error message and is never deleted (deleting a lock file races with its next holder)."""
+    pid for the error message and is never deleted (deleting a lock file races with its next holder).
+    The lock is opened without following a symlink and must be a regular file with one link, and it is
+    never truncated: a .lock planted as a link to another file cannot make gencheck write that file."""
     folder = Path(folder)
     if fcntl is None:
         yield
         return
-    try:
-        fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise GencheckError(f"could not lock run folder {folder}: {exc.strerror or exc}") from None
+    fd = _open_lock(folder)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").split("\n")[0].strip() or "unknown"
             raise GencheckError(f"run folder {folder} is in use by another gencheck (pid {pid})") from None
         except OSError as exc:
             raise GencheckError(f"could not lock run folder {folder}: {exc.strerror or exc}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        os.pwrite(fd, f"{os.getpid():<{_PID_RECORD}}\n".encode("ascii"), 0)
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{'':<{_PID_RECORD}}\n".encode("ascii"), 0)
     finally:
         os.close(fd)
+
+
+def _open_lock(folder: Path) -> int:
+    """folder/.lock opened for writing: created if absent; a symlink, a hard link or anything but a regular
+    file is a GencheckError naming it."""
+    lock = folder / ".lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as exc:
+        why = {errno.ELOOP: "it is a symbolic link", errno.EISDIR: "not a regular file"}.get(
+            exc.errno or 0, exc.strerror or str(exc))
+        raise GencheckError(f"could not lock run folder {folder}: {lock}: {why}") from None
+    st = os.fstat(fd)
+    why = ("not a regular file" if not stat.S_ISREG(st.st_mode)
+           else f"it has {st.st_nlink} hard links (another file's)" if st.st_nlink != 1 else None)
+    if why is not None:
+        os.close(fd)
+        raise GencheckError(f"could not lock run folder {folder}: {lock}: {why}")
+    return fd
 
 
 def sha256_file(path: Path) -> str:

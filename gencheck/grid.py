@@ -24,16 +24,20 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import multiprocessing as mp
 import re
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from rich.markup import escape
+
 from . import __version__
 from .config import Profile, with_overrides
-from .fsutil import UsageError, atomic_write_json
+from .fsutil import GencheckError, UsageError, atomic_write_json
 from .results import RunResult
 
 #: Settings a grid may vary, with their types (the names of the `run` flags).
@@ -161,7 +165,7 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
         run_dir = folder / f"{pt.label}-{pt.key}"
         done = run_dir / "results.json"
         if done.is_file():
-            log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: finished before, {done}")
+            log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: finished before, {escape(str(done))}")
             results[i] = RunResult.load(done)
         else:
             todo.append((i, pt, run_dir, (run_dir / "checkpoint.pt").is_file()))  # none: killed before its first
@@ -170,7 +174,7 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
     else:
         for i, pt, run_dir, resume in todo:
             log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: "
-                f"{'resuming' if resume else 'training'} in {run_dir}")
+                f"{'resuming' if resume else 'training'} in {escape(str(run_dir))}")
             results[i] = run_point(pt, run_dir, resume)
     atomic_write_json(folder / "grid.json", [{"overrides": p.overrides, "key": p.key, "folder": f"{p.label}-{p.key}"}
                                              for p in pts])
@@ -195,7 +199,7 @@ def _run_parallel(todo: list[tuple[int, GridPoint, Path, bool]], total: int, slo
                 i, pt, run_dir, resume = queue.pop(0)
                 k = free.pop(0)
                 log(f"grid point {i + 1}/{total} {pt.label} {pt.overrides}: {'resuming' if resume else 'training'} "
-                    f"in {run_dir} on {slots[k].device}" + (f" ({slots[k].threads} thread{'s' * (slots[k].threads != 1)})"
+                    f"in {escape(str(run_dir))} on {slots[k].device}" + (f" ({slots[k].threads} thread{'s' * (slots[k].threads != 1)})"
                                                        if slots[k].threads else ""))
                 running[pools[k].submit(worker, pt, run_dir, resume, slots[k])] = (k, i, pt)
             if not running:
@@ -207,6 +211,10 @@ def _run_parallel(todo: list[tuple[int, GridPoint, Path, bool]], total: int, slo
                 try:
                     results[i] = RunResult.load(fut.result())
                     log(f"grid point {i + 1}/{total} {pt.label}: finished")
+                except BrokenProcessPool:  # its process died (killed, out of memory): not a Python error
+                    failure = failure or GencheckError(
+                        f"grid point {i + 1}/{total} {pt.label}: its worker process died before it finished; "
+                        "re-running the same command resumes it from its last checkpoint")
                 except BaseException as exc:  # noqa: BLE001 - re-raised below, once the others are done
                     failure = failure or exc
     finally:
@@ -218,21 +226,44 @@ def _run_parallel(todo: list[tuple[int, GridPoint, Path, bool]], total: int, slo
 
 
 TIMING_ROUNDS = 2
+#: The most minutes --minutes may ask of each point (about two years): the budget stays a finite number.
+MAX_MINUTES = 1_000_000.0
+
+
+def check_minutes(minutes: float) -> None:
+    """--minutes must be a positive, finite number (NaN and infinity crashed after timing; 0 was ignored)."""
+    if not (math.isfinite(minutes) and 0 < minutes <= MAX_MINUTES):
+        raise UsageError(f"--minutes {minutes:g}: give a positive number of minutes (at most {MAX_MINUTES:,.0f})")
+
+
+def saved_budget(path: Path) -> int:
+    """The budget a grid-minutes file keeps; a UsageError naming the file when it is damaged (the budget
+    decides every point's folder, so a wrong one is never used, nor silently measured anew)."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        why = "no budget in it"
+    except (OSError, ValueError, RecursionError) as exc:
+        saved, why = None, f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
+    budget = saved.get("budget") if isinstance(saved, dict) else None
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        if budget is not None:
+            why = f"budget {budget!r} is not a positive whole number of characters"
+        raise UsageError(f"{path} is damaged ({why}): delete it to measure the budget again")
+    return budget
 
 
 def minutes_budget(minutes: float, pts: list[GridPoint], corpus_hash: str, device_label: str, out: Path,
                    rate_of: Callable[[GridPoint], float], log: Callable[[str], None]) -> int:
     """`--minutes N` as characters: N minutes at the slowest point's measured chars/s (`rate_of`), kept in
     `out/grid-minutes-<hash>.json` so that re-running the grid reuses it instead of measuring again."""
-    if minutes <= 0:
-        raise UsageError(f"--minutes {minutes:g}: give a positive number of minutes")
+    check_minutes(minutes)
     blob = json.dumps({"minutes": minutes, "corpus": corpus_hash, "device": device_label, "gencheck": __version__,
                        "points": [p.key for p in pts]}, sort_keys=True)
     path = out / f"grid-minutes-{hashlib.sha256(blob.encode()).hexdigest()[:10]}.json"
     if path.is_file():
-        saved = json.loads(path.read_text())
-        log(f"--minutes {minutes:g}: the budget measured before, {saved['budget']:,} characters ({path})")
-        return int(saved["budget"])
+        budget = saved_budget(path)
+        log(f"--minutes {minutes:g}: the budget measured before, {budget:,} characters ({escape(str(path))})")
+        return budget
     rates: dict[str, float] = {}
     for rnd in range(TIMING_ROUNDS):  # rounds over all points, the best of each: a busy moment on a shared
         for i, p in enumerate(pts, 1):  # machine slows one round, not the budget

@@ -30,9 +30,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from rich.markup import escape
 
 from . import controlled as ct
 from . import probes as pr
+from . import schema
 from .context import context_curve, model_context_bits, ngram_context_bits
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, atomic_write_json, gencheck_home
@@ -51,6 +53,15 @@ TRIVIAL_MAJORITY = 0.99
 #: Controlled documents scored together in one padded batch: 288 documents of a few lengths per bucket, where
 #: one at a time leaves the CPU's matrix units mostly idle.
 CONTROLLED_BATCH = 32
+
+
+def baseline_train(corpus: Corpus) -> list[str]:
+    """The train documents the baselines read (n-gram fit, majority answer, opener ranking): all of them, but
+    on a drill its first `ngram_chars` characters -- its 20 M characters are generated, and a 20-gram fitted
+    on 2 M of them is the same floor (it cannot see an opener more than 20 characters back) at a tenth of
+    the cost."""
+    drill = corpus.spec.drill
+    return head(corpus.texts("train"), drill.ngram_chars if drill else None)
 
 
 def head(texts: list[str], chars: int | None) -> list[str]:
@@ -257,21 +268,32 @@ def sampled_side(fmt: str, samples: Sequence[str], verdicts: Sequence) -> dict[s
 def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, orders: Sequence[int] = NGRAM_ORDERS,
             per_bucket: int = 48, samples: Sequence[str] = (), verdicts: Sequence = (),
             log: Callable[[str], None] | None = None) -> LongRange:
-    """All long-range figures of one trained model (see the module docstring). On a drill the baselines
-    read the train split's first `ngram_chars` characters (n-gram fit, majority answer, opener ranking):
-    its 18 M characters are generated, and a 20-gram fitted on 2 M of them is the same floor at a tenth of
-    the cost."""
-    fmt = corpus.spec.format
-    drill = corpus.spec.drill
-    train, test = head(corpus.texts("train"), drill.ngram_chars if drill else None), corpus.texts("test")
+    """All long-range figures of one trained model (see the module docstring). The n-gram rows come from
+    the cache where it holds them all; a cache that turns out to lack one is set aside and every row
+    computed again (and the cache replaced)."""
     say = log or (lambda _msg: None)
+    cache = ngram_cache_file(baseline_train(corpus), corpus.texts("test"), vocab, orders, seed, per_bucket)
+    known = read_ngram_cache(cache, [ngram_row(o) for o in orders])
+    if known is not None:
+        try:
+            return _measure(corpus, model, vocab, device, seed, orders, per_bucket, samples, verdicts, say, cache,
+                            known)
+        except _CacheMiss as miss:
+            say(f"the n-gram cache {escape(str(cache))} lacks {escape(str(miss))}: computing the rows again")
+    return _measure(corpus, model, vocab, device, seed, orders, per_bucket, samples, verdicts, say, cache, None)
+
+
+def _measure(corpus: Corpus, model, vocab: Vocab, device, seed: int, orders: Sequence[int], per_bucket: int,
+             samples: Sequence[str], verdicts: Sequence, say: Callable[[str], None], cache: Path | None,
+             known: dict | None) -> LongRange:
+    """`measure` with the n-gram rows in `known` (read from `cache`), or None to fit and compute them."""
+    fmt = corpus.spec.format
+    train, test = baseline_train(corpus), corpus.texts("test")
     lr = LongRange(fmt, ["model", *(ngram_row(o) for o in orders), "majority"])
     t0 = time.perf_counter()
-    cache = ngram_cache_file(train, test, vocab, orders, seed, per_bucket)
-    known = read_ngram_cache(cache)
     from_cache = known is not None
-    if from_cache:
-        say(f"n-gram rows of order {', '.join(map(str, orders))}: computed before, {cache}")
+    if known is not None:
+        say(f"n-gram rows of order {', '.join(map(str, orders))}: computed before, {escape(str(cache))}")
         lr.ngrams = {row: {**info, "cached": True} for row, info in known.pop("ngrams").items()}
         ngrams = {row: _CachedRow() for row in lr.ngrams}
     else:
@@ -289,6 +311,7 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
         say(f"probing closers on {len(test)} test documents")
         one_pass = pr.planned_model_scorer(model, device, pr.probe_requests(pr.probes_for(fmt), test, vocab))
         lr.probes = real_probes(fmt, train, test, vocab, {**scorers, "model": one_pass}, seed, known)
+        drill = corpus.spec.drill
         if drill is not None and fmt in HEADLINE:
             lr.drill = drill_view(fmt, drill, test, vocab, one_pass, seed, lr.probes[HEADLINE[fmt]])
     lr.seconds["probes"] = time.perf_counter() - t
@@ -303,7 +326,7 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
                                                                     batch_size=CONTROLLED_BATCH)}, known=known)
         except GencheckError as exc:  # a corpus too small to cut filler from: said, not fatal
             lr.controlled_info = {"skipped": str(exc)}
-            say(f"[yellow]no controlled documents: {exc}[/]")
+            say(f"[yellow]no controlled documents: {escape(str(exc))}[/]")
     lr.seconds["controlled"] = time.perf_counter() - t
     t = time.perf_counter()
     say("measuring effective context")
@@ -320,11 +343,16 @@ def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, order
 _ROW_CODE = ("longrange.py", "ngram.py", "probes.py", "controlled.py", "context.py", "corpus.py")
 
 
+class _CacheMiss(Exception):
+    """An n-gram row was needed that the cache does not hold (a damaged or partial file)."""
+
+
 class _CachedRow:
-    """Stands for an n-gram whose rows all come from the cache: asking it anything is a bug."""
+    """Stands for an n-gram whose rows all come from the cache: asking it anything means the cache lacks a
+    row, and `measure` computes them all again."""
 
     def __getattr__(self, name: str):
-        raise GencheckError(f"n-gram rows were read from the cache, but {name} was asked of the n-gram")
+        raise _CacheMiss(f"what the n-gram's {name} would give")
 
 
 def ngram_cache_file(train: list[str], test: list[str], vocab: Vocab, orders: Sequence[int], seed: int,
@@ -344,18 +372,29 @@ def ngram_cache_file(train: list[str], test: list[str], vocab: Vocab, orders: Se
         return None
 
 
-def read_ngram_cache(path: Path | None) -> dict | None:
-    """The cached rows as `known` (outcomes as pr.Outcome), or None when absent or unreadable."""
+_OUTCOMES = schema.list_of(schema.tuple_of(schema.whole, schema.whole, schema.whole, schema.boolean,
+                                           schema.optional(schema.number)))
+_CACHE = schema.obj({"ngrams": schema.dict_of(schema.obj()), "rows": schema.dict_of(schema.anything)})
+
+
+def read_ngram_cache(path: Path | None, rows: Sequence[str]) -> dict | None:
+    """The cached rows as `known` (outcomes as pr.Outcome), or None when absent, unreadable or of another
+    shape (for other n-gram `rows`, with an outcome or a context curve that is not one): computed again and
+    replaced, a damaged cache never decides a figure."""
     if path is None or not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        _CACHE(data, "")
+        if set(data["ngrams"]) != set(rows):
+            return None
         known: dict = {"ngrams": data["ngrams"]}
         for key, value in data["rows"].items():
+            (schema.CONTEXT if key.startswith("context/") else _OUTCOMES)(value, key)
             known[key] = value if key.startswith("context/") else [pr.Outcome(*o) for o in value]
         return known
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # computed again and replaced: a damaged cache never decides a figure
+    except (OSError, ValueError, RecursionError):  # a ShapeError is a ValueError
+        return None
 
 
 def write_ngram_cache(path: Path, ngrams: dict, known: dict) -> None:

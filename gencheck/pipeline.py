@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
+from rich.markup import escape
 
 from gencheck.validators import FORMATS, validate_many
 from gencheck.validators.toolchains import judge_for
@@ -132,7 +133,7 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
             t0: float, resume: bool, stages: Stages, with_probes: bool,
             compile_samples: int = 0, with_evolution: bool = True) -> RunResult:
     fmt = corpus.spec.format
-    log(f"corpus [bold]{corpus.spec.name}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
+    log(f"corpus [bold]{escape(corpus.spec.name)}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
         f"(train/val/test {len(corpus.splits['train'])}/{len(corpus.splits['val'])}/{len(corpus.splits['test'])})")
     budget = profile.train.steps * profile.train.batch_size * profile.train.seq_len
     watch = (Watcher.for_run(corpus, device, profile.sample.seed, profile.sample.temperature, budget)
@@ -158,11 +159,12 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
     sample_verdicts, real_verdicts = [], []
     with stages("validate"):
         if fmt in FORMATS:
-            log(f"validating {len(samples)} samples and {len(corpus.splits['test'])} real test documents as {fmt}")
+            log(f"validating {len(samples)} samples and {len(corpus.splits['test'])} real test documents as "
+                f"{escape(fmt)}")
             sample_verdicts = validate_many([s.text for s in samples], fmt, workers=workers)
             real_verdicts = validate_many(corpus.texts("test"), fmt, workers=workers, timeout_s=30.0)
         else:
-            log(f"no validator for format {fmt!r}: the scorecard shows bits per char only")
+            log(f"no validator for format {escape(repr(fmt))}: the scorecard shows bits per char only")
     toolchain: dict = {}
     if judge_for(fmt) is not None and compile_samples > 0:
         with stages("compile"):

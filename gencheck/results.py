@@ -13,6 +13,7 @@ from gencheck.validators import VERDICTS, Verdict
 from gencheck.validators.base import UNJUDGED
 
 from .fsutil import GencheckError, atomic_write_json
+from .schema import RESULTS, ShapeError
 
 SCHEMA_VERSION = 3  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted; probes; stages
 #                     3: toolchain (the judges' opinions: compiles / renders)
@@ -87,12 +88,17 @@ class RunResult:
 
     @classmethod
     def from_json(cls, d: dict) -> "RunResult":
+        """The result a results.json object holds; ValueError (a ShapeError naming the field) when a field
+        the commands read is missing or of another type, GencheckError for a schema from elsewhere."""
+        if not isinstance(d, dict):
+            raise ShapeError("", "an object", d)
         found = d.get("schema_version")
         if found not in READABLE_VERSIONS:
             newer = isinstance(found, int) and found > SCHEMA_VERSION
             raise GencheckError(
                 f"results schema_version {found} is not {SCHEMA_VERSION}: written by "
                 + ("a newer gencheck; upgrade gencheck to read it" if newer else "an older gencheck; re-run it"))
+        RESULTS(d, "")
         d = dict(d)
         d["samples"] = VerdictSummary(**d["samples"])
         d["calibration"] = VerdictSummary(**d["calibration"])
@@ -103,9 +109,12 @@ class RunResult:
 
     @classmethod
     def load(cls, path: Path) -> "RunResult":
+        """The run in a results.json; one GencheckError line naming the file (and the field) otherwise."""
         try:
             return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except RecursionError:
+            raise GencheckError(f"{path} is not a readable results.json: nested too deeply") from None
+        except (OSError, ValueError) as exc:
             raise GencheckError(f"{path} is not a readable results.json: {exc}") from None
 
 

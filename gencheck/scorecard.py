@@ -43,7 +43,7 @@ def unjudged(s) -> str:
 
 
 def per_k(c: dict | None) -> str:
-    return f"{1000 * c['opened'] / c['chars']:.1f}" if c and c.get("chars") else "—"
+    return f"{1000 * c.get('opened', 0) / c['chars']:.1f}" if c and c.get("chars") else "—"
 
 
 PROBE_TITLES = {
@@ -78,17 +78,27 @@ ABOVE = "▲"  # the model row's mark: above every other row of the bucket in a 
 
 def acc_cell(cell: dict, mark: str = "") -> str:
     """Accuracy in percent over its 95 % interval; a cell with too few events shows only its count."""
-    if cell["too_few"] or cell["accuracy"] is None:
-        return f"n={cell['events']}" if cell["events"] else ""
+    if cell.get("too_few", True) or cell.get("accuracy") is None:
+        return f"n={cell['events']}" if cell.get("events") else ""
+    return f"{100 * cell['accuracy']:.0f}{mark}" + (f"\n{interval(cell)}" if cell.get("ci95") else "")
+
+
+def interval(cell: dict, sep: str = "–") -> str:
     lo, hi = cell["ci95"]
-    return f"{100 * cell['accuracy']:.0f}{mark}\n{100 * lo:.0f}–{100 * hi:.0f}"
+    return f"{100 * lo:.0f}{sep}{100 * hi:.0f}"
+
+
+def cells_at(row: dict, shown: list[int]) -> list[dict]:
+    """A row's bucket cells at the shown positions (an empty cell where the row has fewer buckets)."""
+    buckets = row.get("buckets") or []
+    return [buckets[i] if i < len(buckets) else {"too_few": True, "events": 0} for i in shown]
 
 
 def above_note(model: dict) -> str:
     """The caption that explains the mark, with where it is (empty for results made before it existed)."""
     if "above_baselines" not in model:
         return ""
-    where = ", ".join(short(b) for b in model["above_baselines"]) or "no bucket"
+    where = escape(", ".join(short(b) for b in model["above_baselines"])) or "no bucket"
     return (f"{ABOVE} model above every other row, paired over documents (the difference's 95 % interval "
             f"above 0): {where}.")
 
@@ -114,7 +124,7 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
     maj = rows.get("majority") or {}
     if maj.get("trivial"):
         caption = (caption + " " if caption else "") + (f"no majority row: the answer is nearly always "
-                   f"{maj.get('answer')!r}, so this probe asks when the closer comes, not which.")
+                   f"{escape(repr(maj.get('answer')))}, so this probe asks when the closer comes, not which.")
     model = rows.get("model") or {}
     above, note = set(model.get("above_baselines") or ()), above_note(model)
     if note:
@@ -125,14 +135,16 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
     for i in shown:
         c = first["buckets"][i]
         mark = BEYOND if c["bucket"] in beyond else ""
-        t.add_column(f"{short(c['bucket'])}{mark}\nn={c['events']}", justify="right", no_wrap=True, min_width=6)
+        t.add_column(f"{escape(short(c['bucket']))}{mark}\nn={c['events']}", justify="right", no_wrap=True,
+                     min_width=6)
     t.add_column("reach", justify="right", no_wrap=True, min_width=6)
     for name in order:
         if name not in rows or (name == "majority" and maj.get("trivial")):
             continue
         r = rows[name]
-        marks = [ABOVE if name == "model" and r["buckets"][i]["bucket"] in above else "" for i in shown]
-        t.add_row(name, *[acc_cell(r["buckets"][i], m) for i, m in zip(shown, marks)], short(r.get("reach")))
+        cells = cells_at(r, shown)
+        marks = [ABOVE if name == "model" and c.get("bucket") in above else "" for c in cells]
+        t.add_row(escape(name), *[acc_cell(c, m) for c, m in zip(cells, marks)], escape(short(r.get("reach"))))
     return t
 
 
@@ -145,40 +157,41 @@ class ProbesView:
     probes: dict
 
     def tables(self) -> list:
-        p, order = self.probes, self.probes["rows"]
+        p, order = self.probes, self.probes.get("rows") or []
         out: list = []
         drill = p.get("drill") or {}
         beyond = set(drill.get("beyond_training") or ())
         for name, rows in p.get("real", {}).items():
             is_head = name == p.get("headline")
-            t = probe_table(f"probe {name} · {PROBE_TITLES.get(name, name)} · test split, by characters from "
-                            "opener to closer", rows, order, caption=beyond_note(beyond, drill.get("d_train"))
-                            if is_head else "", beyond=beyond if is_head else frozenset())
+            t = probe_table(f"probe {escape(name)} · {escape(PROBE_TITLES.get(name, name))} · test split, by "
+                            "characters from opener to closer", rows, order,
+                            caption=beyond_note(beyond, drill.get("d_train")) if is_head else "",
+                            beyond=beyond if is_head else frozenset())
             if t is not None:
                 out.append(t)
             if is_head and drill.get("by_depth"):
-                t = probe_table(f"probe {name} · the model by nesting depth (1 = outermost open) × distance",
+                t = probe_table(f"probe {escape(name)} · the model by nesting depth (1 = outermost open) × distance",
                                 {f"depth {d}": r for d, r in drill["by_depth"].items()},
                                 [f"depth {d}" for d in drill["by_depth"]], beyond=beyond)
                 if t is not None:
                     out.append(t)
         info = p.get("controlled_info") or {}
         for name, rows in p.get("controlled", {}).items():
-            t = probe_table(f"controlled documents · {name} · only the distance varies",
+            t = probe_table(f"controlled documents · {escape(name)} · only the distance varies",
                             rows, order, caption=f"opener uniform among {len(info.get('openers', []))} "
-                            f"(chance {rate(info.get('chance'))}): {', '.join(info.get('openers', []))}")
+                            f"(chance {rate(info.get('chance'))}): {escape(', '.join(info.get('openers', [])))}")
             if t is not None:
                 out.append(t)
         out.append(self.summary())
         sampled = p.get("sampled") or {}
         cells = [c for c in sampled.get("buckets", []) if c["closes"]]
         if cells:
-            t = Table(title=f"samples · wrong closes by distance ({', '.join(sampled['wrong_kinds'])})",
+            t = Table(title=f"samples · wrong closes by distance ({escape(', '.join(sampled.get('wrong_kinds', [])))})",
                       title_justify="left", pad_edge=False)
             t.add_column("")
             for c in cells:
-                t.add_column(f"{short(c['bucket'])}\nn={c['closes']}", justify="right")
-            t.add_row("error rate", *[pct(c["error_rate"]) if not c["too_few"] else f"{c['wrong']}/{c['closes']}"
+                t.add_column(f"{escape(short(c['bucket']))}\nn={c['closes']}", justify="right")
+            t.add_row("error rate", *[pct(c.get("error_rate")) if not c["too_few"] else f"{c['wrong']}/{c['closes']}"
                                       for c in cells])
             out.append(t)
         return out
@@ -192,18 +205,18 @@ class ProbesView:
         t.add_column("row")
         real = list(p.get("real", {}))
         for name in real:
-            t.add_column(f"reach\n{name}", justify="right")
+            t.add_column(f"reach\n{escape(name)}", justify="right")
         for name in p.get("controlled", {}):
             t.add_column("reach\ncontrolled", justify="right")
         t.add_column("effective\ncontext", justify="right")
         t.add_column("bits/char\nfull ctx", justify="right")
-        for row in p["rows"]:
-            cells = [short((p["real"][n].get(row) or {}).get("reach")) for n in real]
-            cells += [short((rows.get(row) or {}).get("reach")) for rows in p.get("controlled", {}).values()]
+        for row in p.get("rows") or []:
+            cells = [escape(short((p["real"][n].get(row) or {}).get("reach"))) for n in real]
+            cells += [escape(short((rows.get(row) or {}).get("reach"))) for rows in p.get("controlled", {}).values()]
             ctx = p.get("context", {}).get(row)
-            eff = "—" if not ctx else (f"{ctx['effective_context']:,}" if ctx["effective_context"] else "> 3,000")
-            cells += [eff, num(ctx["full_bpc"]) if ctx else ""]
-            t.add_row(row, *cells)
+            eff = "—" if not ctx else (f"{ctx['effective_context']:,}" if ctx.get("effective_context") else "> 3,000")
+            cells += [eff, num(ctx.get("full_bpc")) if ctx else ""]
+            t.add_row(escape(row), *cells)
         return t
 
     def __rich__(self) -> Group:
@@ -218,15 +231,16 @@ class Scorecard:
         r, m = self.result, self.result.model
         s, c = r.samples, r.calibration
         maj = r.closers.get("majority_baseline") or {}
-        t = Table(title=f"gencheck scorecard · {r.corpus['name']} ({r.corpus['content_hash'][:12]})",
-                  caption=f"run {r.run_id} · {r.device} · {r.train.get('precision', 'fp32')} · seed {r.seed} · "
-                          f"{r.wall_seconds:.0f}s wall" + (f"\n{r.train['shape_note']}" if r.train.get("shape_note") else ""))
+        t = Table(title=f"gencheck scorecard · {escape(r.corpus['name'])} ({escape(r.corpus['content_hash'][:12])})",
+                  caption=escape(f"run {r.run_id} · {r.device} · {r.train.get('precision', 'fp32')} · seed {r.seed} · "
+                                 f"{r.wall_seconds:.0f}s wall" +
+                                 (f"\n{r.train['shape_note']}" if r.train.get("shape_note") else "")))
         t.add_column("metric")
-        t.add_column(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params']:,} params", justify="right")
+        t.add_column(f"{model_label(m)}\n{m['params']:,} params", justify="right")
         t.add_column("baseline", justify="right")
         t.add_column(f"real text\n{c.count} test docs", justify="right")
         for split in ("val", "test"):  # the unigram is fitted on train and scored on each split, like the model
-            t.add_row(f"{split} bits/char", num(r.metrics[f"{split}_bpc"]),
+            t.add_row(f"{split} bits/char", num(r.metrics.get(f"{split}_bpc")),
                       f"{num(r.metrics.get(f'unigram_{split}_bpc'))} unigram", "")
         t.add_row("valid (% of judged)", pct(s.rate("valid")), "", pct(c.rate("valid")))
         t.add_row("viable prefix", pct(s.rate("viable_prefix")), "", pct(c.rate("viable_prefix")))
@@ -238,7 +252,7 @@ class Scorecard:
             sampled, real = r.closers.get("samples"), r.closers.get("real")
             t.add_row("\\begin per 1k chars", per_k(sampled), "", per_k(real))
             t.add_row("\\end closes the open env", closes(sampled),
-                      f"{closes(maj)}\n(always {maj.get('env') or '?'})", closes(real))
+                      f"{closes(maj)}\n(always {escape(maj.get('env') or '?')})", closes(real))
             t.add_row("stray \\end (none open)", closes(sampled, "stray"), "", closes(real, "stray"))
         return t
 
@@ -260,7 +274,7 @@ class Scorecard:
         t.add_column("kind")
         t.add_column("example", overflow="fold")
         for e in s.top_errors:
-            t.add_row(str(e["count"]), e["kind"], e["example"])
+            t.add_row(str(e["count"]), escape(e["kind"]), escape(e["example"]))
         return t
 
     def __rich__(self) -> Group:
@@ -301,16 +315,16 @@ def toolchain_rows(tc: dict | None) -> list[tuple[str, str, str, str]]:
     if not tc:
         return []
     first = f"first {tc.get('n', '?')}"
-    name, column = tc.get("name", "?"), tc.get("column", "compiles")
+    name, column = escape(tc.get("name", "?")), escape(tc.get("column", "compiles"))
     if not tc.get("available"):
         return [(f"{column} ({name})", "n/a", f"no {name} here", "n/a")]
     s, r = tc.get("samples"), tc.get("real")
     if column == "renders":
         return [(f"renders as written ({name}), {first}", _share(s, "both"), "", _share(r, "both"))]
     rows = [(f"compiles ({name}), {first}", _share(s, "ok"), "", _share(r, "ok"))]
-    if name == "pdflatex":
+    if tc.get("name") == "pdflatex":
         rows.append(("compiles, undefined \\cs tolerated", _share(s, "tolerant_ok"), "", _share(r, "tolerant_ok")))
-    if name == "gcc" and s and "parses" in s:  # pycparser's verdict beside gcc's (C only)
+    if tc.get("name") == "gcc" and s and "parses" in s:  # pycparser's verdict beside gcc's (C only)
         rows.append((f"parses (pycparser), {first}", _share(s, "parses", "parses_of"), "",
                      _share(r, "parses", "parses_of")))
     return rows
@@ -329,7 +343,7 @@ def _headline_summary(r: RunResult, head: str | None) -> tuple[str, str | None, 
     p = r.probes or {}
     cell = _headline_cell(r) or {}
     acc = "—" if cell.get("accuracy") is None else (
-        f"{100 * cell['accuracy']:.0f} ({100 * cell['ci95'][0]:.0f}–{100 * cell['ci95'][1]:.0f})")
+        f"{100 * cell['accuracy']:.0f}" + (f" ({interval(cell)})" if cell.get("ci95") else ""))
     reach = ((p.get("real") or {}).get(head) or {}).get("model", {}).get("reach") if head else None
     ctrl = ((p.get("controlled") or {}).get(head) or {}).get("model", {}).get("reach") if head else None
     return acc, reach, ctrl, ((p.get("context") or {}).get("model") or {}).get("effective_context")
@@ -353,8 +367,8 @@ class GridView:
     def _points(self) -> Table:
         rs = self.results
         head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
-        t = Table(title=f"gencheck grid · {rs[0].corpus['name']} · {len(rs)} points · {head or 'no probe'} "
-                        "accuracy over all distances, % (95 % interval)", title_justify="left",
+        t = Table(title=f"gencheck grid · {escape(rs[0].corpus['name'])} · {len(rs)} points · "
+                        f"{escape(head or 'no probe')} accuracy over all distances, % (95 % interval)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         for col in ("model\nparams", "chars\nseen", "wall\ns", "chars/s", "test\nbpc", "valid", "probe\nall",
                     "reach", "reach\nctrl", "eff.\nctx"):
@@ -371,10 +385,10 @@ class GridView:
         for i, r in enumerate(rs):
             m, tr = r.model, r.train
             acc, reach, ctrl, ctx = _headline_summary(r, head)
-            t.add_row(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params'] / 1e3:,.0f}k",
-                      si_chars(tr["steps"] * tr["batch_size"] * tr["seq_len"]), f"{r.wall_seconds:.0f}",
+            t.add_row(f"{model_label(m)}\n{m['params'] / 1e3:,.0f}k", _chars_seen(tr), f"{r.wall_seconds:.0f}",
                       si_chars(tr["chars_per_s"]), num(bpcs[i]) + ("*" if i == best_bpc else ""),
-                      pct(r.samples.rate("valid")), acc + ("*" if i == best_acc else ""), short(reach), short(ctrl),
+                      pct(r.samples.rate("valid")), acc + ("*" if i == best_acc else ""), escape(short(reach)),
+                      escape(short(ctrl)),
                       "—" if ctx is None else f"{ctx:,}")
         return t
 
@@ -384,8 +398,8 @@ class GridView:
         best value is marked only when its distance to the runner-up exceeds both spreads together."""
         rs = self.results
         head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
-        t = Table(title=f"gencheck grid · {rs[0].corpus['name']} · {len(groups)} points × seeds · mean ± sd over "
-                        f"seeds · {head or 'no probe'} accuracy over all distances, %", title_justify="left",
+        t = Table(title=f"gencheck grid · {escape(rs[0].corpus['name'])} · {len(groups)} points × seeds · mean ± sd "
+                        f"over seeds · {escape(head or 'no probe')} accuracy over all distances, %", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         for col in ("model\nparams", "seeds", "chars\nseen", "chars/s", "test\nbpc", "valid", "probe\nall",
                     "reach", "eff.\nctx"):
@@ -406,11 +420,11 @@ class GridView:
                             for r in g}) if head else ["—"]
             ctx = sorted({str((((r.probes or {}).get("context") or {}).get("model") or {}).get("effective_context", "—"))
                           for r in g})
-            t.add_row(f"{m['kind']} {m['layers']}×{m['hidden']}\n{m['params'] / 1e3:,.0f}k", str(len(g)),
-                      si_chars(tr["steps"] * tr["batch_size"] * tr["seq_len"]),
+            t.add_row(f"{model_label(m)}\n{m['params'] / 1e3:,.0f}k", str(len(g)), _chars_seen(tr),
                       si_chars(sum(r.train["chars_per_s"] for r in g) / len(g)),
                       _pm(bpc[i], "{:.3f}") + ("*" if i == best_bpc else ""), _pm(valid[i], "{:.0f}", 100),
-                      _pm(acc[i], "{:.0f}", 100) + ("*" if i == best_acc else ""), "/".join(reach), "/".join(ctx))
+                      _pm(acc[i], "{:.0f}", 100) + ("*" if i == best_acc else ""), escape("/".join(reach)),
+                      escape("/".join(ctx)))
         return t
 
 
@@ -457,13 +471,13 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
     caption = "* the column's best point, beyond noise." + (
         f" {ABOVE} above every baseline row of its own run, paired over documents"
         + (" (in every seed)." if seeded else ".") if compared else "")
-    t = Table(title=f"{head} by distance from opener to closer · % right, "
+    t = Table(title=f"{escape(head)} by distance from opener to closer · % right, "
                     + ("mean ± sd over seeds" if seeded else "95 % interval below"),
               title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
               caption=caption, caption_justify="left")
     t.add_column("model", no_wrap=True)
     for i in shown:
-        t.add_column(f"{short(cells0[i]['bucket'])}\nn={cells0[i]['events']}", justify="right", no_wrap=True)
+        t.add_column(f"{escape(short(cells0[i]['bucket']))}\nn={cells0[i]['events']}", justify="right", no_wrap=True)
     stats = [[_mean_sd([(usable(cs, i) or {}).get("accuracy") for cs in g]) for i in shown] for g in cells]
     best: list[int | None] = []
     for col, i in enumerate(shown):
@@ -472,15 +486,14 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
         def beyond(a: int, b: int, col: int = col, i: int = i, means: list = means) -> bool:
             if seeded:
                 return abs(stats[a][col][0] - stats[b][col][0]) > stats[a][col][1] + stats[b][col][1]
-            return ((cells[a][0][i].get("ci95") or [0, 0])[0]) > means[b]
+            return ((usable(cells[a][0], i) or {}).get("ci95") or [0, 0])[0] > means[b]
 
         best.append(_best(means, lower=False, beyond=beyond))
     for k, g in enumerate(groups):
-        m = g[0].model
-        row = [f"{m['kind']} {m['layers']}×{m['hidden']}"]
+        row = [model_label(g[0].model)]
         for col, i in enumerate(shown):
             star = "*" if best[col] == k else ""
-            if compared and all(cells0[i]["bucket"] in a for a in aboves[k]):
+            if compared and all(cells0[i]["bucket"] in a for a in aboves[k]):  # type: ignore[operator]
                 star += ABOVE
             if seeded:
                 row.append(_pm(stats[k][col], "{:.0f}", 100) + star)
@@ -491,7 +504,7 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
     for base in ("20-gram", "majority"):
         cs = _bucket_cells(first, base)
         if cs:
-            t.add_row(f"[dim]{base}[/]", *[f"[dim]{acc_cell(cs[i])}[/]" if len(cs) > i else "" for i in shown])
+            t.add_row(f"[dim]{base}[/]", *[f"[dim]{acc_cell(c)}[/]" for c in cells_at({"buckets": cs}, shown)])
     return t
 
 
@@ -556,7 +569,7 @@ class EvolutionView:
         t = Table(title=f"evolution during training · sample at a fixed seed{cost}", title_justify="left",
                   caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
-        for col in ("step", "chars", "val\nbpc", "valid", probe or "probe", "sample (⏎ = new line)"):
+        for col in ("step", "chars", "val\nbpc", "valid", escape(probe or "probe"), "sample (⏎ = new line)"):
             t.add_column(col, justify="left" if col.startswith("sample") else "right", no_wrap=True)
         from .evolution import table_rows
 
@@ -588,6 +601,11 @@ def markdown_report(results: list[RunResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def model_label(m: dict) -> str:
+    """`lstm 2×128`, escaped for rich markup (the cell name comes from the file)."""
+    return escape(f"{m['kind']} {m['layers']}×{m['hidden']}")
+
+
 def _chars_seen(tr: dict) -> str:
     if not all(k in tr for k in ("steps", "batch_size", "seq_len")):
         return "—"
@@ -603,6 +621,8 @@ def _markdown_buckets(r: RunResult) -> list[str]:
     if not table:
         return []
     rows = [row for row in p.get("rows", []) if row in table]
+    if not rows:
+        return []
     buckets = [b["bucket"] for b in table[rows[0]]["buckets"] if b["events"]]
     out = ["", f"**{r.run_id}** · `{head}` on the test split, % right (95 % interval) by characters from opener "
                "to closer", "", "| row | " + " | ".join(buckets) + " |", "|---" * (len(buckets) + 1) + "|"]
@@ -611,10 +631,10 @@ def _markdown_buckets(r: RunResult) -> list[str]:
         cells = {b["bucket"]: b for b in table[row]["buckets"]}
         text = []
         for name in buckets:
-            b = cells[name]
+            b = cells.get(name, {"too_few": True, "events": 0})
             mark = ABOVE if row == "model" and name in above else ""
-            text.append(f"n={b['events']}" if b["too_few"] or b["accuracy"] is None else
-                        f"{100 * b['accuracy']:.0f}{mark} ({100 * b['ci95'][0]:.0f}–{100 * b['ci95'][1]:.0f})")
+            text.append(f"n={b['events']}" if b["too_few"] or b.get("accuracy") is None else
+                        f"{100 * b['accuracy']:.0f}{mark}" + (f" ({interval(b)})" if b.get("ci95") else ""))
         out.append(f"| {row} | " + " | ".join(text) + " |")
     if "above_baselines" in table.get("model", {}):
         out += ["", (f"{ABOVE}: the model is above every other row there, paired over documents (the "

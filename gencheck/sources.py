@@ -108,6 +108,25 @@ def check_url(url: object) -> None:
         raise GencheckError(f"source url {url!r} is not a web address (allowed: {', '.join(URL_SCHEMES)})")
 
 
+#: What `package` and `version` may be, by source kind: they become arguments of apt-get and pip (and a
+#: line of a pip requirements file), so a leading '-', a space or a line break would be an option or a line.
+_NAMES = {
+    "deb": (re.compile(r"[a-z0-9][a-z0-9+.-]*"), re.compile(r"(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*")),
+    "pypi-sdist": (re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"), re.compile(r"[0-9][A-Za-z0-9.+!_-]*")),
+}
+
+
+def check_package(source: Source) -> None:
+    """A Debian or PyPI package name and version, each in its registry's own form."""
+    forms = _NAMES.get(source.kind)
+    if forms is None:
+        return
+    for field, value, rx in (("package", source.package, forms[0]), ("version", source.version, forms[1])):
+        if not isinstance(value, str) or not rx.fullmatch(value):
+            raise GencheckError(f"source {field} {value!r} is not a {source.kind} {field} "
+                                f"(letters, digits and . + - ~ : _ !, starting with a letter or digit)")
+
+
 def check_source(source: Source) -> None:
     """The checks `load_spec` makes, made again before anything is fetched or written."""
     if source.kind == "drill" and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", source.corpus or ""):
@@ -116,6 +135,7 @@ def check_source(source: Source) -> None:
         check_file_name(source.file)
     if source.kind == "url" or source.url:
         check_url(source.url)
+    check_package(source)
 
 
 def fetch(source: Source, cache_dir: Path, mirrors: list[Path], offline: bool) -> Path:
@@ -219,9 +239,11 @@ def _pip_fetch_sdist(source: Source, dest: Path) -> Path:
     cmd = [sys.executable, "-c", _PIP_FETCH_SDIST, source.package, source.file, str(dest / source.file)]
     rc, last = _run_tail(cmd, dest)
     if rc == _NO_FINDER:
+        from rich.markup import escape
+
         from .progress import log
 
-        log(f"[yellow]{last}; falling back to `pip download --require-hashes`, which checks {source.file} "
+        log(f"[yellow]{escape(last)}; falling back to `pip download --require-hashes`, which checks {source.file} "
             "before it runs anything, but then runs the sdist's metadata hook[/]")
         return _pip_download_hash_checked(source, dest)
     if rc != 0:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rich.markup import escape
 import torch.nn.functional as F
 from rich.markup import escape
 
@@ -537,9 +538,9 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         set_rng_state(ck.rng, device)
         step, epoch, chunk, history, evolution = ck.step, ck.epoch, ck.chunk, list(ck.history), list(ck.evolution)
         state = state_from_list(ck.hidden, mcfg.kind, device)
-        log(f"resuming {ckpt_path} at step {step} (epoch {epoch}, chunk {chunk})")
+        log(f"resuming {escape(str(ckpt_path))} at step {step} (epoch {epoch}, chunk {chunk})")
         if step >= cfg.steps:
-            log(f"{ckpt_path} has trained its {cfg.steps} steps already: nothing more to train")
+            log(f"{escape(str(ckpt_path))} has trained its {cfg.steps} steps already: nothing more to train")
     data = streams.epoch(epoch).to(device)  # resident on the device: no copy per step
     val_texts = corpus.texts("val")
 

@@ -30,6 +30,21 @@ class _Input:
     path: str
     format: str
     text: str
+    too_long: int = 0  # bytes of an input longer than --max-chars, left unread (its text is then "")
+
+
+#: The most seconds --timeout may be: a check longer than a day is a mistake (and setitimer's range ends).
+MAX_TIMEOUT_S = 86_400.0
+
+
+def byte_limit(max_chars: int) -> int:
+    """Bytes that can hold max_chars characters: UTF-8 takes at most 4 a character (an undecodable byte is
+    one), so a file with more bytes than this is longer than max_chars and need not be read."""
+    return 4 * max_chars + 4
+
+
+class _NotRegular(Exception):
+    """A path that is no regular file (a FIFO, a device, a socket): reading it could hang or never end."""
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -50,7 +65,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object per input instead of a table")
     p.add_argument("-j", "--workers", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=5.0, help="seconds per input before it is judged 'timeout' (default: %(default)s)")
-    p.add_argument("--max-chars", type=int, default=2_000_000, help="longer inputs are judged 'too_long' (default: %(default)s)")
+    p.add_argument("--max-chars", type=int, default=2_000_000, help="longer inputs are judged 'too_long', read no further than that needs (default: %(default)s)")
     p.add_argument("--kinds", action="store_true", help="print the finding taxonomy (of --format, or of every "
                    "format): each kind, whether appending text can fix it, and what it means; then exit")
     p.add_argument("--compile", action="store_true", help="also ask the real toolchain about each input: "
@@ -63,23 +78,74 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _read(path: str) -> str:
-    with open(path, "rb") as f:
-        return f.read().decode("utf-8", errors="surrogateescape")
+def _read_bytes(read, limit: int) -> bytes:
+    """At most limit + 1 bytes from `read(n)`: enough to tell that there are more than `limit`."""
+    chunks, got = [], 0
+    while got <= limit:
+        block = read(min(1 << 20, limit + 1 - got))
+        if not block:
+            break
+        chunks.append(block)
+        got += len(block)
+    return b"".join(chunks)
 
 
-def collect_inputs(paths: list[str], fmt: str | None) -> list[_Input]:
-    """Expand paths (stdin, files, directories) into inputs with a format each; UsageError on problems."""
+def _read(path: str, fmt: str, max_chars: int) -> _Input:
+    """The input at `path`, read only as far as max_chars needs; _NotRegular for anything but a regular
+    file (opened without blocking, so a FIFO cannot hang the open either)."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) or \
+                stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file"
+            raise _NotRegular(kind)
+        limit = byte_limit(max_chars)
+        data = b"" if st.st_size > limit else _read_bytes(lambda n: os.read(fd, n), limit)
+    finally:
+        os.close(fd)
+    if st.st_size > limit or len(data) > limit:
+        return _Input(path, fmt, "", too_long=max(st.st_size, len(data)))
+    return _Input(path, fmt, data.decode("utf-8", errors="surrogateescape"))
+
+
+def _stdin(fmt: str, max_chars: int) -> _Input:
+    """Standard input, read only as far as max_chars needs (as bytes where it has them)."""
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:
+        text = sys.stdin.read(max_chars + 1)
+        return _Input("-", fmt, "", too_long=len(text.encode("utf-8", "surrogateescape"))) \
+            if len(text) > max_chars else _Input("-", fmt, text)
+    limit = byte_limit(max_chars)
+    data = _read_bytes(binary.read, limit)
+    if len(data) > limit:
+        return _Input("-", fmt, "", too_long=len(data))
+    return _Input("-", fmt, data.decode("utf-8", errors="surrogateescape"))
+
+
+def collect_inputs(paths: list[str], fmt: str | None, max_chars: int = 2_000_000,
+                   note=lambda line: print(f"gencheck validate: note: {line}", file=sys.stderr)) -> list[_Input]:
+    """Expand paths (stdin, files, directories) into inputs with a format each; UsageError on problems.
+    What is not a regular file (a FIFO, a link to a device) is skipped with a `note`, never read."""
     from gencheck.validators import FORMATS, format_for_path
 
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(FORMATS.unknown_message(fmt))
     out: list[_Input] = []
+
+    def add(path: str, f: str) -> None:
+        try:
+            out.append(_read(path, f, max_chars))
+        except _NotRegular as kind:
+            note(f"skipped {path}: not a regular file ({kind})")
+
     for path in paths:
         if path == "-":
             if fmt is None:
                 raise UsageError("reading stdin needs --format (latex, c or markdown)")
-            out.append(_Input("-", fmt, sys.stdin.read()))
+            out.append(_stdin(fmt, max_chars))
         elif os.path.isdir(path):
             for root, dirs, files in os.walk(path):
                 dirs.sort()
@@ -87,12 +153,12 @@ def collect_inputs(paths: list[str], fmt: str | None) -> list[_Input]:
                     full = os.path.join(root, name)
                     f = format_for_path(full)
                     if f is not None and (fmt is None or f == fmt):
-                        out.append(_Input(full, f, _read(full)))
-        elif os.path.isfile(path):
+                        add(full, f)
+        elif os.path.exists(path):
             f = fmt or format_for_path(path)
             if f is None:
                 raise UsageError(f"cannot tell the format of {path}; use --format (latex, c or markdown)")
-            out.append(_Input(path, f, _read(path)))
+            add(path, f)
         else:
             raise UsageError(f"no such file or directory: {path}")
     return out
@@ -111,18 +177,20 @@ def run(args: argparse.Namespace) -> int:
             return _print_kinds(args.format)
         if not args.paths:
             raise UsageError("give at least one PATH (a file, a directory, or - for stdin), or --kinds")
-        inputs = collect_inputs(args.paths, args.format)
-        if args.workers < 0 or args.timeout <= 0:
-            raise UsageError("--workers must be >= 0 and --timeout > 0")
+        _check_values(args)
+        inputs = collect_inputs(args.paths, args.format, args.max_chars)
     except UsageError as e:
         print(f"gencheck validate: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"gencheck validate: error: {e}", file=sys.stderr)
         return 2
-    verdicts = [None] * len(inputs)
+    from gencheck.validators.pool import failed_verdict
+
+    verdicts = [failed_verdict(i.format, "too_long", f"{i.too_long:,} bytes: more than max_chars={args.max_chars} "
+                               "characters, not read", i.too_long) if i.too_long else None for i in inputs]
     for fmt in sorted({i.format for i in inputs}):
-        idx = [k for k, i in enumerate(inputs) if i.format == fmt]
+        idx = [k for k, i in enumerate(inputs) if i.format == fmt and not i.too_long]
         got = validate_many([inputs[k].text for k in idx], fmt, workers=args.workers, timeout_s=args.timeout,
                             max_chars=args.max_chars)
         for k, v in zip(idx, got):
@@ -147,6 +215,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(inputs, verdicts, WARNING, judged)
     return exit_status([v.verdict for v in verdicts])
+
+
+def _check_values(args: argparse.Namespace) -> None:
+    """Refuse values no run can use, naming the flag (a NaN or endless --timeout left every input unjudged)."""
+    import math
+
+    if args.workers < 0:
+        raise UsageError(f"--workers {args.workers}: give 0 or more")
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT_S):
+        raise UsageError(f"--timeout {args.timeout:g}: give seconds above 0 and at most {MAX_TIMEOUT_S:g}")
+    if args.max_chars < 0:
+        raise UsageError(f"--max-chars {args.max_chars}: give 0 or more")
 
 
 def exit_status(verdicts: list[str]) -> int:
@@ -194,7 +274,7 @@ def judge_inputs(inputs: list[_Input], workers: int) -> list:
     out: list = [None] * len(inputs)
     groups: dict[tuple[str, str | None], list[int]] = {}
     for k, inp in enumerate(inputs):
-        if toolchains.judge_for(inp.format) is not None:
+        if toolchains.judge_for(inp.format) is not None and not inp.too_long:  # an unread input is not judged
             groups.setdefault((inp.format, _own_folder(inp.path) if inp.format == "c" else None), []).append(k)
     for (fmt, folder), idx in groups.items():
         ctx = toolchains.JudgeContext(include_dir=folder)

@@ -267,3 +267,73 @@ def test_rewriting_a_file_keeps_its_mode(tmp_path):
     finally:
         os.umask(old)
     assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o640
+
+
+# --- values no command can use are one line and exit 2 (#21, item 12) ------------------------------------------
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ck")
+    assert main(["train", *SMOKE[:4], "--steps", "2", "--device", "cpu", "--out", str(out)]) == 0
+    return out / "checkpoint.pt"
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["-n", "0"], "-n"), (["-n", "-1"], "-n"), (["--max-chars", "-1"], "--max-chars"),
+    (["--temperature", "nan"], "--temperature"), (["--temperature", "-1"], "--temperature"),
+    (["--temperature", "inf"], "--temperature"), (["--top-k", "-5"], "--top-k"),
+    (["--prime-file", "/nonexistent/prime.tex"], "--prime-file"), (["--prime-file", "NOT_UTF8"], "--prime-file"),
+    (["--out", "/proc/x.jsonl"], "/proc/x.jsonl"), (["--out", "/proc/self/x/"], "/proc/self/x"),
+])
+def test_sample_values_that_cannot_work_are_one_line_and_exit_2(checkpoint, tmp_path, capsys, argv, flag):
+    if "NOT_UTF8" in argv:
+        (tmp_path / "p.tex").write_bytes(b"\\begin{\xff\xfe}")
+        argv = [a.replace("NOT_UTF8", str(tmp_path / "p.tex")) for a in argv]
+    assert main(["sample", "--checkpoint", str(checkpoint), "--device", "cpu", "--max-chars", "20", *argv]) == 2
+    assert flag in one_line_error(capsys)
+
+
+def test_run_with_no_samples_is_refused_before_training(tmp_path, capsys):
+    assert main(["run", *SMOKE[:4], "--device", "cpu", "--samples", "0", "--out", str(tmp_path)]) == 2
+    assert "--samples" in one_line_error(capsys) and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("minutes", ["nan", "inf", "0", "-1", "1e300"])
+def test_grid_minutes_that_are_not_a_usable_number_are_refused(tmp_path, capsys, minutes):
+    args = ["run", *SMOKE[:4], "--device", "cpu", "--grid", "hidden=8,16", "--minutes", minutes, "--out", str(tmp_path)]
+    assert main(args) == 2
+    assert "--minutes" in one_line_error(capsys)
+    assert main(["run", *SMOKE[:4], "--device", "cpu", "--minutes", minutes]) == 2  # and without --grid
+    assert "--minutes" in one_line_error(capsys)
+
+
+@pytest.fixture(scope="module")
+def timed_grid(tmp_path_factory):
+    """A --minutes grid run once (a fixed timing: 1,000 chars/s), leaving its grid-minutes-*.json."""
+    import gencheck.train as tr
+
+    out = tmp_path_factory.mktemp("grid")
+    args = ["run", *SMOKE[:4], "--device", "cpu", "--grid", "hidden=8,16", "--minutes", "0.01", "--no-probes",
+            "--no-evolution", "--samples", "2", "--max-chars", "30", "--out", str(out)]
+    mp = pytest.MonkeyPatch()
+    mp.setattr(tr, "step_rate", lambda profile, vocab_size, device, seconds=3.0: 1000.0)
+    try:
+        assert main(args) == 0
+    finally:
+        mp.undo()
+    (timing,) = out.glob("grid-minutes-*.json")
+    return args, timing
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"rates": {}}', '{"budget": -5}', '{"budget": "lots"}',
+                                     '{"budget": true}', '{"budget": 1e400}'])
+def test_a_damaged_grid_minutes_file_is_one_line_naming_it(timed_grid, capsys, content):
+    args, timing = timed_grid
+    good = timing.read_text()
+    timing.write_text(content)
+    try:
+        assert main(args) == 2
+        line = one_line_error(capsys)
+        assert timing.name in line and "delete it" in line
+    finally:
+        timing.write_text(good)

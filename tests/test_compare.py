@@ -94,3 +94,26 @@ def test_different_versions_are_a_warning(tmp_path, capsys):
     b = save(tmp_path, "b", versions={"pycparser": "3.12"})
     assert main(["check", str(b), "--baseline", str(a)]) == 0
     assert "pycparser 3.0 → 3.12" in capsys.readouterr().err
+
+
+def test_a_gated_figure_the_new_run_lacks_or_has_as_nan_is_a_regression(tmp_path, capsys):
+    a = save(tmp_path, "a")
+    nan = save(tmp_path, "nan", metrics={"test_bpc": float("nan")})
+    assert main(["check", str(nan), "--baseline", str(a)]) == 1
+    assert "regression: test_bpc: base 2.000, new missing or not a finite number" in capsys.readouterr().out
+    gone = save(tmp_path, "gone")
+    data = json.loads((gone / "results.json").read_text())
+    del data["metrics"]["test_bpc"], data["metrics"]["val_bpc"]
+    data["probes"] = {}
+    (gone / "results.json").write_text(json.dumps(data))
+    assert main(["check", str(gone), "--baseline", str(a)]) == 1
+    out = capsys.readouterr().out
+    assert "regression: test_bpc:" in out and "regression: val_bpc:" in out and "regression: probe.latex_end.all:" in out
+    assert "no regression" not in out
+
+
+def test_a_tolerance_that_is_not_a_finite_number_is_a_usage_error(tmp_path, capsys):
+    a, b = save(tmp_path, "a"), save(tmp_path, "b")
+    for value in ("nan", "inf", "-inf"):
+        assert main(["check", str(b), "--baseline", str(a), "--tolerance", f"test_bpc={value}"]) == 2
+        assert "finite" in capsys.readouterr().err

@@ -211,3 +211,53 @@ def test_grid_scorecard_shows_the_headline_probe_by_distance_with_floors_and_a_s
     console = Console(width=120, record=True)
     console.print(GridView([RunResult.from_json(base), RunResult.from_json(seeded)]))
     assert "mean ± sd over seeds" in console.export_text().split("latex_end by distance")[1]
+
+
+def killed_worker(point, run_dir, resume, slot):
+    """A grid worker killed outright (the OOM killer, `kill -9`): the pool breaks."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_parallel_worker_names_its_point_and_says_a_rerun_resumes(tmp_path):
+    from gencheck.fsutil import GencheckError
+    from gencheck.grid import Slot, run_grid
+
+    pts = points(PROFILES["smoke"], [{"hidden": 8}, {"hidden": 16}], None, "0" * 64, False)
+    with pytest.raises(GencheckError) as exc:
+        run_grid(pts, tmp_path, lambda *a: None, lambda msg: None, slots=[Slot("cpu", 1), Slot("cpu", 1)],
+                 worker=killed_worker)
+    msg = str(exc.value)
+    assert "grid point" in msg and ("lstm1x8" in msg or "lstm1x16" in msg)
+    assert "re-running the same command resumes it" in msg and "\n" not in msg
+
+
+def test_two_grids_on_the_same_out_at_once_lose_and_half_write_nothing(tmp_path):
+    """Two `run --grid` commands on one OUT: a point is trained by one of them (the other is refused with
+    one line, or finds it finished); every file left is whole, and a re-run finds every point finished."""
+    import os
+    import subprocess
+    import sys
+
+    from gencheck.results import RunResult
+
+    cmd = [sys.executable, "-m", "gencheck.cli", *GRID, "--no-evolution", "--out", str(tmp_path)]
+    env = {**os.environ, "GENCHECK_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    runs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    errs = [r.communicate(timeout=600)[1] for r in runs]
+    codes = [r.returncode for r in runs]
+    assert 0 in codes and set(codes) <= {0, 1}, (codes, errs)
+    for code, err in zip(codes, errs):
+        assert "Traceback" not in err
+        if code:
+            assert err.strip().splitlines()[-1].startswith("error:") and "gencheck" in err.strip().splitlines()[-1]
+    (grid,) = (p for p in tmp_path.iterdir() if p.is_dir())
+    assert not [p for p in grid.rglob("*") if p.name.endswith(".tmp")]  # no half-written file
+    listed = json.loads((grid / "grid.json").read_text())
+    for entry in listed:
+        RunResult.load(grid / entry["folder"] / "results.json")  # whole, or this raises
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and again.stderr.count("finished before") == len(listed)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 
+import pytest
 import torch
 from rich.console import Console
 
@@ -152,3 +154,73 @@ def test_ngram_rows_are_kept_and_a_second_run_gives_the_same_figures_without_fit
     assert json.loads(cache.read_text())["ngrams"]["5-gram"]["order"] == 5
     # other settings, another key
     assert ngram_cache_file(corpus.texts("train"), corpus.texts("test"), vocab, (20, 5), 4, 4) != cache
+
+
+DAMAGED = {
+    "rows a list": '{"ngrams": {}, "rows": []}',
+    "only rows": '{"rows": []}',
+    "deep": '{"ngrams": ' + "[" * 100_000 + "]" * 100_000 + ', "rows": {}}',
+    "not an object": "[1, 2]",
+    "rows missing": '{"ngrams": {"20-gram": {"order": 20}, "5-gram": {"order": 5}}, "rows": {}}',
+    "bad outcomes": None,  # the real file with its outcomes cut short
+    "bad context": None,  # the real file with a context curve of the wrong shape
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED)
+def test_a_damaged_ngram_cache_is_computed_again_and_replaced(tmp_path, monkeypatch, damage):
+    """The README promises recomputation for a cache that cannot be read: any content, any shape."""
+    from gencheck.longrange import ngram_cache_file
+
+    monkeypatch.setenv("GENCHECK_HOME", str(tmp_path))
+    corpus = latex_corpus()
+    vocab = Vocab.from_texts(corpus.texts("train") + corpus.texts("test"))
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(vocab.size, "lstm", 1, 16, 8))
+
+    def figures(js):
+        return json.dumps({k: v for k, v in js.items() if k not in ("seconds", "ngrams")}, sort_keys=True)
+
+    first = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4).to_json()
+    cache = ngram_cache_file(corpus.texts("train"), corpus.texts("test"), vocab, (20, 5), 3, 4)
+    good = json.loads(cache.read_text())
+    if damage == "bad outcomes":
+        key = next(k for k in good["rows"] if k.startswith("real/"))
+        good["rows"][key] = [[0, 1]] * 3
+        cache.write_text(json.dumps(good))
+    elif damage == "bad context":
+        good["rows"]["context/20-gram"] = {"effective_context": "far"}
+        cache.write_text(json.dumps(good))
+    else:
+        cache.write_text(DAMAGED[damage])
+    again = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4).to_json()
+    assert figures(again) == figures(first)
+    assert not any(info.get("cached") for info in again["ngrams"].values())
+    assert json.loads(cache.read_text())["rows"].keys() == json.loads(json.dumps(good))["rows"].keys()
+
+
+def test_two_runs_building_the_same_ngram_cache_at_once_leave_one_whole_file(tmp_path):
+    """Two processes sharing GENCHECK_HOME compute the same rows at the same time: the file is written
+    atomically, so the one left is whole and a third run reads it."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys, torch\n"
+            "sys.path.insert(0, sys.argv[1])\n"
+            "from test_longrange import latex_corpus\n"
+            "from gencheck.corpus import Vocab\nfrom gencheck.longrange import measure\n"
+            "from gencheck.model import CharRNN, ModelConfig\n"
+            "c = latex_corpus(); v = Vocab.from_texts(c.texts('train') + c.texts('test'))\n"
+            "torch.manual_seed(0); m = CharRNN(ModelConfig(v.size, 'lstm', 1, 16, 8))\n"
+            "js = measure(c, m, v, torch.device('cpu'), seed=3, per_bucket=4).to_json()\n"
+            "print(json.dumps({k: js[k] for k in ('real', 'controlled', 'context')}, sort_keys=True))\n")
+    env = {**os.environ, "GENCHECK_HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    here = os.path.dirname(__file__)
+    runs = [subprocess.Popen([sys.executable, "-c", code, here], env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outs = [r.communicate(timeout=300)[0] for r in runs]
+    assert all(r.returncode == 0 for r in runs) and outs[0] == outs[1]
+    files = list((tmp_path / "ngram-rows").iterdir())
+    assert len(files) == 1 and files[0].suffix == ".json"  # no temporary file left beside it
+    third = subprocess.run([sys.executable, "-c", code, here], env=env, stdout=subprocess.PIPE, text=True, timeout=300)
+    assert third.stdout == outs[0]

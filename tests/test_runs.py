@@ -80,3 +80,42 @@ def test_a_folder_holding_only_its_lock_is_a_new_run_and_a_held_lock_still_refus
             run(fixture_corpus, tiny_profile, torch.device("cpu"), run_dir, "smoke", probes=False)
     result = run(fixture_corpus, tiny_profile, torch.device("cpu"), run_dir, "smoke", probes=False)
     assert (run_dir / "results.json").is_file() and result.train["steps"] == tiny_profile.train.steps
+
+
+def test_a_lock_that_is_a_symlink_or_a_hard_link_is_refused_and_its_target_kept(tmp_path):
+    """OUT/.lock pointing at another file: the lock is refused (one line) and the file keeps every byte."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n" * 100)
+    for name, make in (("symlinked", lambda lock: lock.symlink_to(victim)),
+                       ("hardlinked", lambda lock: os.link(victim, lock))):
+        out = tmp_path / name
+        out.mkdir()
+        make(out / ".lock")
+        with pytest.raises(GencheckError, match=rf"could not lock run folder .*{name}.*\.lock"):
+            with locked_dir(out):
+                pass
+        assert victim.read_text() == "precious\n" * 100
+    (tmp_path / "dir" / ".lock").mkdir(parents=True)  # not a regular file either
+    with pytest.raises(GencheckError, match="not a regular file"):
+        with locked_dir(tmp_path / "dir"):
+            pass
+
+
+def test_a_lock_file_is_never_truncated(tmp_path):
+    """The holder's pid is written over the start of the file and blanked on release; nothing is cut."""
+    lock = tmp_path / ".lock"
+    lock.write_text("x" * 40)
+    with locked_dir(tmp_path):
+        assert lock.read_text().split()[0] == str(os.getpid()) and lock.stat().st_size == 40
+    assert lock.stat().st_size == 40 and str(os.getpid()) not in lock.read_text()
+
+
+@pytest.mark.parametrize("target", ["/proc/x.jsonl", "/proc/self/no/such/x.json"])
+def test_a_write_where_no_file_can_be_made_is_one_error_naming_it(target):
+    """The folder and the temporary file are made inside atomic_write's error handling too."""
+    from pathlib import Path
+
+    from gencheck.fsutil import atomic_write_text
+
+    with pytest.raises(GencheckError, match=f"could not write {target}"):
+        atomic_write_text(Path(target), "x")

@@ -79,6 +79,15 @@ def test_undefined_macros_can_be_tolerated_but_structure_is_still_judged():
 
 
 @needs_pdflatex
+def test_an_invented_environment_alone_is_tolerated_like_one_with_an_undefined_macro():
+    """An error-free tolerant pass counts: the environment is the only thing TeX did not know."""
+    op = tex_judge.opinion("\\begin{foo}x\\end{foo}")
+    assert (op.ok, op.kind, op.tolerant_ok) == (False, "undefined_env", True)
+    assert tex_judge.opinion("\\zork \\begin{foo}x\\end{foo}").tolerant_ok is True
+    assert tex_judge.opinion("\\begin{foo}x\\end{bar}").tolerant_ok is False
+
+
+@needs_pdflatex
 def test_declared_files_are_put_beside_the_compile():
     files = (("preamble.tex", "\\documentclass{article}\\newcommand{\\myname}{M}"),)
     op = tex_judge.opinion("\\myname", "\\input{preamble}", files=files)
@@ -226,8 +235,9 @@ def test_scorecard_rows_say_na_when_the_tool_is_absent():
 def test_results_schema_3_reads_schema_2_without_toolchain():
     from gencheck.results import SCHEMA_VERSION, RunResult, VerdictSummary
 
-    r = RunResult("id", "0.1.0", None, "now", "cpu", 1, "smoke", {"name": "x", "format": "c"}, {}, {}, {},
-                  VerdictSummary(), VerdictSummary(), {}, toolchain={"name": "gcc", "available": False})
+    r = RunResult("id", "0.1.0", None, "now", "cpu", 1, "smoke", {"name": "x", "format": "c", "content_hash": "ab"},
+                  {"kind": "lstm", "layers": 1, "hidden": 8, "params": 10}, {"steps": 1, "seconds": 1.0, "chars_per_s": 1.0},
+                  {}, VerdictSummary(), VerdictSummary(), {}, toolchain={"name": "gcc", "available": False})
     d = r.to_json()
     assert d["schema_version"] == SCHEMA_VERSION == 3 and RunResult.from_json(d) == r
     old = {k: v for k, v in d.items() if k != "toolchain"}

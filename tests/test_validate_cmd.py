@@ -141,3 +141,61 @@ def test_gcc_finds_the_files_own_headers_and_never_a_planted_one(tmp_path, monke
     assert row["gcc"] == {"ok": True, "message": ""}
     assert row["versions"]["gcc"].startswith(("gcc", "cc"))
     assert list(shared_tmp.iterdir()) == [shared_tmp / "point.h"]  # its private folder is gone too
+
+
+# --- what validate reads (#21, item 13) ---------------------------------------------------------------------
+
+#: Runs `gencheck validate` and prints its peak resident memory (VmHWM, of this program, not of the test
+#: process it was started from) on stderr as its last line.
+_MEASURED = ("import atexit, runpy, sys\n"
+             "atexit.register(lambda: print('VmHWM', open('/proc/self/status').read().split('VmHWM:')[1].split()[0],"
+             " file=sys.stderr))\n"
+             "sys.argv = ['gencheck', *sys.argv[1:]]\nrunpy.run_module('gencheck.cli', run_name='__main__')\n")
+
+
+def validate_in_a_process(*argv: str, timeout: float = 30) -> tuple[int, str, str, int]:
+    """`gencheck validate ARGV` as its own process under a 2 GiB address-space cap: exit status, stdout,
+    stderr and its peak resident memory in KiB (a hang is a TimeoutExpired, not a stuck test run)."""
+    import resource
+    import subprocess
+    import sys
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    proc = subprocess.run([sys.executable, "-c", _MEASURED, "validate", "--workers", "1", *argv], capture_output=True,
+                          text=True, preexec_fn=cap, timeout=timeout)
+    *err, peak = proc.stderr.splitlines() or [""]
+    return proc.returncode, proc.stdout, "\n".join(err), int(peak.split()[1]) if peak.startswith("VmHWM") else 0
+
+
+def test_a_fifo_and_a_link_to_dev_zero_in_a_folder_are_skipped_with_a_note(files):
+    import os
+
+    os.mkfifo(files / "pipe.tex")
+    os.symlink("/dev/zero", files / "zero.tex")
+    code, out, err, _ = validate_in_a_process("--json", str(files))
+    paths = [json.loads(line)["path"] for line in out.splitlines()]
+    assert code == 1 and not any(p.endswith(("pipe.tex", "zero.tex")) for p in paths) and len(paths) == 4
+    assert "pipe.tex" in err and "zero.tex" in err and "not a regular file" in err
+    code, out, err, _ = validate_in_a_process(str(files / "zero.tex"))
+    assert "not a regular file (a device)" in err
+
+
+def test_a_huge_file_is_read_only_as_far_as_max_chars_needs(tmp_path):
+    big = tmp_path / "big.tex"
+    with open(big, "wb") as f:
+        for _ in range(300):
+            f.write(b"x" * (1 << 20))
+    code, out, err, peak_kib = validate_in_a_process("--json", "--max-chars", "1000", str(big))
+    row = json.loads(out)
+    assert row["verdict"] == "unjudged" and row["findings"][0]["kind"] == "too_long" and code == 3
+    assert 0 < peak_kib < 150 * 1024  # the 300 MB file was not read into memory
+
+
+@pytest.mark.parametrize("argv", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "1e300"],
+                                  ["--timeout", "0"], ["--max-chars", "-1"], ["--workers", "-1"]])
+def test_values_no_run_can_use_are_usage_errors(files, capsys, argv):
+    assert validate_cmd.run(parse([*argv, str(files / "good.tex")])) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("gencheck validate: error:") and argv[0] in line

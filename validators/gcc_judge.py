@@ -13,12 +13,19 @@ gcc rejects most of them for a missing header. To judge structure and syntax ins
 What remains is gcc's first error, classified `syntax` (the parse failed: expected, stray, unterminated,
 #if/#endif) or `semantic` (the parse succeeded: types, members, redefinitions that stubs cannot fix).
 
-Containment: before gcc runs, every `#include`-like directive (`#include`, `#include_next`, `#import`,
-`#embed`, `__has_include`, `#pragma GCC dependency`, after line splicing, with comments and the `%:`
-digraph seen as the preprocessor sees them) must name a plain relative path without `..`; an absolute
-path (`/etc/shadow`, `/dev/zero`), a parent folder or a computed include (`#include MACRO`) is refused
-(kind `refused`, no gcc run), so gcc opens nothing outside its temporary folder, the system headers and
-the folder of a file being validated. gcc runs under `sandbox.Limits` in its own process group.
+Containment: gcc runs confined by Landlock (confine.py) to the system's programs, libraries and headers,
+its temporary folder, the folder of a file being validated and the corpus's declared `-I` folders, so a
+host file is not there to read whatever a text makes the preprocessor do (`#line 1 "/path"`, a `_Pragma`
+built by a macro, a form feed before `#`, a lone carriage return as a line break). Where Landlock is not
+available gcc runs unconfined, and `toolchains.confinement_notice` says so. Before gcc runs, a lexical guard
+refuses what it can see (kind `refused`, no gcc run): every `#include`-like directive (`#include`,
+`#include_next`, `#import`, `#embed`, `__has_include`, `__has_embed`, `#pragma GCC dependency` and its
+`_Pragma` form, `#line` and line markers naming a file), after line splicing, with comments, unterminated
+literals, any C whitespace and the `%:` digraph seen as the preprocessor sees them, must name a plain
+relative path without `..`; an absolute path, a parent folder or a computed include (`#include MACRO`) is
+refused. The guard is a first line, not the fence: it re-lexes C and may trail cpplib, confinement does
+not. gcc runs under `sandbox.Limits` in its own process group; an error located in another file than the
+text (an included header, a `#line` name) is reported with that file's base name and no line.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ import re
 import shutil
 import tempfile
 
+from . import confine
+from .confine import Rules
 from .sandbox import Limits, run_limited
 from .toolchains import Opinion, version_line
 
@@ -41,8 +50,8 @@ KINDS: dict[str, str] = {
               "literals or comments, #else/#endif without #if, #if without #endif",
     "semantic": "the text parses but gcc rejects it: conflicting types, no such member, wrong arguments "
                 "(errors a stub declaration cannot fix)",
-    "refused": "an #include of an absolute path, a parent folder or a macro: not compiled, so gcc reads "
-               "nothing outside its folder",
+    "refused": "an #include of an absolute path, a parent folder or a macro (the text's fault), or a gcc flag "
+               "outside the allowed forms (the corpus's: no opinion): not compiled",
     "timeout": "no answer within the wall-clock limit (the process group is killed)",
     "limits": "stopped at its memory, CPU or file-size limit (e.g. an exponential macro expansion)",
     "absent": "no gcc on this machine: no opinion",
@@ -56,7 +65,7 @@ _SYNTAX = re.compile(
     r"^expected identifier|^parameter name omitted|^empty (?:file|declaration)|^invalid (?:token|digit)|"
     r"^#(?:elif|else) after #else|^extra tokens|^no macro name|^macro names must be identifiers"
 )
-_ERROR = re.compile(r"^[^\n:]*:(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
+_ERROR = re.compile(r"^([^\n:]*):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
 _UNKNOWN_TYPE = re.compile(r"unknown type name '([A-Za-z_]\w*)'")
 _UNDECLARED = re.compile(r"'([A-Za-z_]\w*)' undeclared")
 _IMPLICIT = re.compile(r"implicit declaration of function '([A-Za-z_]\w*)'")
@@ -64,14 +73,43 @@ _IMPLICIT = re.compile(r"implicit declaration of function '([A-Za-z_]\w*)'")
 _AT_LIMITS = re.compile(r"signal terminated program|out of memory|virtual memory exhausted|cannot allocate memory")
 _CAPS = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
-# Translation phases 1-3 as far as directives are concerned: join spliced lines, blank comments (a
-# comment is one space), and read `%:` (digraph) and `??=` (trigraph) as `#`.
-_SPLICE = re.compile(r"\\[ \t]*\r?\n")
-_COMMENT_OR_LITERAL = re.compile(r'/\*.*?(?:\*/|\Z)|//[^\n]*|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'', re.S)
-_DIRECTIVE = re.compile(r"^[ \t]*(?:#|%:|\?\?=)[ \t]*(include_next|include|import|embed|pragma)\b(.*)$", re.M)
-_HAS_INCLUDE = re.compile(r"__has_include(?:_next)?\s*\(\s*([^)]*)\)")
+# Translation phases 1-3 as far as directives are concerned: any of CR LF, CR or LF ends a line, spliced
+# lines are joined, a comment is one space, an unterminated literal runs to the end of its line, and `%:`
+# (digraph) and `??=` (trigraph) read as `#`. Whitespace in a directive is any of space, tab, FF and VT.
+_WS = r"[ \t\f\v]"
+_SPLICE = re.compile(r"\\" + _WS + r"*\n")
+_COMMENT_OR_LITERAL = re.compile(r'/\*.*?(?:\*/|\Z)|//[^\n]*|"(?:[^"\\\n]|\\.)*(?:"|$)|\'(?:[^\'\\\n]|\\.)*(?:\'|$)',
+                                 re.S | re.M)
+_DIRECTIVE = re.compile(rf"^{_WS}*(?:#|%:|\?\?=){_WS}*(include_next|include|import|embed|pragma|line|(?=\d))(.*)$",
+                        re.M)
+_HAS_INCLUDE = re.compile(r"__has_(?:include(?:_next)?|embed)\s*\(\s*([^)]*)\)")
+_PRAGMA_OPERATOR = re.compile(r"_Pragma\s*\(\s*(?:u8|[uUL])?\"((?:[^\"\\\n]|\\.)*)")
 _INCLUDE_ARG = re.compile(r'^\s*(?:"([^"\n]*)"|<([^>\n]*)>)')
-_INCLUDE_NAME = re.compile(r'^[ \t]*#[ \t]*include(?:_next)?[ \t]*(?:"([^"\n]+)"|<([^>\n]+)>)', re.M)
+_LINE_FILE = re.compile(r'^\s*\d+\s*"((?:[^"\\\n]|\\.)*)"')
+_INCLUDE_NAME = re.compile(rf'^{_WS}*#{_WS}*include(?:_next)?{_WS}*(?:"([^"\n]+)"|<([^>\n]+)>)', re.M)
+
+
+#: The gcc flags a corpus may declare (`[toolchain] c_flags`), each one whole list item: macros with a plain
+#: value, a C standard, warnings, and an include folder. Anything else (-wrapper, -B, -specs=, -fplugin=,
+#: -include, -imacros, -Wp,..., @file, -o) can run a program or read a file, and is refused.
+_C_FLAG_FORMS = (
+    ("-DNAME[=value]", re.compile(r"-D[A-Za-z_]\w*(?:\([\w, ]*\))?(?:=[\w .+*/()-]*)?")),
+    ("-UNAME", re.compile(r"-U[A-Za-z_]\w*")),
+    ("-std=STANDARD", re.compile(r"-std=[a-z0-9+:]+")),
+    ("-W<warning>", re.compile(r"-W[a-z0-9][a-z0-9=+-]*|-w|-pedantic(?:-errors)?")),
+    ("-I<folder>", re.compile(r"-I[^\0]+")),
+)
+ALLOWED_C_FLAGS = ", ".join(form for form, _ in _C_FLAG_FORMS)
+
+
+def c_flag_problem(flag: object) -> str | None:
+    """Why a declared gcc flag is refused (one line naming it), or None when it has an allowed form. An
+    `-I` folder must be absolute here: the declaration made it so, after checking it is in the corpus."""
+    if not isinstance(flag, str) or not any(rx.fullmatch(flag) for _, rx in _C_FLAG_FORMS):
+        return f"gcc flag {flag!r} is not allowed (allowed: {ALLOWED_C_FLAGS}, each one list item)"
+    if flag.startswith("-I") and not os.path.isabs(flag[2:]):
+        return f"gcc flag {flag!r}: the folder must be inside the corpus's own folder"
+    return None
 
 
 def available() -> bool:
@@ -93,8 +131,16 @@ def _safe_relative(name: str) -> bool:
     return bool(name) and not name.startswith(("/", "~")) and ".." not in parts and ":" not in name
 
 
+def _lines(text: str) -> str:
+    """Phase 1-2 for directives: CR LF and a lone CR become LF (cpplib ends a line at either), trigraph
+    splices and backslash-newline splices are joined."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("??/\n", "")
+    return _SPLICE.sub("", text)
+
+
 def _blank_comments(text: str) -> str:
-    """Comments become one space (as in phase 3); string literals are kept (they are #include arguments)."""
+    """Comments become one space (as in phase 3); string literals are kept (they are #include arguments),
+    an unterminated one to the end of its line (so a `/*` inside it opens no comment)."""
     def sub(m: re.Match) -> str:
         s = m.group()
         return " " if s.startswith("/") else s
@@ -102,13 +148,19 @@ def _blank_comments(text: str) -> str:
 
 
 def refused_include(text: str) -> str | None:
-    """Why the text may not be compiled (an #include outside the folder, or computed), or None."""
-    seen = _blank_comments(_SPLICE.sub("", text.replace("??/\n", "")))
+    """Why the text may not be compiled (an #include, #line or dependency outside the folder, or a computed
+    include), or None. A first line before confinement (see the module docstring)."""
+    seen = _blank_comments(_lines(text))
     for m in _DIRECTIVE.finditer(seen):
         name, arg = m.group(1), m.group(2)
         if name == "pragma":
             if re.search(r"\bdependency\b", arg):
                 return "#pragma GCC dependency: not compiled"
+            continue
+        if name in ("line", ""):  # `#line N "file"` and a line marker `# N "file"` rename the text
+            lm = _LINE_FILE.match(arg)
+            if lm is not None and not _safe_relative(lm.group(1)):
+                return f"#line naming {lm.group(1)[:80]!r}, outside the sample's folder: not compiled"
             continue
         am = _INCLUDE_ARG.match(arg)
         if am is None:
@@ -120,12 +172,15 @@ def refused_include(text: str) -> str | None:
         am = _INCLUDE_ARG.match(m.group(1))
         if am is None or not _safe_relative(am.group(1) if am.group(1) is not None else am.group(2)):
             return f"__has_include({m.group(1).strip()[:60]}) outside the sample's folder: not compiled"
+    for m in _PRAGMA_OPERATOR.finditer(seen):
+        if re.search(r"\bdependency\b", m.group(1)):
+            return "_Pragma(\"GCC dependency ...\"): not compiled"
     return None
 
 
 def _stub_headers(text: str, stub_dir: str) -> None:
     """An empty file for every header the text includes (found only when the system has none)."""
-    for m in _INCLUDE_NAME.finditer(_SPLICE.sub("", text)):
+    for m in _INCLUDE_NAME.finditer(_lines(text)):
         name = m.group(1) or m.group(2)
         if not _safe_relative(name):
             continue
@@ -161,25 +216,29 @@ def opinion(text: str, flags: tuple[str, ...] = (), include_dir: str | None = No
     exe = _gcc()
     if exe is None:
         return Opinion(NAME, None, None, "absent", "no gcc or cc on this machine", 0.0)
+    bad_flag = next((why for why in map(c_flag_problem, flags) if why is not None), None)
+    if bad_flag is not None:  # the corpus's fault, not the text's: no opinion
+        return Opinion(NAME, None, None, "refused", bad_flag, 0.0)
     why = refused_include(text)
     if why is not None:
         return Opinion(NAME, None, False, "refused", why, 0.0)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
     types: set[str] = set()
     names: dict[str, str] = {}
     seconds = 0.0
     with tempfile.TemporaryDirectory(prefix="gencheck-gcc-") as tmp:  # created 0700
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C", "TMPDIR": tmp}
+        rules = _rules(exe, tmp, flags, include_dir)
         with open(f"{tmp}/sample.c", "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(text)
         os.mkdir(f"{tmp}/stubs")
         _stub_headers(text, f"{tmp}/stubs")
         inc = (["-iquote", include_dir] if include_dir else [])
-        cmd = [exe, "-fsyntax-only", "-w", "-x", "c", "-fmax-errors=200", *flags, *inc, "-idirafter", f"{tmp}/stubs",
-               "-include", f"{tmp}/gencheck-stubs.h", "sample.c"]
+        cmd = [exe, "-fsyntax-only", "-w", "-x", "c", "-fmax-errors=200", "-fno-diagnostics-show-caret", *flags, *inc,
+               "-idirafter", f"{tmp}/stubs", "-include", f"{tmp}/gencheck-stubs.h", "sample.c"]
         for _ in range(rounds + 1):
             with open(f"{tmp}/gencheck-stubs.h", "w") as f:
                 f.write(_stub_text(types, names))
-            done = run_limited(cmd, tmp, env, limits)
+            done = run_limited(cmd, tmp, env, limits, confine=rules)
             seconds += done.seconds
             if done.timed_out:
                 return Opinion(NAME, None, None, "timeout", f"no answer within {limits.wall_s:g} s", seconds)
@@ -194,9 +253,22 @@ def opinion(text: str, flags: tuple[str, ...] = (), include_dir: str | None = No
     m = _ERROR.search(err)
     if m is None:
         return Opinion(NAME, None, False, "semantic", (err.strip().splitlines() or ["failed"])[0][:300], seconds)
-    msg = m.group(3).strip()
-    return Opinion(NAME, None, False, classify(msg), f"{m.group(1)}:{m.group(2)}: {msg}"[:300], seconds,
-                   line=int(m.group(1)))
+    where, line, col, msg = m.group(1), int(m.group(2)), m.group(3), m.group(4).strip()
+    if where != "sample.c":  # an included header's line, or a name `#line` gave: not a line of the text
+        return Opinion(NAME, None, False, classify(msg), f"{os.path.basename(where)}:{line}:{col}: {msg}"[:300], seconds)
+    return Opinion(NAME, None, False, classify(msg), f"{line}:{col}: {msg}"[:300], seconds, line=line)
+
+
+def _rules(exe: str, tmp: str, flags: tuple[str, ...], include_dir: str | None) -> Rules | None:
+    """What confined gcc may read (the system's programs, libraries and headers, gcc's own installation,
+    the text's folder and the declared -I folders) and write (its folder); None without Landlock."""
+    if confine.unavailable() is not None:
+        return None
+    prefix = os.path.dirname(os.path.dirname(os.path.realpath(exe)))  # /usr for /usr/bin/gcc
+    read = ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/etc/ld.so.cache", prefix]
+    read += [include_dir] if include_dir else []
+    read += [f[2:] for f in flags if f.startswith("-I")]
+    return Rules(tuple(read), (tmp, "/dev/null"))
 
 
 def judge(text: str, ctx) -> Opinion:

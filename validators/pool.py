@@ -49,10 +49,17 @@ _CHUNK_CHARS = 1_000_000
 REPLY_EVERY_S = 0.2
 #: Chunks kept in flight per worker: the next is already in its pipe when it finishes one.
 _INFLIGHT = 2
+#: Seconds a stopped worker has to finish (an idle one) or unwind its check (a busy one) before SIGKILL.
+STOP_GRACE_S = 2.0
 
 
 class _SoftTimeout(BaseException):
     """Raised by SIGALRM inside a worker; BaseException so checkers' `except Exception` miss it."""
+
+
+class _Terminated(BaseException):
+    """Raised by SIGTERM inside a worker (the supervisor stopping it): the check in progress unwinds, so a
+    toolchain child is killed and its temporary folder removed before the worker exits."""
 
 
 def failed_verdict(fmt: str, kind: str, message: str, chars: int, seconds: float = 0.0) -> Verdict:
@@ -95,6 +102,11 @@ def _on_alarm(signum, frame):  # noqa: ARG001
     raise _SoftTimeout()
 
 
+def _on_term(signum, frame):  # noqa: ARG001
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the unwinding itself is not interrupted again
+    raise _Terminated()
+
+
 def _check_one(fmt: str, text: str, timeout_s: float) -> Verdict:
     """Run one check under the soft time limit; turn every failure into a Verdict."""
     from . import FORMATS
@@ -119,16 +131,31 @@ def _check_one(fmt: str, text: str, timeout_s: float) -> Verdict:
         return failed_verdict(fmt, "crash", f"{type(e).__name__}: {e}"[:500], len(text), time.perf_counter() - t0)
 
 
-def _worker_main(conn: Connection, slot, sys_path: list[str], memory_mb: int, setup_module: str | None) -> None:
-    """Worker loop: receive chunks [(index, fmt, text)]; answer with lists of (index, Verdict), one list per
-    chunk (or every REPLY_EVERY_S on a slow chunk). Before each sample, `slot` (shared memory) is set to
-    (index, start time), so the parent can tell which sample hung without a message per sample."""
+def _worker_main(conn: Connection, slot, sys_path: list[str], memory_mb: int, setup_module: str | None,
+                 tmp: str | None = None) -> None:
+    """Worker loop (see `_serve`); SIGTERM ends it cleanly. Temporary files of the checks (a toolchain's
+    folders) go in `tmp`, the pool's own folder, which the supervisor removes whatever happens to us."""
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops us
+    if tmp is not None:
+        import tempfile
+
+        tempfile.tempdir = tmp
+    try:
+        _serve(conn, slot, sys_path, memory_mb, setup_module)
+    except _Terminated:
+        pass
+
+
+def _serve(conn: Connection, slot, sys_path: list[str], memory_mb: int, setup_module: str | None) -> None:
+    """Receive chunks [(index, fmt, text)]; answer with lists of (index, Verdict), one list per chunk (or
+    every REPLY_EVERY_S on a slow chunk). Before each sample, `slot` (shared memory) is set to (index, start
+    time), so the parent can tell which sample hung without a message per sample."""
     for p in reversed(sys_path):
         if p not in sys.path:
             sys.path.insert(0, p)
     _limit_resources(memory_mb)
     signal.signal(signal.SIGALRM, _on_alarm)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and kills us
     import gencheck.validators  # noqa: F401  (registers the formats)
 
     if setup_module:
@@ -232,13 +259,14 @@ class _Pool:
         self.ctx = _context()
         self.workers: list[_Worker] = []
         self.start_failures = 0
+        self.tmp: str | None = None  # the pool's temporary folder, made by run() and removed by shutdown()
 
     def start_worker(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
         slot = self.ctx.RawArray("d", [-1.0, 0.0])
         proc = self.ctx.Process(
             target=_worker_main,
-            args=(child, slot, list(sys.path), self.memory_mb, self.setup_module),
+            args=(child, slot, list(sys.path), self.memory_mb, self.setup_module, self.tmp),
             daemon=True,
             name="gencheck-validate",
         )
@@ -323,6 +351,9 @@ class _Pool:
         return True
 
     def run(self) -> list[Verdict]:
+        import tempfile
+
+        self.tmp = tempfile.mkdtemp(prefix="gencheck-pool-")
         self.queue.extend(i for i in range(len(self.texts)) if self.results[i] is None)
         hard_s = self.timeout_s + max(HARD_GRACE_S, 0.5 * self.timeout_s)
         try:
@@ -370,12 +401,15 @@ class _Pool:
                 self.finish(i, failed_verdict(self.fmt, "crash", why, len(self.texts[i])))
 
     def shutdown(self) -> None:
+        """Stop every worker: an idle one is told to finish, a busy one (an error or ^C here) gets SIGTERM and
+        unwinds its check; one still alive after STOP_GRACE_S is killed. Then the pool's folder is removed,
+        with whatever a killed worker's check left in it."""
         for w in self.workers:
             try:
-                w.conn.send(None)
+                w.proc.terminate() if w.pending else w.conn.send(None)
             except Exception:  # noqa: BLE001
                 pass
-        deadline = time.monotonic() + 1.0
+        deadline = time.monotonic() + STOP_GRACE_S
         for w in self.workers:
             w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
             if w.proc.is_alive():
@@ -383,6 +417,11 @@ class _Pool:
                 w.proc.join(timeout=5)
             w.conn.close()
         self.workers.clear()
+        if self.tmp is not None:
+            import shutil
+
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = None
 
 
 def _describe_exit(code: int | None) -> str:

@@ -14,7 +14,8 @@ TEXMFOUTPUT, no mktex* font generation, under `sandbox.Limits`.
 
 The first TeX error is classified (`KINDS`). A character model invents macros, so when the first error
 is an undefined control sequence or environment, a second pass without `-halt-on-error` tells whether
-every error is of that kind: `tolerant_ok` ("compiles with undefined control sequences tolerated"), so
+every error is of that kind (or none is left: an invented environment alone): `tolerant_ok` ("compiles
+with undefined control sequences tolerated"), so
 `\\begin`/`\\end` matching and braces are still judged by TeX itself.
 """
 
@@ -25,7 +26,7 @@ import re
 import shutil
 import tempfile
 
-from .sandbox import Limits, run_limited
+from .sandbox import Limits, read_bounded, run_limited
 from .toolchains import Opinion, version_line
 
 NAME = "pdflatex"
@@ -168,12 +169,8 @@ def _env(tmp: str) -> dict[str, str]:
 def _compile(exe: str, tmp: str, strict: bool, limits: Limits):
     flags = ["-draftmode", "-interaction=nonstopmode", "-no-shell-escape"] + (["-halt-on-error"] if strict else [])
     done = run_limited([exe, *flags, "sample.tex"], tmp, _env(tmp), limits)
-    try:
-        with open(f"{tmp}/sample.log", encoding="latin-1") as f:
-            log = f.read()
-    except OSError:
-        log = done.stdout.decode("latin-1")
-    return done, log
+    log = f"{tmp}/sample.log"  # read back bounded: a log can be as long as the file-size limit
+    return done, (read_bounded(log, limits.read_kb * 1024) if os.path.isfile(log) else done.stdout).decode("latin-1")
 
 
 def opinion(text: str, preamble: str = "", limits: Limits = LIMITS, tolerant: bool = True,
@@ -210,7 +207,7 @@ def opinion(text: str, preamble: str = "", limits: Limits = LIMITS, tolerant: bo
             again, log2 = _compile(exe, tmp, False, limits)
             seconds += again.seconds
             rest = _errors(log2)
-            tolerant_ok = (not again.timed_out and not again.signalled and bool(rest)
+            tolerant_ok = (not again.timed_out and not again.signalled and (bool(rest) or again.returncode == 0)
                            and all(k in TOLERATED for k, _, _ in rest) and "no legal \\end" not in log2)
     msg = _INPUT_LINE.sub(lambda m: f"on line {int(m.group(1)) - offset}", msg)
     where = line - offset

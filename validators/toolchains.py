@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
 
@@ -121,6 +122,16 @@ def version_line(cmd: Sequence[str]) -> str | None:
     return out.splitlines()[0].strip() if out.strip() else None
 
 
+def confinement_notice(fmt: str) -> str | None:
+    """A line saying the format's compiler runs unconfined here (no Landlock), or None: gcc is confined
+    to the system's files and its folder (gcc_judge.py); the judges never degrade silently."""
+    from . import confine
+
+    why = confine.unavailable() if fmt == "c" else None
+    return None if why is None else (f"gcc runs unconfined: {why}; only the lexical #include guard keeps a "
+                                     "text from making it read the machine's files")
+
+
 def judge(text: str, fmt: str, ctx: JudgeContext = JudgeContext()) -> Opinion:
     """The judge's opinion on one text, in this process (no pool time limit; see `judge_many`). The
     version is left None: `judge_many` and the commands ask the tool once, not per text."""
@@ -178,6 +189,9 @@ def judge_many(texts: Sequence[str], fmt: str, ctx: JudgeContext = JudgeContext(
     ver = mod.version()
     if not mod.available():
         return [Opinion(j.name, None, None, "absent", f"no {j.name} on this machine", 0.0) for _ in texts]
+    notice = confinement_notice(fmt)
+    if notice is not None:
+        print(f"note: {notice}", file=sys.stderr)
     payloads = [json.dumps({"text": t, "ctx": ctx.to_json()}, ensure_ascii=False) for t in texts]
     got = validate_many(payloads, pool_format(fmt), workers=workers, timeout_s=timeout_s, memory_mb=4096,
                         max_chars=4_000_000, setup_module=SETUP_MODULE, progress=progress)
