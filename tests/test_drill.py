@@ -132,3 +132,36 @@ def test_a_drill_trains_the_drill_profile_by_default_and_other_corpora_the_cpu_p
     assert default("latex-drill") == "drill" and default("c-drill") == "drill"
     assert default("latex") == "cpu" and default("latex-drill,latex") == "cpu"
     assert default("no-such-corpus") == "cpu"  # its own error comes when it is built
+
+
+def test_a_run_on_a_drill_marks_buckets_beyond_training_and_reports_depth_and_formation(tmp_path, capsys,
+                                                                                        fixture_corpus):
+    import json
+
+    from gencheck.cli import main
+
+    decl = drill_toml(tmp_path, depth=2, k=3)
+    assert main(["run", "--corpus", decl, "--profile", "smoke", "--steps", "20", "--samples", "2", "--max-chars",
+                 "80", "--compile-samples", "0", "--device", "cpu", "--out", str(tmp_path / "runs")]) == 0
+    (run_dir,) = list((tmp_path / "runs").iterdir())
+    result = json.loads((run_dir / "results.json").read_text())
+    drill = result["probes"]["drill"]
+    assert drill["d_train"] == 200 and drill["beyond_training"] == ["301-1000", "1001-3000", ">3000"]
+    assert set(drill["by_depth"]) == {"1", "2"}
+    assert isinstance(result["train"]["memory_formed"], dict)  # a bucket: the characters seen, or None
+    rows = result["train"]["evolution"]
+    assert rows and all(r["probe_chance"] == 1 / 3 and r["probe_buckets"] for r in rows)
+    out = capsys.readouterr().out
+    assert "1k-3k†" in out and "longer than any training example" in out and "by nesting depth" in out
+
+
+def test_memory_formed_is_the_start_of_the_last_run_of_looks_above_chance():
+    from gencheck.evolution import memory_formed
+
+    def look(chars, right):
+        return {"chars_seen": chars, "probe_chance": 0.125, "probe_buckets": {"31-100": [40, right]}}
+
+    rows = [look(1e6, 5), look(2e6, 30), look(3e6, 4), look(4e6, 35), look(5e6, 40)]
+    assert memory_formed(rows) == {"31-100": 4e6}  # a rise that fell back does not count
+    assert memory_formed([look(1e6, 5), look(2e6, 6)]) == {"31-100": None}
+    assert memory_formed([{"chars_seen": 1, "probe_buckets": {"31-100": [40, 40]}}]) == {}  # no chance: real text

@@ -23,11 +23,15 @@ BASELINE = HERE / "latex-drill-gate.json"
 GATE = ["run", "--corpus", str(HERE / "latex-drill-gate.toml"), "--profile", "drill", "--steps", "1000",
         "--device", "cpu", "--threads", "2", "--samples", "8", "--max-chars", "400", "--compile-samples", "0",
         "--no-evolution"]
-# 3 seeds of GATE (docs/measurements.md): probe cells beyond 30 characters 97-100 %, test bits/char within
-# 0.02, valid within 0.25 (8 samples): the tolerances are wider than that spread and far narrower than what a
-# model without memory loses (its cells fall to chance, about 12 %)
-TOLERANCES = ["--tolerance", "bpc=0.05", "--tolerance", "rate=0.5", "--tolerance", "probe=0.15",
-              "--tolerance", "controlled.*=0.15", "--tolerance", "reach.*=2"]
+# 3 seeds of GATE (docs/measurements.md, "Quality gate on a drill"): every cell up to 300 characters (the longest
+# training distance) at 100 % (controlled: 83-100 %), test bits/char 0.881-0.921, valid 1-3 of 8 samples. Beyond
+# 300 characters the seeds differ wildly (301-1k: 39, 89, 99 %; 1k-3k: 0, 74, 52 %), so those cells and the
+# overall figures are not gated. A model whose memory is broken falls to 11-18 % in every cell and 1.005 bits/char.
+# First matching pattern wins, then the family.
+TOLERANCES = [f"--tolerance={t}" for t in (
+    "probe.*.301-1000=1", "probe.*.1001-3000=1", "probe.*.>3000=1", "probe.*.all=1",
+    "controlled.*.301-1000=1", "controlled.*.1001-3000=1", "controlled.*.>3000=1", "controlled.*.all=1",
+    "controlled.*=0.2", "probe=0.15", "bpc=0.06", "rate=0.5", "reach.*=3")]
 
 
 def run_once(out: Path, *extra: str) -> Path:
