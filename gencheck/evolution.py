@@ -185,6 +185,19 @@ def memory_formed(rows: Sequence[dict[str, Any]], min_events: int = 10) -> dict[
     return out
 
 
+#: The buckets whose memory "formed" means memory beyond the n-grams' reach: 31 to 1,000 characters.
+FORMATION_BUCKETS = ("31-100", "101-300", "301-1000")
+
+
+def formation_chars(formed: dict[str, int | None] | None) -> int | None:
+    """Characters seen by which memory had formed in every bucket from 31 to 1,000 characters that was looked
+    at (the grid's "memory formed" column); None where one never did, or where nothing was looked at."""
+    cells = [formed[b] for b in FORMATION_BUCKETS if formed and b in formed]
+    if not cells or any(c is None for c in cells):
+        return None
+    return max(cells)
+
+
 def table_rows(rows: Sequence[dict[str, Any]], sample_width: int = 38) -> list[list[str]]:
     """The evolution table's cells: step, characters seen, val bpc, valid %, headline probe %, the start
     of the sample with line breaks shown as ⏎ and long runs of one character as `c×N`."""

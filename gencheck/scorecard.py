@@ -349,6 +349,26 @@ def _headline_summary(r: RunResult, head: str | None) -> tuple[str, str | None, 
     return acc, reach, ctrl, ((p.get("context") or {}).get("model") or {}).get("effective_context")
 
 
+FORMED_NOTE = ("memory formed: characters seen by which the headline probe stayed above chance beyond noise in "
+               "every bucket from 31 to 1,000 characters (drills; evolution looks); with seeds, the mean over the "
+               "seeds where it formed, and how many did.")
+
+
+def formed_cell(runs: list[RunResult]) -> str:
+    """The grid's memory-formed cell for one point (its seeds): "6.5M", "7.1M ± 0.4M (3/3)", "— (0/3)"."""
+    from .evolution import formation_chars
+
+    chars = [formation_chars(r.train.get("memory_formed")) for r in runs]
+    got = [c for c in chars if c is not None]
+    if len(runs) == 1:
+        return si_chars(got[0]) if got else "—"
+    if not got:
+        return f"— (0/{len(runs)})"
+    mean = sum(got) / len(got)
+    sd = (sum((c - mean) ** 2 for c in got) / (len(got) - 1)) ** 0.5 if len(got) > 1 else 0.0
+    return f"{si_chars(mean)} ± {si_chars(sd)} ({len(got)}/{len(runs)})"
+
+
 @dataclass
 class GridView:
     """One row per grid point: size, budget, speed, bits/char, valid %, the headline probe's accuracy with
@@ -370,8 +390,9 @@ class GridView:
         t = Table(title=f"gencheck grid · {escape(rs[0].corpus['name'])} · {len(rs)} points · "
                         f"{escape(head or 'no probe')} accuracy over all distances, % (95 % interval)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        formed = any("memory_formed" in r.train for r in rs)
         for col in ("model\nparams", "chars\nseen", "wall\ns", "chars/s", "test\nbpc", "valid", "probe\nall",
-                    "reach", "reach\nctrl", "eff.\nctx"):
+                    "reach", "reach\nctrl", "eff.\nctx", *(["memory\nformed"] if formed else [])):
             t.add_column(col, justify="left" if col.startswith("model") else "right", no_wrap=True)
         bpcs = [r.metrics.get("test_bpc", math.nan) for r in rs]
         accs = [(_headline_cell(r) or {}).get("accuracy") for r in rs]
@@ -389,7 +410,10 @@ class GridView:
                       si_chars(tr["chars_per_s"]), num(bpcs[i]) + ("*" if i == best_bpc else ""),
                       pct(r.samples.rate("valid")), acc + ("*" if i == best_acc else ""), escape(short(reach)),
                       escape(short(ctrl)),
-                      "—" if ctx is None else f"{ctx:,}")
+                      "—" if ctx is None else f"{ctx:,}", *([formed_cell([r])] if formed else []))
+        if formed:
+            t.caption = FORMED_NOTE
+            t.caption_justify = "left"
         return t
 
 
@@ -401,8 +425,9 @@ class GridView:
         t = Table(title=f"gencheck grid · {escape(rs[0].corpus['name'])} · {len(groups)} points × seeds · mean ± sd "
                         f"over seeds · {escape(head or 'no probe')} accuracy over all distances, %", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+        formed = any("memory_formed" in r.train for r in rs)
         for col in ("model\nparams", "seeds", "chars\nseen", "chars/s", "test\nbpc", "valid", "probe\nall",
-                    "reach", "eff.\nctx"):
+                    "reach", "eff.\nctx", *(["memory\nformed"] if formed else [])):
             t.add_column(col, justify="left" if col.startswith("model") else "right", no_wrap=True)
         bpc = [_mean_sd([r.metrics.get("test_bpc") for r in g]) for g in groups]
         acc = [_mean_sd([(_headline_cell(r) or {}).get("accuracy") for r in g]) for g in groups]
@@ -424,7 +449,10 @@ class GridView:
                       si_chars(sum(r.train["chars_per_s"] for r in g) / len(g)),
                       _pm(bpc[i], "{:.3f}") + ("*" if i == best_bpc else ""), _pm(valid[i], "{:.0f}", 100),
                       _pm(acc[i], "{:.0f}", 100) + ("*" if i == best_acc else ""), escape("/".join(reach)),
-                      escape("/".join(ctx)))
+                      escape("/".join(ctx)), *([formed_cell(g)] if formed else []))
+        if formed:
+            t.caption = FORMED_NOTE
+            t.caption_justify = "left"
         return t
 
 

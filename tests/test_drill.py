@@ -165,3 +165,31 @@ def test_memory_formed_is_the_start_of_the_last_run_of_looks_above_chance():
     assert memory_formed(rows) == {"31-100": 4e6}  # a rise that fell back does not count
     assert memory_formed([look(1e6, 5), look(2e6, 6)]) == {"31-100": None}
     assert memory_formed([{"chars_seen": 1, "probe_buckets": {"31-100": [40, 40]}}]) == {}  # no chance: real text
+
+
+def test_the_grid_shows_when_memory_formed_per_point_and_over_seeds():
+    import copy
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from gencheck.evolution import formation_chars
+    from gencheck.results import RunResult
+    from gencheck.scorecard import GridView, formed_cell
+
+    assert formation_chars({"11-30": 1e6, "31-100": 2e6, "101-300": 6e6, "301-1000": 5e6}) == 6e6
+    assert formation_chars({"31-100": 2e6, "101-300": None}) is None and formation_chars({}) is None
+    base = json.loads((Path(__file__).parent / "baselines" / "latex-drill-gate.json").read_text())
+    runs = []
+    for seed, formed in ((1, 4e6), (2, 6e6), (3, None)):
+        r = copy.deepcopy(base)
+        r["seed"] = seed
+        r["train"]["memory_formed"] = {"31-100": 1_000_000, "101-300": None if formed is None else int(formed)}
+        runs.append(RunResult.from_json(r))
+    assert formed_cell(runs[:1]) == "4.0M" and formed_cell(runs[2:]) == "—"
+    assert formed_cell(runs) == "5.0M ± 1.4M (2/3)"
+    console = Console(width=160, record=True)
+    console.print(GridView(runs))
+    text = console.export_text()
+    assert "formed" in text and "5.0M ± 1.4M (2/3)" in text and "memory formed: characters seen" in text
