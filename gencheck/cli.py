@@ -736,9 +736,14 @@ def _info_table(info: dict):
     dq, db = st["depth"]["quantiles"], st["depth"]["buckets"]
     t.add_row("nesting depth", "  ".join(f"{k}: {v / n:.0%}" for k, v in db.items() if v)
               + (f"   (median {dq['p50']}, p90 {dq['p90']}, max {dq['max']})" if dq else ""))
-    q, bk = st["distance"]["quantiles"], st["distance"]["buckets"]
-    t.add_row("distance (chars)", "  ".join(f"{k.replace('<=', '≤')}: {v / n:.0%}" for k, v in bk.items())
-              + (f"   (median {q['p50']:,}, p90 {q['p90']:,}, p99 {q['p99']:,}, max {q['max']:,})" if q else ""))
+    for label, part in [("", st), *((f" · {k}", v) for k, v in (info.get("structure_by_split") or {}).items())]:
+        q, bk, n = part["distance"]["quantiles"], part["distance"]["buckets"], max(1, part["pairs"])
+        t.add_row(f"distance (chars){label}", "  ".join(f"{k.replace('<=', '≤')}: {v / n:.0%}" for k, v in bk.items())
+                  + (f"   (median {q['p50']:,}, p90 {q['p90']:,}, p99 {q['p99']:,}, max {q['max']:,})" if q else ""))
+    for k, part in (info.get("structure_by_split") or {}).items():  # a drill: each split's own distribution
+        dq, db, n = part["depth"]["quantiles"], part["depth"]["buckets"], max(1, part["pairs"])
+        t.add_row(f"nesting depth · {k}", "  ".join(f"{d}: {v / n:.0%}" for d, v in db.items() if v)
+                  + (f"   (max {dq['max']})" if dq else ""))
     return t
 
 

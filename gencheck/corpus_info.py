@@ -139,10 +139,14 @@ def structure_summary(texts: list[str], fmt: str) -> dict[str, Any] | None:
     """Depth and distance distributions of the pairs in `texts`; None for a format without structure."""
     if fmt not in STRUCTURES:
         return None
-    opener, closer, find = STRUCTURES[fmt]
     pairs = Pairs()
     for t in texts:
-        pairs.add(find(t))
+        pairs.add(STRUCTURES[fmt][2](t))
+    return pairs_summary(pairs, fmt)
+
+
+def pairs_summary(pairs: Pairs, fmt: str) -> dict[str, Any]:
+    opener, closer, _ = STRUCTURES[fmt]
     return {
         "opener": opener,
         "closer": closer,
@@ -179,4 +183,6 @@ def corpus_info(corpus) -> dict[str, Any]:
         "unigram_test_bpc": round(unigram_bpc(corpus.texts("train"), corpus.texts("test"), vocab), 4),
         "build": dict(vars(corpus.stats)),
         "structure": structure_summary(texts, spec.format),
+        **({"structure_by_split": {k: structure_summary(corpus.texts(k), spec.format) for k in ("train", "val", "test")}}
+           if spec.drill is not None and spec.format in STRUCTURES else {}),
     }

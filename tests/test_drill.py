@@ -193,3 +193,18 @@ def test_the_grid_shows_when_memory_formed_per_point_and_over_seeds():
     console.print(GridView(runs))
     text = console.export_text()
     assert "formed" in text and "5.0M ± 1.4M (2/3)" in text and "memory formed: characters seen" in text
+
+
+def test_corpus_info_shows_each_splits_distances_and_depths_for_a_drill(tmp_path, capsys, fixture_corpus):
+    import json
+
+    from gencheck.cli import main
+
+    decl = drill_toml(tmp_path, depth=2, k=3)
+    assert main(["corpus", "info", decl, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    by_split = info["structure_by_split"]
+    assert by_split["train"]["distance"]["quantiles"]["max"] <= 200 < by_split["test"]["distance"]["quantiles"]["max"]
+    assert main(["corpus", "info", decl]) == 0
+    out = capsys.readouterr().out
+    assert "distance (chars) · test" in out and "nesting depth · train" in out
