@@ -352,7 +352,10 @@ def test_ctrl_c_during_judging_stops_pdflatex_and_removes_its_folders(tmp_path):
     import subprocess
     import sys
 
-    code = ("from gencheck.validators.toolchains import judge_many\n"
+    # ^C as a terminal delivers it: a test run started in the background of a non-interactive shell (as a CI
+    # job may be) inherits SIGINT ignored, and Python keeps an ignored SIGINT ignored
+    code = ("import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from gencheck.validators.toolchains import judge_many\n"
             "judge_many(['\\\\loop\\\\iftrue\\\\repeat'] * 4, 'latex', workers=2, timeout_s=60)\n")
     cmd = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp_path)},
                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
