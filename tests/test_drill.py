@@ -208,3 +208,11 @@ def test_corpus_info_shows_each_splits_distances_and_depths_for_a_drill(tmp_path
     assert main(["corpus", "info", decl]) == 0
     out = capsys.readouterr().out
     assert "distance (chars) · test" in out and "nesting depth · train" in out
+
+
+@pytest.mark.slow
+@pytest.mark.network  # the base corpus `latex` comes from Debian's archive
+def test_the_shipped_latex_drill_builds_to_its_pinned_content():
+    corpus = build(resolve_spec("latex-drill"))  # a different build is refused by its pinned content_sha256
+    assert corpus.content_hash == resolve_spec("latex-drill").content_sha256
+    assert corpus.chars("train") >= 20_000_000
