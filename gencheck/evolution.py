@@ -13,6 +13,7 @@ evolution trains exactly as one without it; the time it takes is counted apart f
 from __future__ import annotations
 
 import math
+from collections import Counter
 import re
 import time
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ class Watcher:
                 row["probe_buckets"] = bucket_counts(outs)
                 if self.chance is not None:
                     row["probe_chance"] = self.chance
+                    row["probe_floor"] = constant_floor(self.headline, self.probe_texts)
         finally:
             model.train(was_training)
         row["seconds"] = round(time.perf_counter() - t0, 2)
@@ -153,6 +155,17 @@ def bucket_counts(outs: Sequence[pr.Outcome]) -> dict[str, list[int]]:
     return {k: v for k, v in counts.items() if v[0]}
 
 
+def constant_floor(probe: str, texts: Sequence[str]) -> dict[str, float]:
+    """Per bucket, how often the best constant answer is right on these texts: a model that always names
+    one opener scores this without any memory, and on a slice of ~40 events per bucket it can sit well
+    above 1/K."""
+    targets: dict[str, Counter] = {}
+    for t in texts:
+        for e in pr.PROBES[probe].extract(t):
+            targets.setdefault(pr.BUCKET_LABELS[pr.bucket_of(e.distance)], Counter())[e.target] += 1
+    return {b: round(max(c.values()) / sum(c.values()), 4) for b, c in targets.items()}
+
+
 def wilson_low(right: int, n: int, z: float = 1.96) -> float:
     """The lower end of the Wilson 95 % interval of a proportion: above chance means beyond noise."""
     if n == 0:
@@ -163,17 +176,19 @@ def wilson_low(right: int, n: int, z: float = 1.96) -> float:
     return (centre - margin) / (1 + z * z / n)
 
 
-def memory_formed(rows: Sequence[dict[str, Any]], min_events: int = 10) -> dict[str, int | None]:
+def memory_formed(rows: Sequence[dict[str, Any]], min_events: int = pr.MIN_EVENTS) -> dict[str, int | None]:
     """Per distance bucket, the characters seen at the first look where the headline probe's accuracy rose
-    above chance beyond noise (Wilson lower bound above chance) and stayed there at every later look;
-    None where it never did. Empty where the looks know no chance level (real text: only drills do)."""
+    above chance beyond noise (Wilson lower bound above 1/K and above the best constant answer's rate on
+    the same events) and stayed there at every later look; None where it never did. Empty where the looks
+    know no chance level (real text: only drills do)."""
     looks = [r for r in rows if r.get("probe_buckets") and r.get("probe_chance")]
     if not looks:
         return {}
     out: dict[str, int | None] = {}
     for label in pr.BUCKET_LABELS:
         above = [(r["chars_seen"], (c := r["probe_buckets"].get(label)) is not None and c[0] >= min_events
-                  and wilson_low(c[1], c[0]) > r["probe_chance"]) for r in looks]
+                  and wilson_low(c[1], c[0]) > max(r["probe_chance"], (r.get("probe_floor") or {}).get(label, 0.0)))
+                 for r in looks]
         if not any(label in r["probe_buckets"] for r in looks):
             continue
         formed = None

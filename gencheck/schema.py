@@ -154,7 +154,8 @@ TOOLCHAIN = obj({}, {"name": text, "column": text, "n": whole, "available": bool
                      "samples": optional(JUDGED), "real": optional(JUDGED)})
 EVOLUTION_ROW = obj({"step": whole}, {"chars_seen": number, "sample": text, "val_bpc": optional(number),
                                       "valid": optional(number), "probe": text, "probe_accuracy": optional(number),
-                                      "probe_buckets": dict_of(list_of(whole, 2)), "probe_chance": number})
+                                      "probe_buckets": dict_of(list_of(whole, 2)), "probe_chance": number,
+                                      "probe_floor": dict_of(number)})
 VERDICTS = obj({}, {"count": whole, "counts": dict_of(whole),
                     "top_errors": list_of(obj({"kind": text, "example": text, "count": whole})),
                     "mean_seconds": number}, closed=True)

@@ -164,6 +164,8 @@ def test_memory_formed_is_the_start_of_the_last_run_of_looks_above_chance():
     rows = [look(1e6, 5), look(2e6, 30), look(3e6, 4), look(4e6, 35), look(5e6, 40)]
     assert memory_formed(rows) == {"31-100": 4e6}  # a rise that fell back does not count
     assert memory_formed([look(1e6, 5), look(2e6, 6)]) == {"31-100": None}
+    one_name = {**look(1e6, 14), "probe_floor": {"31-100": 0.35}}  # 35 %: always the slice's commonest name
+    assert memory_formed([one_name]) == {"31-100": None} and memory_formed([look(1e6, 14)]) == {"31-100": 1e6}
     assert memory_formed([{"chars_seen": 1, "probe_buckets": {"31-100": [40, 40]}}]) == {}  # no chance: real text
 
 
