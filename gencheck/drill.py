@@ -74,7 +74,7 @@ class DrillParams:
             v = getattr(self, f.name)
             want = float if f.type in (float, "float") else int
             need(isinstance(v, (int, float)) and not isinstance(v, bool) and (want is float or isinstance(v, int))
-                 and math.isfinite(v), f"{f.name} = {v!r} is not a {want.__name__}")
+                 and math.isfinite(v), f"{f.name} = {v!r} must be {'a number' if want is float else 'a whole number'}")
         need(self.level in LEVELS, f"level = {self.level}: one of {', '.join(map(str, LEVELS))}")
         need(self.k == 0 or self.k >= 2, f"k = {self.k}: at least 2 kinds (0: the format's default)")
         need(self.depth >= 1, f"depth = {self.depth}: at least 1")

@@ -83,7 +83,8 @@ def test_buckets_beyond_training_are_those_wholly_longer_than_d_train():
 
 @pytest.mark.parametrize("table,message", [
     ("level = 5", "level = 5"),
-    ("level = \"zero\"", "level = 'zero' is not a int"),
+    ("level = \"zero\"", "level = 'zero' must be a whole number"),
+    ("short_share = \"most\"", "short_share = 'most' must be a number"),
     ("short_share = 1.5", "short_share = 1.5"),
     ("depth = 0", "depth = 0"),
     ("d_train = 100\ntest_max = 50", "test_max = 50"),
