@@ -76,6 +76,10 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="seed for initialisation, data order, dropout and sampling")
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: every core this process may use)")
+    p.add_argument("--warm-start", dest="warm_start", metavar="CORPUS[:CHARS]",
+                   help="train on CORPUS first (a drill such as latex-drill), for its first CHARS characters of the "
+                        "budget (8M, 500k; default: half the budget), then on --corpus: one model, one vocabulary "
+                        "(both train splits), one checkpoint across the switch")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="training arithmetic: bf16 autocast (fp32 weights) or fp32; auto (default): bf16 on CUDA "
                         "where the RNN runs in it and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
@@ -243,6 +247,8 @@ def _profile(args, device, resume_from: Path | None = None):
 
     Model flags default to None, so the flags the user typed are the ones that are not None; on resume
     each must agree with the checkpoint (train.resume_profile), and nothing comes from today's defaults."""
+    from dataclasses import replace
+
     from .config import PROFILES, with_overrides
 
     if "," in (getattr(args, "kind", None) or "") and not getattr(args, "grid", None):
@@ -250,6 +256,7 @@ def _profile(args, device, resume_from: Path | None = None):
     over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "steps",
                                                  "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars",
                                                  "precision")}
+    over.update(_warm_flag(args))
     if resume_from is not None:
         from .train import Checkpoint, resume_profile
 
@@ -262,7 +269,50 @@ def _profile(args, device, resume_from: Path | None = None):
     from .train import settle_shape
 
     typed = {k for k, v in over.items() if v is not None}
-    return name, settle_shape(name, with_overrides(PROFILES[name], **over), device, typed)
+    profile = settle_shape(name, with_overrides(PROFILES[name], **over), device, typed)
+    if profile.train.warm_start and over.get("warm_chars") is None:  # half the budget of every run or point
+        if getattr(args, "minutes", None) is not None:
+            raise UsageError(f"--warm-start {profile.train.warm_start} with --minutes: give the characters, "
+                             f"--warm-start {profile.train.warm_start}:8M (the budget is known only after timing)")
+        t = profile.train
+        budget = _grid_budget(args) or t.steps * t.batch_size * t.seq_len
+        profile = replace(profile, train=replace(t, warm_chars=budget // 2))
+    from .train import check_warm_budget
+
+    t, grid_budget = profile.train, _grid_budget(args)
+    check_warm_budget(t if grid_budget is None else replace(t, steps=grid_budget // (t.batch_size * t.seq_len)))
+    return name, profile
+
+
+def _warm_flag(args) -> dict:
+    """`--warm-start latex-drill:8M` → warm_start and warm_chars (None when not typed or no CHARS)."""
+    text = getattr(args, "warm_start", None)
+    if text is None:
+        return {}
+    from .grid import parse_budget
+
+    name, sep, chars = text.rpartition(":")
+    if not sep or not chars or not chars[0].isdigit():  # a name alone (a path may hold a colon)
+        name, chars = text, ""
+    if not name:
+        raise UsageError(f"--warm-start {text!r}: name a corpus, e.g. latex-drill or latex-drill:8M")
+    return {"warm_start": name, "warm_chars": parse_budget(chars, "--warm-start") if chars else None}
+
+
+def _grid_budget(args) -> int | None:
+    from .grid import parse_budget
+
+    return parse_budget(args.budget) if getattr(args, "grid", None) and getattr(args, "budget", None) else None
+
+
+def _warm_corpus(args, profile):
+    """The corpus a warm start trains on first, built like --corpus (cache, mirrors, --offline), or None."""
+    if not profile.train.warm_start:
+        return None
+    from .corpus import build, resolve_spec
+    from .progress import log
+
+    return build(resolve_spec(profile.train.warm_start, None), offline=args.offline, mirrors=args.mirror, log=log)
 
 
 def _default_profile(args) -> str:
@@ -314,9 +364,10 @@ def cmd_run(args) -> int:
     corpus_started = time.perf_counter()
     corpus = _corpus(args)
     run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
+    warm = _warm_corpus(args, profile)
     result = run(corpus, profile, device, run_dir, name, started=started, resume=args.resume is not None,
                  corpus_seconds=time.perf_counter() - corpus_started, probes=not args.no_probes, evolution=not args.no_evolution,
-                 compile_samples=args.compile_samples)
+                 compile_samples=args.compile_samples, warm=warm)
     Console(stderr=args.json).print(Scorecard(result))
     Console(stderr=args.json).print(f"results: {escape(str(run_dir / 'results.json'))}", highlight=False)
     if args.json:
@@ -384,11 +435,12 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> lis
             torch.set_num_threads(threads_before)
     pts = points(base, combos, budget, corpus.content_hash, not args.no_probes)
     folder = grid_folder(args.out, corpus.content_hash, pts)
+    warm = _warm_corpus(args, base)
     worker = functools.partial(grid_point_worker, corpus=corpus, profile_name=name, probes=not args.no_probes,
-                               evolution=not args.no_evolution)
+                               evolution=not args.no_evolution, warm=warm)
     results = run_grid(pts, folder, lambda pt, run_dir, resume: run(
         corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes,
-        evolution=not args.no_evolution), log, slots=slots, worker=worker)
+        evolution=not args.no_evolution, warm=warm), log, slots=slots, worker=worker)
     Console(stderr=args.json).print(GridView(results))
     Console(stderr=args.json).print(f"grid: {escape(str(folder))} (re-run the same command to finish or extend it)",
                                     highlight=False)
@@ -417,7 +469,7 @@ def cmd_train(args) -> int:
         raise GencheckError(f"could not create run folder {args.out}: {exc.strerror or exc}") from None
     with locked_dir(args.out):
         refuse_existing()  # again: another gencheck may have trained there while the corpus was built
-        r = train(corpus, profile, args.out, device, resume=args.resume)
+        r = train(corpus, profile, args.out, device, resume=args.resume, warm=_warm_corpus(args, profile))
     log(f"trained {r.steps} steps at {r.chars_per_s:,.0f} chars/s; val {r.val_bpc:.3f} bpc; "
         f"checkpoint {escape(str(r.checkpoint))}")
     return 0

@@ -19,6 +19,10 @@ class TrainConfig:
     seed: int = 1337
     # fp32, bf16 (autocast; fp32 master weights) or auto. A checkpoint stores what actually ran.
     precision: str = "auto"
+    # A warm start (`--warm-start latex-drill:8M`): the first `warm_chars` characters of the budget are drawn
+    # from the named corpus's train split, the rest from the run's corpus (gencheck.train, "phases").
+    warm_start: str = ""
+    warm_chars: int = 0
 
 
 @dataclass(frozen=True)

@@ -64,15 +64,15 @@ def parse_grid(spec: str) -> list[dict]:
     return [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
 
 
-def parse_budget(text: str) -> int:
+def parse_budget(text: str, flag: str = "--budget") -> int:
     """`30M`, `500k`, `2000000` → characters."""
     m = _SIZE.match(text)
     if not m:
-        raise UsageError(f"--budget {text!r}: a number of characters, e.g. 30M or 500k")
+        raise UsageError(f"{flag} {text!r}: a number of characters, e.g. 30M or 500k")
     scale = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[m.group(2).lower()]
     chars = int(float(m.group(1)) * scale)
     if chars <= 0:
-        raise UsageError("--budget must be positive")
+        raise UsageError(f"{flag} {text!r}: must be positive")
     return chars
 
 

@@ -87,7 +87,7 @@ class Stages:
 
 
 def grid_point_worker(point, run_dir: Path, resume: bool, slot, *, corpus: Corpus, profile_name: str,
-                      probes: bool, evolution: bool) -> Path:
+                      probes: bool, evolution: bool, warm: Corpus | None = None) -> Path:
     """One grid point in a worker process of its own (`--jobs`): the slot's device and threads, output
     lines labelled with the point; returns its results.json for the grid to load."""
     from .progress import label_output
@@ -97,17 +97,19 @@ def grid_point_worker(point, run_dir: Path, resume: bool, slot, *, corpus: Corpu
     if slot.threads:
         use_threads(slot.threads)
     run(corpus, point.profile, torch.device(slot.device), run_dir, profile_name, resume=resume, probes=probes,
-        evolution=evolution)
+        evolution=evolution, warm=warm)
     return run_dir / "results.json"
 
 
 def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
         started: float | None = None, resume: bool = False, corpus_seconds: float = 0.0,
-        probes: bool = True, compile_samples: int | None = None, evolution: bool = True) -> RunResult:
+        probes: bool = True, compile_samples: int | None = None, evolution: bool = True,
+        warm: Corpus | None = None) -> RunResult:
     """Train, sample, validate and score; writes checkpoint.pt, samples.jsonl and results.json in run_dir.
 
     A new run creates run_dir and refuses one that exists; `resume` continues the checkpoint in run_dir
     (a killed run), which must be for `profile` (see train.resume_profile). The folder is locked throughout.
+    `warm`: the corpus `profile.train.warm_start` names, trained on first (train.train).
     """
     t0 = started if started is not None else time.perf_counter()
     if resume and not (run_dir / "checkpoint.pt").is_file():
@@ -126,12 +128,12 @@ def run(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, p
     with locked_dir(run_dir):
         return _stages(corpus, profile, device, run_dir, profile_name, t0, resume,
                        Stages(corpus=corpus_seconds) if corpus_seconds else Stages(), probes,
-                       COMPILE_SAMPLES if compile_samples is None else compile_samples, evolution)
+                       COMPILE_SAMPLES if compile_samples is None else compile_samples, evolution, warm)
 
 
 def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Path, profile_name: str,
             t0: float, resume: bool, stages: Stages, with_probes: bool,
-            compile_samples: int = 0, with_evolution: bool = True) -> RunResult:
+            compile_samples: int = 0, with_evolution: bool = True, warm: Corpus | None = None) -> RunResult:
     fmt = corpus.spec.format
     log(f"corpus [bold]{escape(corpus.spec.name)}[/]: {len(corpus.documents)} documents, {corpus.chars():,} chars "
         f"(train/val/test {len(corpus.splits['train'])}/{len(corpus.splits['val'])}/{len(corpus.splits['test'])})")
@@ -139,7 +141,8 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
     watch = (Watcher.for_run(corpus, device, profile.sample.seed, profile.sample.temperature, budget)
              if with_evolution else None)
     with stages("train"):
-        trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample, watch=watch)
+        trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample, watch=watch,
+                        warm=warm)
     if trained.evolution:
         from .scorecard import EvolutionView
 
@@ -197,7 +200,8 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
                "lr": ck.train_config.lr, "precision": ck.train_config.precision, "history": trained.history,
                "shape_note": ck.profile_note, "memory_formed": memory_formed(trained.evolution),
                "evolution": trained.evolution, "evolution_seconds": round(trained.evolution_seconds, 1),
-               "sample_max_chars": profile.sample.max_chars, "temperature": profile.sample.temperature},
+               "sample_max_chars": profile.sample.max_chars, "temperature": profile.sample.temperature,
+               **({"warm_start": ck.warm} if ck.warm else {})},
         metrics={"val_bpc": val_bpc, "test_bpc": test_bpc,  # unigram: train counts, scored on each split
                  "unigram_val_bpc": unigram_bpc(corpus.texts("train"), corpus.texts("val"), ck.vocab),
                  "unigram_test_bpc": unigram_bpc(corpus.texts("train"), corpus.texts("test"), ck.vocab)},

@@ -155,7 +155,7 @@ TOOLCHAIN = obj({}, {"name": text, "column": text, "n": whole, "available": bool
 EVOLUTION_ROW = obj({"step": whole}, {"chars_seen": number, "sample": text, "val_bpc": optional(number),
                                       "valid": optional(number), "probe": text, "probe_accuracy": optional(number),
                                       "probe_buckets": dict_of(list_of(whole, 2)), "probe_chance": number,
-                                      "probe_floor": dict_of(number)})
+                                      "probe_floor": dict_of(number), "trained_on": text})
 VERDICTS = obj({}, {"count": whole, "counts": dict_of(whole),
                     "top_errors": list_of(obj({"kind": text, "example": text, "count": whole})),
                     "mean_seconds": number}, closed=True)
@@ -169,7 +169,8 @@ RESULTS = obj(
      "train": obj({"steps": whole, "seconds": number, "chars_per_s": number},
                   {"batch_size": whole, "seq_len": whole, "lr": number, "precision": text, "sample_max_chars": whole,
                    "temperature": number, "evolution": list_of(EVOLUTION_ROW), "evolution_seconds": number,
-                   "shape_note": text, "memory_formed": dict_of(optional(whole))}),
+                   "shape_note": text, "memory_formed": dict_of(optional(whole)),
+                   "warm_start": obj({"corpus": text, "steps": whole, "chars": whole}, {"content_hash": text})}),
      "metrics": dict_of(optional(number)), "samples": VERDICTS, "calibration": VERDICTS,
      "closers": obj({}, {"samples": optional(CLOSERS), "real": optional(CLOSERS),
                          "majority_baseline": optional(obj({}, {"env": optional(text), "right": number,

@@ -234,7 +234,8 @@ class Scorecard:
         t = Table(title=f"gencheck scorecard · {escape(r.corpus['name'])} ({escape(r.corpus['content_hash'][:12])})",
                   caption=escape(f"run {r.run_id} · {r.device} · {r.train.get('precision', 'fp32')} · seed {r.seed} · "
                                  f"{r.wall_seconds:.0f}s wall" +
-                                 (f"\n{r.train['shape_note']}" if r.train.get("shape_note") else "")))
+                                 (f"\n{r.train['shape_note']}" if r.train.get("shape_note") else "") +
+                                 warm_note(r.train, r.corpus["name"])))
         t.add_column("metric")
         t.add_column(f"{model_label(m)}\n{m['params']:,} params", justify="right")
         t.add_column("baseline", justify="right")
@@ -561,6 +562,16 @@ def _pm(stat: tuple[float, float], fmt: str, scale: float = 1.0) -> str:
     return "—" if math.isnan(mean) else f"{fmt.format(mean * scale)} ±{fmt.format(sd * scale)}"
 
 
+def warm_note(train: dict, corpus: str) -> str:
+    """`warm start: the first 8.0M characters from latex-drill, then 9.7M from latex` (a new line), or ""."""
+    w = train.get("warm_start")
+    if not w:
+        return ""
+    total = train.get("steps", 0) * train.get("batch_size", 0) * train.get("seq_len", 0)
+    rest = f", then {si_chars(total - w['chars'])} from {corpus}" if total > w["chars"] else ""
+    return f"\nwarm start: the first {si_chars(w['chars'])} characters from {w['corpus']}{rest}"
+
+
 def si_chars(x: float) -> str:
     """Characters as 6.8M or 82k (grid, markdown and evolution tables)."""
     return f"{x / 1e6:.1f}M" if x >= 1e6 else f"{x / 1e3:.0f}k"
@@ -597,12 +608,15 @@ class EvolutionView:
         t = Table(title=f"evolution during training · sample at a fixed seed{cost}", title_justify="left",
                   caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
-        for col in ("step", "chars", "val\nbpc", "valid", escape(probe or "probe"), "sample (⏎ = new line)"):
-            t.add_column(col, justify="left" if col.startswith("sample") else "right", no_wrap=True)
+        phases = any("trained_on" in r for r in self.rows)  # a warm start: say what came just before each look
+        for col in ("step", "chars", *(("trained on",) if phases else ()), "val\nbpc", "valid",
+                    escape(probe or "probe"), "sample (⏎ = new line)"):
+            t.add_column(col, justify="left" if col.startswith(("sample", "trained")) else "right", no_wrap=True)
         from .evolution import table_rows
 
-        for cells in table_rows(self.rows):
-            t.add_row(*cells[:-1], escape(cells[-1]))
+        for row, cells in zip(self.rows, table_rows(self.rows)):
+            on = (escape(str(row.get("trained_on", ""))),) if phases else ()
+            t.add_row(*cells[:2], *on, *cells[2:-1], escape(cells[-1]))
         return t
 
 

@@ -235,6 +235,7 @@ class Checkpoint:
     train_seconds: float | None = None  # training time up to `step`, over all sessions
     evolution: list = field(default_factory=list)  # rows of gencheck.evolution, up to `step`
     profile_note: str = ""  # why the shape is what it is on the machine that started it (Profile.note)
+    warm: dict = field(default_factory=dict)  # the warm-start phase ({corpus, content_hash, steps, chars}), if any
 
     def save(self, path: Path) -> None:
         payload = {
@@ -254,6 +255,7 @@ class Checkpoint:
             "hidden": self.hidden,
             "history": self.history,
             "evolution": self.evolution,
+            "warm": self.warm,
         }
         try:
             atomic_write(path, lambda fh: torch.save(payload, fh))
@@ -289,7 +291,7 @@ class Checkpoint:
                 history=p["history"], profile_name=prof.get("name"),
                 sample_config=SampleConfig(**prof["sample"]) if prof.get("sample") else None,
                 train_seconds=pos.get("seconds"), evolution=p.get("evolution") or [],
-                profile_note=str(prof.get("note") or ""),
+                profile_note=str(prof.get("note") or ""), warm=dict(p.get("warm") or {}),
             )
         except (KeyError, TypeError) as exc:
             raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {exc})") from None
@@ -483,6 +485,42 @@ def step_rate(profile: Profile, vocab_size: int, device: torch.device, seconds: 
     return steps * cfg.batch_size * cfg.seq_len / (time.perf_counter() - t0)
 
 
+# --- warm start ----------------------------------------------------------------------------------------
+
+def warm_steps(cfg: TrainConfig) -> int:
+    """Steps of the warm-start phase: its characters rounded up to whole steps (0 without one)."""
+    return -(-cfg.warm_chars // (cfg.batch_size * cfg.seq_len)) if cfg.warm_start else 0
+
+
+def check_warm(cfg: TrainConfig, warm: Corpus | None, ck: Checkpoint | None, path: Path) -> int:
+    """The warm phase's steps, after refusing a warm start that cannot run as asked: one that leaves no step
+    for the run's corpus, or a resumed one whose warm corpus is no longer the one it started on."""
+    if not cfg.warm_start:
+        return 0
+    if warm is None or warm.spec.name != cfg.warm_start:
+        raise GencheckError(f"the warm-start corpus {cfg.warm_start!r} was not built for this run")
+    n = check_warm_budget(cfg)
+    if ck is not None and ck.warm and ck.warm.get("content_hash") != warm.content_hash:
+        raise GencheckError(f"{path} was warm-started on {ck.warm.get('corpus')!r} "
+                            f"({str(ck.warm.get('content_hash'))[:12]}), which is now {warm.content_hash[:12]}: "
+                            "resume with the same warm-start corpus")
+    return n
+
+
+def check_warm_budget(cfg: TrainConfig) -> int:
+    """The warm phase's steps; refused when it would leave no step for the run's own corpus (checked before
+    anything is built, and again by `train`)."""
+    n = warm_steps(cfg)
+    if cfg.warm_start and cfg.warm_chars < 1:
+        raise UsageError(f"--warm-start {cfg.warm_start}:{cfg.warm_chars}: give at least one character")
+    if cfg.warm_start and n >= cfg.steps:
+        per_step = cfg.batch_size * cfg.seq_len
+        raise UsageError(f"--warm-start {cfg.warm_start}:{cfg.warm_chars:,} takes {n} steps, and the budget is "
+                         f"{cfg.steps} steps ({cfg.steps * per_step:,} characters): nothing would be left for the "
+                         "run's own corpus; give fewer warm-start characters or more --steps")
+    return n
+
+
 @dataclass
 class TrainResult:
     checkpoint: Path
@@ -497,15 +535,20 @@ class TrainResult:
     precision: str = "fp32"
     evolution: list = field(default_factory=list)
     evolution_seconds: float = 0.0  # spent looking at the model (gencheck.evolution), not in chars_per_s
+    warm: dict = field(default_factory=dict)  # Checkpoint.warm
 
 
 def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device, resume: bool = False,
-          sample: SampleConfig | None = None, watch=None) -> TrainResult:
+          sample: SampleConfig | None = None, watch=None, warm: Corpus | None = None) -> TrainResult:
     """Train to profile.train.steps; on resume the profile must be the checkpoint's (see resume_profile).
 
     `sample`: the sample settings of a `gencheck run`, stored so that a resumed run samples the same way.
     `watch(model, vocab, step, chars_seen) -> dict`: called at `evolution.evolution_steps(steps)` (a
-    gencheck.evolution.Watcher); its rows are kept in the checkpoint, and its time is not training time."""
+    gencheck.evolution.Watcher); its rows are kept in the checkpoint, and its time is not training time.
+    `warm`: the corpus named by `profile.train.warm_start`. Its train split feeds the first
+    `warm_steps` steps (a phase of its own: epochs from 0, state reset at the switch), the run's corpus the
+    rest; the vocabulary is the union of both train splits, so one model and one checkpoint span the switch,
+    and the position (step, epoch, chunk) says which phase it is in."""
     cfg = profile.train
     ckpt_path = Path(out_dir) / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
@@ -519,8 +562,11 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         check_resumable(ck, ckpt_path, profile, sample)
         # Only the step budget may grow on resume; everything else comes from the checkpoint.
         vocab, mcfg, cfg = ck.vocab, ck.model_config, replace(ck.train_config, steps=profile.train.steps)
+        n_warm = check_warm(cfg, warm, ck, ckpt_path)
     else:
-        vocab = Vocab.from_texts(corpus.texts("train"), cfg.vocab_min_count)
+        n_warm = check_warm(cfg, warm, None, ckpt_path)
+        vocab = Vocab.from_texts(corpus.texts("train") + (warm.texts("train") if n_warm else []),
+                                 cfg.vocab_min_count)
         mcfg = ModelConfig(vocab.size, profile.kind, profile.layers, profile.hidden, profile.embed, profile.dropout)
         ck = None
     model = CharRNN(mcfg).to(device) if ck is None else ck.build_model(device)
@@ -541,7 +587,11 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         log(f"resuming {escape(str(ckpt_path))} at step {step} (epoch {epoch}, chunk {chunk})")
         if step >= cfg.steps:
             log(f"{escape(str(ckpt_path))} has trained its {cfg.steps} steps already: nothing more to train")
-    data = streams.epoch(epoch).to(device)  # resident on the device: no copy per step
+    warm_info = (ck.warm if ck is not None and ck.warm else
+                 {"corpus": cfg.warm_start, "content_hash": warm.content_hash, "steps": n_warm,
+                  "chars": n_warm * cfg.batch_size * cfg.seq_len} if n_warm else {})
+    phase = Streams.from_texts(warm.texts("train"), vocab, cfg) if step < n_warm else streams
+    data = phase.epoch(epoch).to(device)  # resident on the device: no copy per step
     val_texts = corpus.texts("val")
 
     def elapsed() -> float:
@@ -553,12 +603,13 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         Checkpoint(mcfg, cfg, vocab, corpus.spec.name, corpus.content_hash, step, epoch, chunk,
                    model.state_dict(), opt.state_dict(), rng_state(device), state_to_list(state),
                    history, name, sample, elapsed() if prior_seconds is not None else None,
-                   evolution, note).save(ckpt_path)
+                   evolution, note, warm_info).save(ckpt_path)
 
     model.train()
     chars_per_step = cfg.batch_size * cfg.seq_len
     t0, start_step, loss_bpc, watched = time.perf_counter(), step, float("nan"), 0.0
-    marks = set(evolution_steps(cfg.steps)) if watch is not None else set()
+    # a look at the switch too: what the warm start alone gave on the run's corpus
+    marks = set(evolution_steps(cfg.steps)) | ({n_warm} if n_warm else set()) if watch is not None else set()
     val_bpc = history[-1]["val_bpc"] if history else float("nan")
     # On CUDA every .item() waits for the GPU: the loss is checked and shown every `sync_every` steps
     # (and before every checkpoint), with the first non-finite step recorded on the device meanwhile.
@@ -576,19 +627,27 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
 
     with progress(f"train {mcfg.label()}", cfg.steps) as bar:
         while step < cfg.steps:
-            x, y = streams.chunk(data, chunk)
+            x, y = phase.chunk(data, chunk)
             loss, state = train_step(model, opt, x, y, state, amp, cfg.grad_clip)
             nonfinite_at = torch.where((nonfinite_at < 0) & ~torch.isfinite(loss), step_t, nonfinite_at)
             step_t += 1
             step, chunk = step + 1, chunk + 1
-            if chunk >= streams.chunks_per_epoch(data):
+            if step == n_warm:  # the warm start ends: the run's corpus from its first epoch, with a fresh state
+                phase, epoch, chunk, state = streams, 0, 0, None
+                data = phase.epoch(0).to(device)
+                log(f"warm start done at step {step:,} ({escape(cfg.warm_start)}): training on "
+                    f"{escape(corpus.spec.name)} from here")
+            elif chunk >= phase.chunks_per_epoch(data):
                 epoch, chunk, state = epoch + 1, 0, None
-                data = streams.epoch(epoch).to(device)
+                data = phase.epoch(epoch).to(device)
             evaluate = step % cfg.eval_every == 0 or step == cfg.steps
             if step in marks:
                 check_finite()
                 w = time.perf_counter()
-                evolution.append(watch(model, vocab, step, step * chars_per_step))
+                row = watch(model, vocab, step, step * chars_per_step)
+                if n_warm:  # what the model had been trained on just before this look
+                    row["trained_on"] = cfg.warm_start if step <= n_warm else corpus.spec.name
+                evolution.append(row)
                 watched += time.perf_counter() - w
             if not (evaluate or step % sync_every == 0):
                 continue
@@ -611,4 +670,4 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     elif prior_seconds is not None:
         seconds, done = elapsed(), step
     return TrainResult(ckpt_path, mcfg, param_count(model), step, done * chars_per_step / seconds if seconds else 0.0,
-                       seconds, loss_bpc, val_bpc, history, precision, evolution, watched)
+                       seconds, loss_bpc, val_bpc, history, precision, evolution, watched, warm_info)
