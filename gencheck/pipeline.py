@@ -140,9 +140,11 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
     budget = profile.train.steps * profile.train.batch_size * profile.train.seq_len
     watch = (Watcher.for_run(corpus, device, profile.sample.seed, profile.sample.temperature, budget)
              if with_evolution else None)
+    warm_watch = (Watcher.for_run(warm, device, profile.sample.seed, profile.sample.temperature, budget)
+                  if with_evolution and warm is not None else None)
     with stages("train"):
         trained = train(corpus, profile, run_dir, device, resume=resume, sample=profile.sample, watch=watch,
-                        warm=warm)
+                        warm=warm, warm_watch=warm_watch)
     if trained.evolution:
         from .scorecard import EvolutionView
 

@@ -170,7 +170,10 @@ RESULTS = obj(
                   {"batch_size": whole, "seq_len": whole, "lr": number, "precision": text, "sample_max_chars": whole,
                    "temperature": number, "evolution": list_of(EVOLUTION_ROW), "evolution_seconds": number,
                    "shape_note": text, "memory_formed": dict_of(optional(whole)),
-                   "warm_start": obj({"corpus": text, "steps": whole, "chars": whole}, {"content_hash": text})}),
+                   "warm_start": obj({"corpus": text, "steps": whole, "chars": whole},
+                                     {"content_hash": text, "look": obj({}, {
+                                         "probe": text, "probe_accuracy": optional(number),
+                                         "probe_buckets": dict_of(list_of(whole, 2)), "probe_chance": number})})}),
      "metrics": dict_of(optional(number)), "samples": VERDICTS, "calibration": VERDICTS,
      "closers": obj({}, {"samples": optional(CLOSERS), "real": optional(CLOSERS),
                          "majority_baseline": optional(obj({}, {"env": optional(text), "right": number,

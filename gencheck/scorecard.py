@@ -569,7 +569,10 @@ def warm_note(train: dict, corpus: str) -> str:
         return ""
     total = train.get("steps", 0) * train.get("batch_size", 0) * train.get("seq_len", 0)
     rest = f", then {si_chars(total - w['chars'])} from {corpus}" if total > w["chars"] else ""
-    return f"\nwarm start: the first {si_chars(w['chars'])} characters from {w['corpus']}{rest}"
+    look = w.get("look") or {}
+    cells = [f"{b} {100 * right / n:.0f}%" for b, (n, right) in (look.get("probe_buckets") or {}).items() if n]
+    seen = f"\n{look['probe']} on {w['corpus']} at the switch: {', '.join(cells)}" if cells else ""
+    return f"\nwarm start: the first {si_chars(w['chars'])} characters from {w['corpus']}{rest}{seen}"
 
 
 def si_chars(x: float) -> str:

@@ -507,6 +507,11 @@ def check_warm(cfg: TrainConfig, warm: Corpus | None, ck: Checkpoint | None, pat
     return n
 
 
+def warm_look(row: dict) -> dict:
+    """The probe part of an evolution row on the warm corpus (its sample and val figures are of no use here)."""
+    return {k: row[k] for k in ("probe", "probe_accuracy", "probe_buckets", "probe_chance") if k in row}
+
+
 def check_warm_budget(cfg: TrainConfig) -> int:
     """The warm phase's steps; refused when it would leave no step for the run's own corpus (checked before
     anything is built, and again by `train`)."""
@@ -539,7 +544,8 @@ class TrainResult:
 
 
 def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device, resume: bool = False,
-          sample: SampleConfig | None = None, watch=None, warm: Corpus | None = None) -> TrainResult:
+          sample: SampleConfig | None = None, watch=None, warm: Corpus | None = None,
+          warm_watch=None) -> TrainResult:
     """Train to profile.train.steps; on resume the profile must be the checkpoint's (see resume_profile).
 
     `sample`: the sample settings of a `gencheck run`, stored so that a resumed run samples the same way.
@@ -548,7 +554,9 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     `warm`: the corpus named by `profile.train.warm_start`. Its train split feeds the first
     `warm_steps` steps (a phase of its own: epochs from 0, state reset at the switch), the run's corpus the
     rest; the vocabulary is the union of both train splits, so one model and one checkpoint span the switch,
-    and the position (step, epoch, chunk) says which phase it is in."""
+    and the position (step, epoch, chunk) says which phase it is in. `warm_watch` (a Watcher on the warm
+    corpus) looks once, at the switch: its headline probe there goes into the checkpoint's `warm["look"]`,
+    so a run says whether the warm phase formed the memory it was meant to."""
     cfg = profile.train
     ckpt_path = Path(out_dir) / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
@@ -635,6 +643,10 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
             if step == n_warm:  # the warm start ends: the run's corpus from its first epoch, with a fresh state
                 phase, epoch, chunk, state = streams, 0, 0, None
                 data = phase.epoch(0).to(device)
+                if warm_watch is not None:
+                    w = time.perf_counter()
+                    warm_info["look"] = warm_look(warm_watch(model, vocab, step, step * chars_per_step))
+                    watched += time.perf_counter() - w
                 log(f"warm start done at step {step:,} ({escape(cfg.warm_start)}): training on "
                     f"{escape(corpus.spec.name)} from here")
             elif chunk >= phase.chunks_per_epoch(data):

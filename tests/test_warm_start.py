@@ -116,6 +116,9 @@ def test_run_with_a_warm_start_reports_it(tmp_path, capsys):
     r = json.loads((run_dir / "results.json").read_text())
     per_step = 16 * 64
     steps = -(-10_000 // per_step)
+    look = r["train"]["warm_start"].pop("look")  # the warm corpus's headline probe at the switch
+    assert look["probe"] == "latex_end" and sum(n for n, _ in look["probe_buckets"].values()) > 0
+    assert "latex_end on latex-fixture at the switch:" in got.out
     assert r["train"]["warm_start"] == {"corpus": "latex-fixture", "content_hash": r["corpus"]["content_hash"],
                                         "steps": steps, "chars": steps * per_step}
     marks = {row["step"]: row["trained_on"] for row in r["train"]["evolution"]}
