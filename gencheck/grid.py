@@ -108,6 +108,8 @@ def points(base: Profile, combos: list[dict], budget_chars: int | None, corpus_h
             per_step = p.train.batch_size * p.train.seq_len
             p = replace(p, train=replace(p.train, steps=max(1, budget_chars // per_step)))
         identity = {k: v for k, v in asdict(p).items() if k != "note"}  # the note explains, it is not a setting
+        if not p.train.warm_start:  # settings added later count only when used, so older grids keep their folders
+            identity["train"] = {k: v for k, v in identity["train"].items() if k not in ("warm_start", "warm_chars")}
         blob = json.dumps({"profile": identity, "corpus": corpus_hash, "probes": probes, "gencheck": __version__},
                           sort_keys=True)
         out.append(GridPoint(ov, p, hashlib.sha256(blob.encode()).hexdigest()[:10]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 
 import pytest
@@ -35,6 +37,15 @@ def test_every_point_sees_the_same_characters_and_keys_are_stable():
     assert [p.key for p in pts] == [p.key for p in again] and len({p.key for p in pts}) == 2
     assert points(PROFILES["cpu"], parse_grid("hidden=64"), 8_192_000, "cd" * 32, True)[0].key != \
         points(PROFILES["cpu"], parse_grid("hidden=64"), 8_192_000, "ab" * 32, True)[0].key
+
+
+def test_point_keys_of_older_grids_stay_the_same():
+    """A setting added later (the warm start) counts only when used: a grid made before it keeps its folders.
+    The keys were computed with gencheck at 1e4aadb, before TrainConfig had warm_start."""
+    pts = points(PROFILES["cpu"], parse_grid("seq_len=64,128 hidden=64"), 8_192_000, "ab" * 32, True)
+    assert [p.key for p in pts] == ["afb84a5af0", "785b6f1f16"]
+    warm = replace(PROFILES["cpu"], train=replace(PROFILES["cpu"].train, warm_start="latex-drill", warm_chars=10**6))
+    assert points(warm, parse_grid("seq_len=64,128 hidden=64"), 8_192_000, "ab" * 32, True)[0].key != pts[0].key
 
 
 def test_grid_runs_each_point_once_and_resumes_a_killed_one(tmp_path, capsys, monkeypatch):
