@@ -321,7 +321,7 @@ def set_rng_state(state: dict, device: torch.device) -> None:
 # --- resume ------------------------------------------------------------------------------------------
 
 MODEL_FIELDS = ("kind", "layers", "hidden", "embed", "dropout")
-_FLAGS = {"kind": "--model", "num_samples": "--samples"}
+_FLAGS = {"kind": "--model", "num_samples": "--samples", "warm_chars": "--warm-start characters"}
 
 
 def flag(name: str) -> str:

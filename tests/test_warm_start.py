@@ -141,3 +141,15 @@ def test_bad_warm_start_flags_are_one_line(tmp_path, capsys, flag, says):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error:") and says in err[-1], err
     assert not list(tmp_path.iterdir())  # refused before a run folder was made
+
+
+def test_train_resume_keeps_the_warm_start_and_refuses_another(tmp_path, capsys):
+    out = tmp_path / "t"
+    base = ["train", *SMOKE[:4], "--device", "cpu", "--out", str(out)]
+    assert main([*base, "--steps", "10", "--warm-start", "latex-fixture:5k"]) == 0
+    assert main([*base, "--steps", "20", "--resume"]) == 0  # the warm start comes from the checkpoint
+    ck = Checkpoint.load(out / "checkpoint.pt")
+    assert ck.step == 20 and ck.warm["steps"] == 5 and ck.train_config.warm_chars == 5000
+    capsys.readouterr()
+    assert main([*base, "--steps", "30", "--resume", "--warm-start", "latex-fixture:6k"]) == 2
+    assert "--warm-start characters 6000 (the checkpoint has warm_chars 5000)" in capsys.readouterr().err
