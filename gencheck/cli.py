@@ -19,7 +19,8 @@ EXAMPLES = {
            "  gencheck run --corpus ./my-tex-files --format latex --layers 3 --hidden 256\n"
            "  gencheck run --corpus latex --grid \"layers=1,2 hidden=64,128,256\" --minutes 2   # one grid scorecard\n"
            "  gencheck run --corpus latex-stacks --grid \"layers=1,2,3 hidden=128,256,512\" --jobs 4   # a point per GPU\n"
-           "  gencheck run --corpus latex --precision fp32 --threads 1   # beside another run on the same cores",
+           "  gencheck run --corpus latex --precision fp32 --threads 1   # beside another run on the same cores\n"
+           "  gencheck run --corpus latex --profile drill --steps 4800 --warm-start latex-drill:20M   # drill, then latex",
     "train": "gencheck train --corpus latex --out runs/mine --profile cpu\n"
              "  gencheck train --corpus latex --out runs/mine --profile cpu --resume   # after a kill",
     "sample": "gencheck sample --checkpoint runs/mine/checkpoint.pt -n 8 --temperature 0.7 --out samples.jsonl\n"
