@@ -192,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evolution", action="store_true",
                    help="print each run's evolution during training (samples, bits/char, valid %%, headline "
                         "probe at about ten log-spaced steps)")
+    p.add_argument("--plot", action="store_true",
+                   help="draw in the terminal: bits/char over training characters, the headline probe by "
+                        "distance, and for a grid reach and test bits/char against parameters")
+    p.add_argument("--png", type=Path, metavar="DIR", help="write the same plots as PNG files into DIR "
+                                                           "(needs pip install 'gencheck[plots]')")
+    p.add_argument("--svg", type=Path, metavar="DIR", help="write the same plots as SVG files into DIR")
 
     p = sub.add_parser("compare", help="two runs side by side, with deltas and whether each is beyond noise",
                        formatter_class=fmt,
@@ -604,6 +610,12 @@ def cmd_report(args) -> int:
     results = [load_results(p) for p in args.runs]
     if args.json and args.markdown:
         raise UsageError("give --json or --markdown, not both")
+    if args.plot or args.png or args.svg:
+        if args.json or args.markdown or args.evolution:
+            raise UsageError("--plot, --png and --svg go without --json, --markdown and --evolution")
+        from .plots import plot_command
+
+        return plot_command(results, args.plot, args.png, args.svg)
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
         return 0

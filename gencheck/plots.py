@@ -1,0 +1,273 @@
+"""`gencheck report RUN... --plot / --png DIR / --svg DIR`: the figures a reader wants after a run.
+
+Three kinds of figure, all read from results.json only (like `report`, no torch: plotting a finished run
+must not wait on a multi-second import nor need the training stack installed):
+
+* bits/char over training characters, one line per run (`train.history` and `train.evolution`);
+* the headline probe's accuracy by distance bucket, one line per row (model, 20-gram, majority), with the
+  95 % interval;
+* for a grid (runs differing in layers, hidden or cell kind): reach and test bits/char against parameters,
+  one line per depth (or per cell kind when the kinds differ).
+
+The figures are first extracted as plain data (`Figure`, `Series`) so tests check the numbers, not
+pixels; two renderers draw them: plotext in the terminal, matplotlib to PNG/SVG (the optional extra
+`gencheck[plots]`).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from .fsutil import UsageError, atomic_write_bytes
+from .results import RunResult
+
+INSTALL_PLOTS = "pip install 'gencheck[plots]'"
+HEADLINE_ROWS = ("model", "20-gram", "majority")
+NO_REACH = "none"  # the reach axis's bottom: no bucket reached
+MARKERS = ("*", "+", "o", "x", "#", "@", "%", "&")  # terminal markers: lines stay apart without colour
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext's colour codes, taken out when stdout is not a terminal
+COLORS = ("blue", "orange", "green", "red", "magenta", "cyan", "gray", "yellow")  # a line and its bars alike
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: points in x order; `lo`/`hi` the interval around each y when there is one."""
+
+    label: str
+    x: list[float]
+    y: list[float]
+    lo: list[float] | None = None
+    hi: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as data. `xticks`/`yticks` name categorical axes (distance buckets, reach) by position."""
+
+    name: str  # file stem for --png/--svg
+    title: str
+    xlabel: str
+    ylabel: str
+    series: list[Series]
+    xlog: bool = False
+    xticks: list[str] = field(default_factory=list)
+    yticks: list[str] = field(default_factory=list)
+
+
+def training_chars(train: dict, step: int) -> int:
+    """Characters trained on by `step`: each step reads batch_size × seq_len characters."""
+    return step * int(train.get("batch_size") or 0) * int(train.get("seq_len") or 0)
+
+
+def training_curve(results: Sequence[RunResult]) -> Figure | None:
+    """Validation bits/char against characters seen, one line per run; the history's steps and the
+    evolution's looks merged (both measure val bits/char; the looks add the early, log-spaced points)."""
+    series = []
+    for r in results:
+        points: dict[int, float] = {}
+        for h in r.train.get("history") or []:
+            if h.get("val_bpc") is not None and training_chars(r.train, h["step"]) > 0:
+                points[training_chars(r.train, h["step"])] = float(h["val_bpc"])
+        for e in r.train.get("evolution") or []:
+            if e.get("val_bpc") is not None and (e.get("chars_seen") or 0) > 0:
+                points.setdefault(int(e["chars_seen"]), float(e["val_bpc"]))
+        if points:
+            xs = sorted(points)
+            series.append(Series(r.run_id, [float(x) for x in xs], [points[x] for x in xs]))
+    if not series:
+        return None
+    return Figure("bits-per-char", "validation bits/char during training", "training characters",
+                  "val bits/char", series, xlog=True)
+
+
+def headline_by_distance(r: RunResult) -> Figure | None:
+    """The headline probe's accuracy per distance bucket for each row; buckets with too few events are
+    left out of that row's line (their accuracy is null, never 0)."""
+    p = r.probes or {}
+    head = p.get("headline")
+    rows = (p.get("real") or {}).get(head) or {}
+    buckets = list(p.get("buckets") or [])
+    if not buckets:
+        for res in rows.values():
+            buckets = [c["bucket"] for c in res.get("buckets", [])]
+            break
+    series = []
+    for i, row in enumerate(name for name in HEADLINE_ROWS if name in rows):
+        x, y, lo, hi = [], [], [], []
+        for cell in rows[row].get("buckets", []):
+            if cell.get("too_few") or cell.get("accuracy") is None or cell.get("bucket") not in buckets:
+                continue
+            ci = cell.get("ci95") or [cell["accuracy"], cell["accuracy"]]
+            x.append(float(buckets.index(cell["bucket"])))
+            y.append(float(cell["accuracy"]))
+            lo.append(float(ci[0]))
+            hi.append(float(ci[1]))
+        if x:
+            series.append(Series(row, x, y, lo, hi))
+    if not series:
+        return None
+    return Figure(f"{r.run_id}-{head}-by-distance", f"{head} accuracy by distance, {r.run_id}",
+                  "characters from opener to closer", "accuracy", series, xticks=buckets)
+
+
+def _shape(r: RunResult) -> tuple[str, int, int]:
+    return (str(r.model.get("kind")), int(r.model.get("layers") or 0), int(r.model.get("hidden") or 0))
+
+
+def is_grid(results: Sequence[RunResult]) -> bool:
+    """Several runs with more than one model shape (kind, layers, hidden)."""
+    return len({_shape(r) for r in results}) > 1
+
+
+def _reach_rank(r: RunResult, buckets: list[str]) -> float:
+    """The model's reach on the headline probe as a position on the reach axis (0: none)."""
+    p = r.probes or {}
+    reach = (((p.get("real") or {}).get(p.get("headline")) or {}).get("model") or {}).get("reach")
+    return float(buckets.index(reach) + 1) if reach in buckets else 0.0
+
+
+def grid_figures(results: Sequence[RunResult]) -> list[Figure]:
+    """Reach and test bits/char against parameters, one line per depth, or per cell kind when the runs'
+    kinds differ (then the kind is the question the grid asks)."""
+    if not is_grid(results):
+        return []
+    by_kind = len({_shape(r)[0] for r in results}) > 1
+    groups: dict[str, list[RunResult]] = {}
+    for r in results:
+        if r.model.get("params"):
+            groups.setdefault(_shape(r)[0] if by_kind else f"{_shape(r)[1]} layers", []).append(r)
+    buckets: list[str] = next((list(r.probes["buckets"]) for r in results if (r.probes or {}).get("buckets")), [])
+    reach, bpc = [], []
+    for label, runs in sorted(groups.items()):
+        runs.sort(key=lambda r: r.model["params"])
+        xs = [float(r.model["params"]) for r in runs]
+        if buckets:
+            reach.append(Series(label, xs, [_reach_rank(r, buckets) for r in runs]))
+        scored = [(x, r.metrics["test_bpc"]) for x, r in zip(xs, runs) if r.metrics.get("test_bpc") is not None]
+        if scored:
+            bpc.append(Series(label, [x for x, _ in scored], [float(b) for _, b in scored]))
+    out = []
+    if reach:
+        out.append(Figure("grid-reach", "headline probe reach against model size", "parameters", "reach",
+                          reach, xlog=True, yticks=[NO_REACH, *buckets]))
+    if bpc:
+        out.append(Figure("grid-test-bpc", "test bits/char against model size", "parameters",
+                          "test bits/char", bpc, xlog=True))
+    return out
+
+
+def figures(results: Sequence[RunResult]) -> list[Figure]:
+    """Every figure the runs can fill, in reading order."""
+    out = [f for f in [training_curve(results)] if f]
+    out += [f for f in (headline_by_distance(r) for r in results) if f]
+    return out + grid_figures(results)
+
+
+def _offset(i: int, n: int, spread: float = 0.24) -> float:
+    """Where series i of n draws its interval bars around a categorical x (±spread/2)."""
+    return 0.0 if n < 2 else spread * (i / (n - 1) - 0.5)
+
+
+def terminal_plot(fig: Figure, width: int = 80, height: int = 20, color: bool = True) -> str:
+    """The figure drawn with plotext, as text; one marker character per series so the lines stay apart
+    in a log file without colour. Intervals are drawn as error bars."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plot_size(width, height)
+    for i, s in enumerate(fig.series):
+        hue = COLORS[i % len(COLORS)]
+        plt.plot(s.x, s.y, label=s.label, marker=MARKERS[i % len(MARKERS)], color=hue)
+        if s.lo is not None and s.hi is not None:
+            # plotext's bars are symmetric: centre each on the interval's middle so it spans lo..hi; each
+            # row's bars a little apart so overlapping intervals stay readable
+            plt.error([x + _offset(i, len(fig.series)) for x in s.x], [(lo + hi) / 2 for lo, hi in zip(s.lo, s.hi)],
+                      yerr=[(hi - lo) / 2 for lo, hi in zip(s.lo, s.hi)], color=hue)
+    if fig.xlog:
+        plt.xscale("log")
+    if fig.xticks:
+        plt.xticks(list(range(len(fig.xticks))), fig.xticks)
+    if fig.yticks:
+        plt.yticks(list(range(len(fig.yticks))), fig.yticks)
+    plt.title(fig.title)
+    plt.xlabel(fig.xlabel)
+    plt.ylabel(fig.ylabel)
+    text = plt.build()
+    return text if color else ANSI.sub("", text)
+
+
+def _matplotlib():
+    """matplotlib's Figure class, or a usage error naming the install command (it is an optional extra)."""
+    try:
+        from matplotlib.figure import Figure as MplFigure
+    except ImportError:
+        raise UsageError(f"--png and --svg need matplotlib: {INSTALL_PLOTS}") from None
+    return MplFigure
+
+
+def render_file(fig: Figure, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes, drawn with matplotlib's object API (no pyplot: no global state,
+    no GUI backend)."""
+    MplFigure = _matplotlib()
+    mfig = MplFigure(figsize=(8, 4.5), layout="constrained")
+    ax = mfig.add_subplot()
+    for i, s in enumerate(fig.series):
+        line, = ax.plot(s.x, s.y, marker="o", label=s.label)
+        if s.lo is not None and s.hi is not None:
+            x = [v + _offset(i, len(fig.series)) for v in s.x]
+            ax.errorbar(x, s.y, yerr=[[y - lo for y, lo in zip(s.y, s.lo)], [hi - y for y, hi in zip(s.y, s.hi)]],
+                        fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.7)
+    if fig.xlog:
+        ax.set_xscale("log")
+    if fig.xticks:
+        ax.set_xticks(range(len(fig.xticks)), fig.xticks)
+    if fig.yticks:
+        ax.set_yticks(range(len(fig.yticks)), fig.yticks)
+    ax.set_title(fig.title, fontsize=10)
+    ax.set_xlabel(fig.xlabel)
+    ax.set_ylabel(fig.ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    mfig.savefig(buf, format=fmt, dpi=120)
+    return buf.getvalue()
+
+
+def write_files(figs: Sequence[Figure], folder: Path, fmt: str) -> list[Path]:
+    """Each figure to `folder/<name>.<fmt>`, atomically; matplotlib is checked before anything is
+    written, so a missing extra leaves no folder and no half set."""
+    _matplotlib()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fig in figs:
+        path = folder / f"{fig.name}.{fmt}"
+        atomic_write_bytes(path, render_file(fig, fmt))
+        paths.append(path)
+    return paths
+
+
+def plot_command(results: Sequence[RunResult], terminal: bool, png: Path | None, svg: Path | None) -> int:
+    """`report --plot/--png/--svg`: draw what the runs hold; say so when they hold nothing to draw."""
+    import sys
+
+    from .progress import log
+
+    figs = figures(results)
+    if not figs:
+        raise UsageError("nothing to plot: these runs have no training history, probes or grid")
+    if png or svg:
+        _matplotlib()
+    if terminal:
+        color = sys.stdout.isatty()
+        for fig in figs:
+            print(terminal_plot(fig, color=color))
+            print()
+    for folder, fmt in ((png, "png"), (svg, "svg")):
+        if folder:
+            for path in write_files(figs, folder, fmt):
+                log(f"wrote {path}")
+    return 0

@@ -1,0 +1,123 @@
+"""`gencheck report --plot/--png/--svg`: the series each figure extracts from results.json, the files
+written, the terminal drawing, the missing-extra message, and no torch import."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from gencheck.cli import main
+from gencheck.plots import INSTALL_PLOTS, figures, grid_figures, headline_by_distance, training_curve
+from gencheck.results import RunResult
+
+from test_scorecard import result
+
+BUCKETS = ["1-10", "11-30", "31-100", "101-300"]
+
+
+def _cell(bucket: str, acc: float | None) -> dict:
+    too_few = acc is None
+    return {"bucket": bucket, "events": 5 if too_few else 40, "documents": 3, "too_few": too_few, "accuracy": acc,
+            "ci95": None if too_few else [acc - 0.1, acc + 0.05], "mean_bits": None, "bits_ci95": None}
+
+
+def run(name: str, kind: str = "lstm", layers: int = 2, hidden: int = 128, params: int = 250_000,
+        test_bpc: float = 2.0, reach: str | None = "31-100") -> RunResult:
+    """A results object with a history, an evolution and the headline probe (latex_end)."""
+    accs = {"model": [0.9, 0.7, 0.6, None], "20-gram": [0.8, 0.5, 0.3, None], "majority": [0.4, 0.3, 0.3, 0.2]}
+    probes = {"headline": "latex_end", "rows": ["model", "20-gram", "5-gram", "majority"], "buckets": BUCKETS,
+              "real": {"latex_end": {row: {"reach": reach if row == "model" else None,
+                                           "buckets": [_cell(b, a) for b, a in zip(BUCKETS, accs[row])]}
+                                     for row in accs}}}
+    r = dataclasses.replace(result(), run_id=name, model={"kind": kind, "layers": layers, "hidden": hidden,
+                                                         "params": params},
+                            metrics={**result().metrics, "test_bpc": test_bpc})
+    r.train = {**r.train, "batch_size": 4, "seq_len": 10,
+               "history": [{"step": 100, "train_bpc": 3.0, "val_bpc": 3.1, "seconds": 1.0},
+                           {"step": 200, "train_bpc": 2.5, "val_bpc": 2.6, "seconds": 2.0}],
+               "evolution": [{"step": 10, "chars_seen": 400, "val_bpc": 4.5},
+                             {"step": 200, "chars_seen": 8000, "val_bpc": 2.65}]}
+    r.probes = probes
+    return r
+
+
+def saved(tmp_path, r: RunResult):
+    (tmp_path / r.run_id).mkdir()
+    r.save(tmp_path / r.run_id / "results.json")
+    return tmp_path / r.run_id
+
+
+def test_training_curve_merges_history_and_evolution_in_characters():
+    (s,) = training_curve([run("a")]).series
+    # history: step × batch 4 × seq 10; the evolution adds the early look, the history wins at step 200
+    assert (s.label, s.x, s.y) == ("a", [400.0, 4000.0, 8000.0], [4.5, 3.1, 2.6])
+
+
+def test_headline_by_distance_has_a_line_per_row_without_too_few_buckets():
+    fig = headline_by_distance(run("a"))
+    assert fig.xticks == BUCKETS and [s.label for s in fig.series] == ["model", "20-gram", "majority"]
+    model, ngram, majority = fig.series
+    assert model.x == [0.0, 1.0, 2.0] and model.y == [0.9, 0.7, 0.6]  # 101-300 has too few events: left out
+    assert model.lo == pytest.approx([0.8, 0.6, 0.5]) and model.hi == pytest.approx([0.95, 0.75, 0.65])
+    assert majority.x == [0.0, 1.0, 2.0, 3.0] and majority.y[-1] == 0.2
+
+
+def test_grid_lines_per_depth_or_per_kind():
+    runs = [run("a", layers=1, params=1000, test_bpc=2.5, reach=None),
+            run("b", layers=1, params=4000, test_bpc=2.2, reach="11-30"),
+            run("c", layers=2, params=3000, test_bpc=2.1, reach="31-100")]
+    reach, bpc = grid_figures(runs)
+    assert reach.yticks == ["none", *BUCKETS]
+    assert [(s.label, s.x, s.y) for s in reach.series] == [("1 layers", [1000.0, 4000.0], [0.0, 2.0]),
+                                                           ("2 layers", [3000.0], [3.0])]
+    assert [(s.label, s.y) for s in bpc.series] == [("1 layers", [2.5, 2.2]), ("2 layers", [2.1])]
+    kinds = grid_figures([run("a", kind="gru"), run("b", kind="lstm", params=9)])
+    assert [s.label for s in kinds[0].series] == ["gru", "lstm"]
+    assert grid_figures([run("a"), run("b")]) == []  # same shape twice (seeds): no grid
+
+
+def test_report_plot_prints_the_axis_labels(tmp_path, capsys):
+    assert main(["report", "--plot", str(saved(tmp_path, run("a")))]) == 0
+    out = capsys.readouterr().out
+    for label in ("training characters", "val bits/char", "characters from opener to closer", "accuracy", "31-100"):
+        assert label in out
+    assert "\x1b[" not in out  # not a terminal: no colour codes
+
+
+def test_report_png_and_svg_write_valid_files(tmp_path):
+    runs = [saved(tmp_path, run("a", layers=1, params=1000)), saved(tmp_path, run("b", params=5000))]
+    assert main(["report", *map(str, runs), "--png", str(tmp_path / "png"), "--svg", str(tmp_path / "svg")]) == 0
+    names = {"bits-per-char", "a-latex_end-by-distance", "b-latex_end-by-distance", "grid-reach", "grid-test-bpc"}
+    assert {p.stem for p in (tmp_path / "png").iterdir()} == names
+    for p in (tmp_path / "png").iterdir():
+        data = p.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    assert all(p.read_text().lstrip().startswith("<?xml") and "<svg" in p.read_text()
+               for p in (tmp_path / "svg").iterdir())
+
+
+def test_png_without_matplotlib_names_the_install_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert main(["report", str(saved(tmp_path, run("a"))), "--plot", "--png", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert INSTALL_PLOTS in captured.err and len(captured.err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() and "training characters" not in captured.out
+
+
+def test_plot_refuses_other_output_modes_and_empty_runs(tmp_path, capsys):
+    folder = saved(tmp_path, run("a"))
+    assert main(["report", str(folder), "--plot", "--json"]) == 2
+    bare = dataclasses.replace(result(), run_id="bare")
+    assert figures([bare]) == []
+    assert main(["report", str(saved(tmp_path, bare)), "--plot"]) == 2
+    assert "nothing to plot" in capsys.readouterr().err
+
+
+def test_plots_module_does_not_import_torch():
+    code = ("import sys, gencheck.plots, gencheck.cli, plotext\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
