@@ -199,6 +199,20 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "(needs pip install 'gencheck[plots]')")
     p.add_argument("--svg", type=Path, metavar="DIR", help="write the same plots as SVG files into DIR")
 
+    p = sub.add_parser("cells", help="which hidden units of an LSTM run track which structure", formatter_class=fmt,
+                       description="Run the model over held-out documents and score every unit (h and c of every "
+                                   "layer) against the format's structure: environment and brace depth, math, "
+                                   "comments, position in the line; plus a linear probe from the whole state to "
+                                   "environment depth (docs/cells.md).")
+    p.add_argument("run", type=Path, metavar="RUN", help="a run folder with checkpoint.pt")
+    p.add_argument("--split", default="test", help="the held-out split to read (default: test)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (with schema_version)")
+    p.add_argument("--max-chars", type=int, default=40_000, metavar="N", help="characters scanned per split")
+    p.add_argument("--seed", type=int, default=0, help="the order the documents are taken in")
+    p.add_argument("--mirror", action="append", type=Path, default=[],
+                   help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
+    p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
+
     p = sub.add_parser("compare", help="two runs side by side, with deltas and whether each is beyond noise",
                        formatter_class=fmt,
                        description="Every figure both runs have (bits/char, valid %, probe accuracy per distance "
@@ -648,6 +662,12 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_cells(args) -> int:
+    from .cells import cells_command
+
+    return cells_command(args.run, args.split, args.json, args.max_chars, args.seed, args.mirror, args.offline)
+
+
 def _load_pair(base: Path, new: Path):
     """Both results, or a usage error (exit 2): a missing or unreadable file, a schema from elsewhere."""
     try:
@@ -821,7 +841,8 @@ def main(argv: list[str] | None = None) -> int:
     from .progress import console
 
     handlers = {"run": cmd_run, "train": cmd_train, "sample": cmd_sample, "corpus": cmd_corpus,
-                "calibrate": cmd_calibrate, "report": cmd_report, "compare": cmd_compare, "check": cmd_check}
+                "calibrate": cmd_calibrate, "report": cmd_report, "compare": cmd_compare, "check": cmd_check,
+                "cells": cmd_cells}
     try:
         if args.command == "validate":
             from . import validate_cmd
