@@ -107,3 +107,23 @@ def test_analyse_is_deterministic_and_refuses_other_cells():
 
     with pytest.raises(UsageError, match="LSTM"):
         analyse(CharRNN(ModelConfig(v.size, "gru", 1, 4, 4)), v, "latex", TEXTS, TEXTS)
+
+
+def test_cells_command_on_a_trained_run(fixture_corpus, tiny_profile, tmp_path, capsys):
+    import json
+
+    from gencheck.cells import CELLS_SCHEMA_VERSION
+    from gencheck.cli import main
+    from gencheck.train import train
+
+    run = tmp_path / "run"
+    train(fixture_corpus, tiny_profile, run, torch.device("cpu"))
+    assert main(["cells", str(run), "--json", "--max-chars", "3000", "--offline"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["schema_version"] == CELLS_SCHEMA_VERSION and out["units"] == 2 * 32 and out["chars"] <= 3000
+    assert {f["feature"] for f in out["features"]} >= {"environment depth", "brace depth", "position in line"}
+    assert out["probe"]["feature"] == "environment depth"
+    assert main(["cells", str(run), "--max-chars", "3000", "--offline"]) == 0
+    assert "units tracking" in capsys.readouterr().out
+    assert main(["cells", str(run), "--split", "train"]) == 2
+    assert main(["cells", str(tmp_path)]) == 2  # no checkpoint there
