@@ -406,8 +406,67 @@ def render(report: CellsReport):
     return out
 
 
+SHOW_CHARS = 2_000  # characters coloured by --show: a screenful or two
+
+
+def unit_activation(model, vocab, text: str, unit: str) -> np.ndarray:
+    """One unit's activation after each character, scaled into [-1, 1] by its largest magnitude here
+    (h already lies there; c does not)."""
+    st = doc_states(model, vocab, text)
+    if unit not in st.names:
+        raise UsageError(f"--show {unit}: no such unit; units are {st.names[0]} … {st.names[-1]}")
+    a = st.values[:, st.names.index(unit)].astype(float)
+    peak = float(np.abs(a).max())
+    return a / peak if peak > 0 else a
+
+
+def mark(a: float) -> str:
+    """A plain mark for an activation in [-1, 1], for a log or a pipe: `#`/`+` high, `=`/`-` low."""
+    return "#" if a >= 0.5 else "+" if a >= 0.2 else "=" if a <= -0.5 else "-" if a <= -0.2 else " "
+
+
+def plain_show(text: str, act: np.ndarray) -> str:
+    """Each line of text with a line of marks under it, character for character."""
+    out, start = [], 0
+    for line in text.split("\n"):
+        marks = "".join(mark(a) for a in act[start:start + len(line)])
+        out += [line, marks.rstrip()]
+        start += len(line) + 1
+    return "\n".join(out)
+
+
+def rich_show(text: str, act: np.ndarray):
+    """The text with each character's background from blue (−1) through none to red (+1)."""
+    from rich.text import Text
+
+    t = Text()
+    for ch, a in zip(text, act):
+        level = int(round(min(1.0, abs(a)) * 200))
+        colour = f"rgb({255 - level // 2},{255 - level},{255 - level})" if a > 0 else \
+            f"rgb({255 - level},{255 - level},{255 - level // 2})"
+        t.append(ch, style=f"black on {colour}" if ch != "\n" else None)
+    return t
+
+
+def show_command(model, vocab, texts: Sequence[str], unit: str, doc: int) -> int:
+    """`--show UNIT --doc N`: the start of document N coloured by the unit (plain marks when not a TTY)."""
+    import sys
+
+    from rich.console import Console
+
+    if not 0 <= doc < len(texts):
+        raise UsageError(f"--doc {doc}: the split has documents 0 … {len(texts) - 1}")
+    text = texts[doc][:SHOW_CHARS]
+    act = unit_activation(model, vocab, text, unit)
+    if sys.stdout.isatty():
+        Console().print(rich_show(text, act), highlight=False)
+    else:
+        print(plain_show(text, act))
+    return 0
+
+
 def cells_command(run: Path, split: str = "test", as_json: bool = False, max_chars: int = MAX_CHARS, seed: int = 0,
-                  mirrors: Sequence[Path] = (), offline: bool = False) -> int:
+                  mirrors: Sequence[Path] = (), offline: bool = False, show: str | None = None, doc: int = 0) -> int:
     import json
 
     from rich.console import Console
@@ -415,6 +474,8 @@ def cells_command(run: Path, split: str = "test", as_json: bool = False, max_cha
     ck, model, corpus, run_id = load_run(run, mirrors, offline)
     if split not in corpus.splits or split == "train":
         raise UsageError(f"--split {split}: give a held-out split ({', '.join(s for s in corpus.splits if s != 'train')})")
+    if show:
+        return show_command(model, ck.vocab, corpus.texts(split), show, doc)
     report = analyse(model, ck.vocab, corpus.spec.format, corpus.texts(split), corpus.texts("train"), run_id=run_id,
                      split=split, max_chars=max_chars, seed=seed)
     if as_json:

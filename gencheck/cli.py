@@ -209,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON (with schema_version)")
     p.add_argument("--max-chars", type=int, default=40_000, metavar="N", help="characters scanned per split")
     p.add_argument("--seed", type=int, default=0, help="the order the documents are taken in")
+    p.add_argument("--show", metavar="UNIT", help="colour the start of a document by one unit (e.g. L0.c[12]); "
+                                                  "plain marks under each line when not a terminal")
+    p.add_argument("--doc", type=int, default=0, metavar="N", help="with --show: the split's document N")
     p.add_argument("--mirror", action="append", type=Path, default=[],
                    help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
     p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
@@ -665,7 +668,8 @@ def cmd_report(args) -> int:
 def cmd_cells(args) -> int:
     from .cells import cells_command
 
-    return cells_command(args.run, args.split, args.json, args.max_chars, args.seed, args.mirror, args.offline)
+    return cells_command(args.run, args.split, args.json, args.max_chars, args.seed, args.mirror, args.offline,
+                         args.show, args.doc)
 
 
 def _load_pair(base: Path, new: Path):

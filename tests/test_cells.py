@@ -127,3 +127,18 @@ def test_cells_command_on_a_trained_run(fixture_corpus, tiny_profile, tmp_path, 
     assert "units tracking" in capsys.readouterr().out
     assert main(["cells", str(run), "--split", "train"]) == 2
     assert main(["cells", str(tmp_path)]) == 2  # no checkpoint there
+
+
+def test_show_marks_the_brace_counter_under_each_character():
+    from gencheck.cells import plain_show, unit_activation
+
+    v = vocab()
+    text = "so {y {z {w}}} and $a^{2}$ end.\nnext {x}"
+    lines = plain_show(text, unit_activation(brace_counter(v), v, text, "L0.c[2]")).split("\n")
+    assert lines[0] == text.split("\n")[0] and lines[2] == "next {x}"
+    # depth 1 of 3 is '+', depths 2 and 3 '#', outside nothing
+    assert lines[1] == "   +++######+" + " " * 9 + "++" and lines[3] == "     ++"
+    from gencheck.fsutil import UsageError
+
+    with pytest.raises(UsageError, match="no such unit"):
+        unit_activation(brace_counter(v), v, text, "L3.c[0]")
