@@ -465,8 +465,73 @@ def show_command(model, vocab, texts: Sequence[str], unit: str, doc: int) -> int
     return 0
 
 
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>gencheck cells · __TITLE__</title>
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; }
+pre { font: 13px/1.5 ui-monospace, monospace; white-space: pre-wrap; border: 1px solid #ccc; padding: .8em; }
+.key span { padding: 0 .5em; }
+</style></head>
+<body>
+<h1 style="font-size:1.1em">gencheck cells · __TITLE__</h1>
+<p>unit <select id="unit"></select> <span id="info"></span>
+<span class="key">· <span style="background:rgb(55,55,255)">&nbsp;</span> −1 · 0 ·
+<span style="background:rgb(255,55,55)">&nbsp;</span> +1 (each unit scaled by its largest magnitude in this text)</span></p>
+<pre id="text"></pre>
+<script type="application/json" id="data">__DATA__</script>
+<script>
+const data = JSON.parse(document.getElementById("data").textContent);
+const pre = document.getElementById("text"), pick = document.getElementById("unit");
+const spans = Array.from(data.text, ch => { const s = document.createElement("span"); s.textContent = ch;
+  pre.appendChild(s); return s; });
+data.units.forEach(u => { const o = document.createElement("option"); o.value = o.textContent = u;
+  if (data.top[u]) o.textContent += " · " + data.top[u]; pick.appendChild(o); });
+function colour(a) {  // a in [-100, 100]: blue below 0, red above, white at 0
+  const l = Math.round(Math.min(1, Math.abs(a) / 100) * 200);
+  return a > 0 ? `rgb(255,${255 - l},${255 - l})` : `rgb(${255 - l},${255 - l},255)`;
+}
+function show(unit) {
+  const row = data.acts[data.units.indexOf(unit)];
+  if (!row) return;
+  pick.value = unit;
+  spans.forEach((s, i) => { s.style.backgroundColor = data.text[i] === "\\n" ? "" : colour(row[i]); });
+  document.getElementById("info").textContent = unit;
+  document.body.dataset.unit = unit;
+}
+pick.addEventListener("change", () => { history.replaceState(null, "", "#" + pick.value); show(pick.value); });
+show(decodeURIComponent(location.hash.slice(1)) || data.first);
+</script></body></html>
+"""
+
+
+def html_page(model, vocab, text: str, title: str, first: str | None = None,
+              notes: dict[str, str] | None = None) -> str:
+    """One self-contained page: the text, every unit's activation per character (scaled to −100…100),
+    and a picker; `first` is the unit shown on opening (a `#UNIT` in the address wins)."""
+    import html
+    import json
+
+    st = doc_states(model, vocab, text)
+    peak = np.abs(st.values).max(axis=0)
+    acts = np.rint(100 * st.values / np.where(peak > 0, peak, 1)).astype(int)
+    data = {"text": text, "units": st.names, "acts": acts.T.tolist(), "first": first or st.names[0],
+            "top": notes or {}}
+    blob = json.dumps(data, ensure_ascii=True).replace("</", "<\\/")  # no `</script>` inside the data
+    return _PAGE.replace("__TITLE__", html.escape(title)).replace("__DATA__", blob)
+
+
+def top_notes(report: CellsReport) -> dict[str, str]:
+    """Unit → the features it is among the best units for, for the page's picker."""
+    notes: dict[str, list[str]] = {}
+    for f in report.features:
+        for u in f.top:
+            notes.setdefault(u["unit"], []).append(f"{f.feature} {u['score']:.2f}")
+    return {u: ", ".join(v) for u, v in notes.items()}
+
+
 def cells_command(run: Path, split: str = "test", as_json: bool = False, max_chars: int = MAX_CHARS, seed: int = 0,
-                  mirrors: Sequence[Path] = (), offline: bool = False, show: str | None = None, doc: int = 0) -> int:
+                  mirrors: Sequence[Path] = (), offline: bool = False, show: str | None = None, doc: int = 0,
+                  page: Path | None = None) -> int:
     import json
 
     from rich.console import Console
@@ -476,7 +541,10 @@ def cells_command(run: Path, split: str = "test", as_json: bool = False, max_cha
         raise UsageError(f"--split {split}: give a held-out split ({', '.join(s for s in corpus.splits if s != 'train')})")
     if show:
         return show_command(model, ck.vocab, corpus.texts(split), show, doc)
-    report = analyse(model, ck.vocab, corpus.spec.format, corpus.texts(split), corpus.texts("train"), run_id=run_id,
+    texts = corpus.texts(split)
+    if page is not None and not 0 <= doc < len(texts):
+        raise UsageError(f"--doc {doc}: the split has documents 0 … {len(texts) - 1}")
+    report = analyse(model, ck.vocab, corpus.spec.format, texts, corpus.texts("train"), run_id=run_id,
                      split=split, max_chars=max_chars, seed=seed)
     if as_json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
@@ -484,4 +552,12 @@ def cells_command(run: Path, split: str = "test", as_json: bool = False, max_cha
     console = Console()
     for r in render(report):
         console.print(r, highlight=False)
+    if page is not None:
+        from .fsutil import atomic_write_text
+        from .progress import log
+
+        best = next((f.top[0]["unit"] for f in report.features if f.top), None)
+        atomic_write_text(page, html_page(model, ck.vocab, texts[doc][:SHOW_CHARS], f"{run_id} · {split} document "
+                                          f"{doc}", best, top_notes(report)))
+        log(f"wrote {page} (document {doc}, every unit; pick one, or open it with #UNIT)")
     return 0

@@ -211,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="the order the documents are taken in")
     p.add_argument("--show", metavar="UNIT", help="colour the start of a document by one unit (e.g. L0.c[12]); "
                                                   "plain marks under each line when not a terminal")
-    p.add_argument("--doc", type=int, default=0, metavar="N", help="with --show: the split's document N")
+    p.add_argument("--doc", type=int, default=0, metavar="N", help="with --show or --html: the split's document N")
+    p.add_argument("--html", type=Path, metavar="PAGE", help="also write one self-contained page: document N "
+                                                             "coloured per character by any unit, with a picker")
     p.add_argument("--mirror", action="append", type=Path, default=[],
                    help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
     p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
@@ -669,7 +671,7 @@ def cmd_cells(args) -> int:
     from .cells import cells_command
 
     return cells_command(args.run, args.split, args.json, args.max_chars, args.seed, args.mirror, args.offline,
-                         args.show, args.doc)
+                         args.show, args.doc, args.html)
 
 
 def _load_pair(base: Path, new: Path):

@@ -142,3 +142,35 @@ def test_show_marks_the_brace_counter_under_each_character():
 
     with pytest.raises(UsageError, match="no such unit"):
         unit_activation(brace_counter(v), v, text, "L3.c[0]")
+
+
+CHROMIUM = next((c for c in ("chromium", "chromium-browser", "google-chrome") if __import__("shutil").which(c)), None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium) for the --html page")
+def test_html_page_colours_each_character_by_the_picked_unit(tmp_path):
+    import re
+    import subprocess
+
+    from gencheck.cells import html_page
+
+    v = vocab()
+    text = "so {y {z {w}}} end\n</script><b>x</b>"  # a closing script tag in the text must stay text
+    page = tmp_path / "page.html"
+    page.write_text(html_page(brace_counter(v), v, text, "test <page>", first="L0.h[0]"), encoding="utf-8")
+
+    def dom(fragment: str) -> str:
+        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                               "--disable-component-update", "--disable-sync", "--no-first-run",
+                               f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri() + fragment],
+                              capture_output=True, text=True, timeout=60, check=True).stdout
+
+    out = dom("#L0.c[2]")
+    assert 'data-unit="L0.c[2]"' in out
+    spans = re.findall(r'<span style="background-color: ([^"]*);">(.*?)</span>', out.split('id="text"')[1])
+    assert "".join(ch for _, ch in spans).replace("&lt;", "<").replace("&gt;", ">") == text.replace("\n", "")
+    colour = dict(enumerate(c for c, _ in spans))
+    assert colour[text.index("w")] == "rgb(255, 55, 55)"  # depth 3 of 3: the full red
+    assert colour[text.index("y")] == "rgb(255, 189, 189)"  # depth 1: 33 of 100, 66 of 200 levels
+    assert colour[0] == "rgb(255, 255, 255)"  # outside every brace: white
+    assert 'data-unit="L0.h[0]"' in dom("")  # no fragment: the unit the page was written with
