@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "probe at about ten log-spaced steps)")
     p.add_argument("--plot", action="store_true",
                    help="draw in the terminal: bits/char over training characters, the headline probe by "
-                        "distance, and for a grid reach and test bits/char against parameters")
+                        "distance; for a grid, its accuracy against width (a line per distance bucket, a figure per depth) "
+                        "and test bits/char against parameters, each the mean over seeds")
     p.add_argument("--png", type=Path, metavar="DIR", help="write the same plots as PNG files into DIR "
                                                            "(needs pip install 'gencheck[plots]')")
     p.add_argument("--svg", type=Path, metavar="DIR", help="write the same plots as SVG files into DIR")

@@ -6,8 +6,10 @@ must not wait on a multi-second import nor need the training stack installed):
 * bits/char over training characters, one line per run (`train.history` and `train.evolution`);
 * the headline probe's accuracy by distance bucket, one line per row (model, 20-gram, majority), with the
   95 % interval;
-* for a grid (runs differing in layers, hidden or cell kind): reach and test bits/char against parameters,
-  one line per depth (or per cell kind when the kinds differ).
+* for a grid (runs differing in layers, hidden or cell kind): the headline probe's accuracy against width,
+  one line per distance bucket and depth, and test bits/char against parameters, one line per depth (and
+  cell kind when the kinds differ), each the mean over seeds; a grid's runs get no per-run probe figure
+  (a dozen of them would bury the two that compare the shapes).
 
 The figures are first extracted as plain data (`Figure`, `Series`) so tests check the numbers, not
 pixels; two renderers draw them: plotext in the terminal, matplotlib to PNG/SVG (the optional extra
@@ -17,6 +19,7 @@ pixels; two renderers draw them: plotext in the terminal, matplotlib to PNG/SVG 
 from __future__ import annotations
 
 import io
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,6 @@ from .results import RunResult
 
 INSTALL_PLOTS = "pip install 'gencheck[plots]'"
 HEADLINE_ROWS = ("model", "20-gram", "majority")
-NO_REACH = "none"  # the reach axis's bottom: no bucket reached
 MARKERS = ("*", "+", "o", "x", "#", "@", "%", "&")  # terminal markers: lines stay apart without colour
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext's colour codes, taken out when stdout is not a terminal
 COLORS = ("blue", "orange", "green", "red", "magenta", "cyan", "gray", "yellow")  # a line and its bars alike
@@ -46,7 +48,7 @@ class Series:
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure as data. `xticks`/`yticks` name categorical axes (distance buckets, reach) by position."""
+    """A figure as data. `xticks` names a categorical x axis (distance buckets) by position."""
 
     name: str  # file stem for --png/--svg
     title: str
@@ -55,7 +57,6 @@ class Figure:
     series: list[Series]
     xlog: bool = False
     xticks: list[str] = field(default_factory=list)
-    yticks: list[str] = field(default_factory=list)
 
 
 def training_chars(train: dict, step: int) -> int:
@@ -123,53 +124,128 @@ def is_grid(results: Sequence[RunResult]) -> bool:
     return len({_shape(r) for r in results}) > 1
 
 
-def _reach_rank(r: RunResult, buckets: list[str]) -> float:
-    """The model's reach on the headline probe as a position on the reach axis (0: none)."""
+@dataclass(frozen=True)
+class SeedMean:
+    """One shape's value over its seeds: the mean is the point, min and max the bar (with three seeds
+    a 95 % interval would be wider than the spread it describes; the spread is what a reader checks)."""
+
+    mean: float
+    low: float
+    high: float
+
+
+def seed_mean(values: Sequence[float]) -> SeedMean:
+    return SeedMean(sum(values) / len(values), min(values), max(values))
+
+
+def _series(label: str, points: dict[float, list[float]]) -> Series:
+    """A line through each x's seed mean, bars from the seeds' min to max."""
+    xs = sorted(points)
+    means = [seed_mean(points[x]) for x in xs]
+    return Series(label, xs, [m.mean for m in means], [m.low for m in means], [m.high for m in means])
+
+
+def _depth_label(kind: str, layers: int, by_kind: bool) -> str:
+    depth = f"{layers} layer" + ("s" if layers != 1 else "")
+    return f"{kind} {depth}" if by_kind else depth
+
+
+def _headline_cells(r: RunResult) -> dict[str, float]:
+    """The model row's accuracy per bucket on the headline probe, buckets with too few events left out."""
     p = r.probes or {}
-    reach = (((p.get("real") or {}).get(p.get("headline")) or {}).get("model") or {}).get("reach")
-    return float(buckets.index(reach) + 1) if reach in buckets else 0.0
+    model = ((p.get("real") or {}).get(p.get("headline")) or {}).get("model") or {}
+    return {c["bucket"]: float(c["accuracy"]) for c in model.get("buckets", [])
+            if not c.get("too_few") and c.get("accuracy") is not None}
+
+
+def accuracy_by_width(results: Sequence[RunResult]) -> list[Figure]:
+    """The headline probe's accuracy against hidden size, one line per distance bucket, one figure per
+    depth (and cell kind), the mean over seeds (runs of the same shape): the shape of Zoology's
+    recall-against-width plots, where a bucket's line rising with width says how wide a model must be to
+    carry structure that far. A figure per depth: a dozen lines in one terminal plot cannot be read."""
+    by_kind = len({_shape(r)[0] for r in results}) > 1
+    buckets: list[str] = next((list(r.probes["buckets"]) for r in results if (r.probes or {}).get("buckets")), [])
+    order = {b: i for i, b in enumerate(buckets)}
+    panels: dict[tuple[str, int], dict[str, dict[float, list[float]]]] = {}
+    for r in results:
+        kind, layers, hidden = _shape(r)
+        for bucket, acc in _headline_cells(r).items():
+            panels.setdefault((kind, layers), {}).setdefault(bucket, {}).setdefault(float(hidden), []).append(acc)
+    head = next((r.probes.get("headline") for r in results if (r.probes or {}).get("headline")), "headline probe")
+    out = []
+    for kind, layers in sorted(panels):
+        lines = panels[(kind, layers)]
+        depth = _depth_label(kind, layers, by_kind)
+        series = [_series(b, lines[b]) for b in sorted(lines, key=lambda b: (order.get(b, len(order)), b))]
+        out.append(Figure(f"grid-accuracy-by-width-{depth.replace(' ', '-')}",
+                          f"{head} by width, {depth}: seed mean, bars min-max",
+                          "hidden units", "accuracy", series, xlog=True))
+    return out
+
+
+def bpc_by_params(results: Sequence[RunResult]) -> Figure | None:
+    """Test bits/char against parameters, one line per depth (or cell kind and depth), the mean over seeds."""
+    by_kind = len({_shape(r)[0] for r in results}) > 1
+    lines: dict[tuple[str, int], dict[float, list[float]]] = {}
+    for r in results:
+        if r.model.get("params") and r.metrics.get("test_bpc") is not None:
+            kind, layers, _ = _shape(r)
+            lines.setdefault((kind, layers), {}).setdefault(float(r.model["params"]), []).append(
+                float(r.metrics["test_bpc"]))
+    if not lines:
+        return None
+    series = [_series(_depth_label(kind, layers, by_kind), lines[(kind, layers)]) for kind, layers in sorted(lines)]
+    return Figure("grid-test-bpc", "test bits/char by parameters: seed mean, bars min-max", "parameters",
+                  "test bits/char", series, xlog=True)
 
 
 def grid_figures(results: Sequence[RunResult]) -> list[Figure]:
-    """Reach and test bits/char against parameters, one line per depth, or per cell kind when the runs'
-    kinds differ (then the kind is the question the grid asks)."""
+    """For runs of more than one shape: accuracy against width by bucket, test bits/char against
+    parameters. Depth is a line, not an axis: the grids this project runs have two or three depths."""
     if not is_grid(results):
         return []
-    by_kind = len({_shape(r)[0] for r in results}) > 1
-    groups: dict[str, list[RunResult]] = {}
-    for r in results:
-        if r.model.get("params"):
-            groups.setdefault(_shape(r)[0] if by_kind else f"{_shape(r)[1]} layers", []).append(r)
-    buckets: list[str] = next((list(r.probes["buckets"]) for r in results if (r.probes or {}).get("buckets")), [])
-    reach, bpc = [], []
-    for label, runs in sorted(groups.items()):
-        runs.sort(key=lambda r: r.model["params"])
-        xs = [float(r.model["params"]) for r in runs]
-        if buckets:
-            reach.append(Series(label, xs, [_reach_rank(r, buckets) for r in runs]))
-        scored = [(x, r.metrics["test_bpc"]) for x, r in zip(xs, runs) if r.metrics.get("test_bpc") is not None]
-        if scored:
-            bpc.append(Series(label, [x for x, _ in scored], [float(b) for _, b in scored]))
-    out = []
-    if reach:
-        out.append(Figure("grid-reach", "headline probe reach against model size", "parameters", "reach",
-                          reach, xlog=True, yticks=[NO_REACH, *buckets]))
-    if bpc:
-        out.append(Figure("grid-test-bpc", "test bits/char against model size", "parameters",
-                          "test bits/char", bpc, xlog=True))
-    return out
+    return accuracy_by_width(results) + [f for f in [bpc_by_params(results)] if f]
 
 
 def figures(results: Sequence[RunResult]) -> list[Figure]:
     """Every figure the runs can fill, in reading order."""
     out = [f for f in [training_curve(results)] if f]
-    out += [f for f in (headline_by_distance(r) for r in results) if f]
-    return out + grid_figures(results)
+    if is_grid(results):
+        return out + grid_figures(results)
+    return out + [f for f in (headline_by_distance(r) for r in results) if f]
+
+
+def human(x: float) -> str:
+    """A tick label a reader takes in at a glance: 64, 37k, 1.2M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def log_ticks(fig: Figure) -> tuple[list[float], list[str]]:
+    """Ticks for a log x axis: the data's own x values when there are few (a grid's widths), else the
+    powers of ten inside the data's range (plotext would label 63.9, 76.0, ...)."""
+    xs = sorted({x for s in fig.series for x in s.x if x > 0})
+    if not xs:
+        return [], []
+    if len(xs) <= 6:
+        return xs, [human(x) for x in xs]
+    lo, hi = math.floor(math.log10(xs[0])), math.ceil(math.log10(xs[-1]))
+    ticks = [10.0 ** k for k in range(lo, hi + 1) if xs[0] <= 10.0 ** k <= xs[-1]]
+    return ticks, [human(t) for t in ticks]
 
 
 def _offset(i: int, n: int, spread: float = 0.24) -> float:
     """Where series i of n draws its interval bars around a categorical x (±spread/2)."""
     return 0.0 if n < 2 else spread * (i / (n - 1) - 0.5)
+
+
+def bar_xs(fig: Figure, i: int) -> list[float]:
+    """Series i's bar positions, set a little apart from the other series' so overlapping intervals stay
+    readable: shifted on a linear axis, scaled on a log one (a shift of 0.1 is nothing beside 64)."""
+    s, off = fig.series[i], _offset(i, len(fig.series))
+    return [x * 2 ** (off * 0.3) for x in s.x] if fig.xlog else [x + off for x in s.x]
 
 
 def terminal_plot(fig: Figure, width: int = 80, height: int = 20, color: bool = True) -> str:
@@ -185,14 +261,13 @@ def terminal_plot(fig: Figure, width: int = 80, height: int = 20, color: bool = 
         if s.lo is not None and s.hi is not None:
             # plotext's bars are symmetric: centre each on the interval's middle so it spans lo..hi; each
             # row's bars a little apart so overlapping intervals stay readable
-            plt.error([x + _offset(i, len(fig.series)) for x in s.x], [(lo + hi) / 2 for lo, hi in zip(s.lo, s.hi)],
+            plt.error(bar_xs(fig, i), [(lo + hi) / 2 for lo, hi in zip(s.lo, s.hi)],
                       yerr=[(hi - lo) / 2 for lo, hi in zip(s.lo, s.hi)], color=hue)
     if fig.xlog:
         plt.xscale("log")
+        plt.xticks(*log_ticks(fig))
     if fig.xticks:
         plt.xticks(list(range(len(fig.xticks))), fig.xticks)
-    if fig.yticks:
-        plt.yticks(list(range(len(fig.yticks))), fig.yticks)
     plt.title(fig.title)
     plt.xlabel(fig.xlabel)
     plt.ylabel(fig.ylabel)
@@ -218,15 +293,14 @@ def render_file(fig: Figure, fmt: str) -> bytes:
     for i, s in enumerate(fig.series):
         line, = ax.plot(s.x, s.y, marker="o", label=s.label)
         if s.lo is not None and s.hi is not None:
-            x = [v + _offset(i, len(fig.series)) for v in s.x]
-            ax.errorbar(x, s.y, yerr=[[y - lo for y, lo in zip(s.y, s.lo)], [hi - y for y, hi in zip(s.y, s.hi)]],
+            ax.errorbar(bar_xs(fig, i), s.y, yerr=[[y - lo for y, lo in zip(s.y, s.lo)], [hi - y for y, hi in zip(s.y, s.hi)]],
                         fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.7)
     if fig.xlog:
         ax.set_xscale("log")
+        ax.set_xticks(*log_ticks(fig))
+        ax.minorticks_off()
     if fig.xticks:
         ax.set_xticks(range(len(fig.xticks)), fig.xticks)
-    if fig.yticks:
-        ax.set_yticks(range(len(fig.yticks)), fig.yticks)
     ax.set_title(fig.title, fontsize=10)
     ax.set_xlabel(fig.xlabel)
     ax.set_ylabel(fig.ylabel)

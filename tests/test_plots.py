@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from gencheck.cli import main
-from gencheck.plots import INSTALL_PLOTS, figures, grid_figures, headline_by_distance, training_curve
+from gencheck.plots import (INSTALL_PLOTS, Figure, Series, accuracy_by_width, bpc_by_params, figures, grid_figures,
+                            headline_by_distance, log_ticks, training_curve)
 from gencheck.results import RunResult
 
 from test_scorecard import result
@@ -25,11 +26,13 @@ def _cell(bucket: str, acc: float | None) -> dict:
 
 
 def run(name: str, kind: str = "lstm", layers: int = 2, hidden: int = 128, params: int = 250_000,
-        test_bpc: float = 2.0, reach: str | None = "31-100") -> RunResult:
-    """A results object with a history, an evolution and the headline probe (latex_end)."""
-    accs = {"model": [0.9, 0.7, 0.6, None], "20-gram": [0.8, 0.5, 0.3, None], "majority": [0.4, 0.3, 0.3, 0.2]}
+        test_bpc: float = 2.0, seed_shift: float = 0.0) -> RunResult:
+    """A results object with a history, an evolution and the headline probe (latex_end); `seed_shift`
+    moves the model row's accuracies, as another seed would."""
+    model = [0.9 + seed_shift, 0.7 + seed_shift, 0.6 + seed_shift, None]
+    accs = {"model": model, "20-gram": [0.8, 0.5, 0.3, None], "majority": [0.4, 0.3, 0.3, 0.2]}
     probes = {"headline": "latex_end", "rows": ["model", "20-gram", "5-gram", "majority"], "buckets": BUCKETS,
-              "real": {"latex_end": {row: {"reach": reach if row == "model" else None,
+              "real": {"latex_end": {row: {"reach": "31-100" if row == "model" else None,
                                            "buckets": [_cell(b, a) for b, a in zip(BUCKETS, accs[row])]}
                                      for row in accs}}}
     r = dataclasses.replace(result(), run_id=name, model={"kind": kind, "layers": layers, "hidden": hidden,
@@ -65,18 +68,45 @@ def test_headline_by_distance_has_a_line_per_row_without_too_few_buckets():
     assert majority.x == [0.0, 1.0, 2.0, 3.0] and majority.y[-1] == 0.2
 
 
-def test_grid_lines_per_depth_or_per_kind():
-    runs = [run("a", layers=1, params=1000, test_bpc=2.5, reach=None),
-            run("b", layers=1, params=4000, test_bpc=2.2, reach="11-30"),
-            run("c", layers=2, params=3000, test_bpc=2.1, reach="31-100")]
-    reach, bpc = grid_figures(runs)
-    assert reach.yticks == ["none", *BUCKETS]
-    assert [(s.label, s.x, s.y) for s in reach.series] == [("1 layers", [1000.0, 4000.0], [0.0, 2.0]),
-                                                           ("2 layers", [3000.0], [3.0])]
-    assert [(s.label, s.y) for s in bpc.series] == [("1 layers", [2.5, 2.2]), ("2 layers", [2.1])]
-    kinds = grid_figures([run("a", kind="gru"), run("b", kind="lstm", params=9)])
-    assert [s.label for s in kinds[0].series] == ["gru", "lstm"]
+def test_grid_accuracy_by_width_is_a_seed_mean_per_bucket_one_figure_per_depth():
+    runs = [run("a", layers=1, hidden=64, seed_shift=0.0), run("b", layers=1, hidden=64, seed_shift=-0.2),
+            run("c", layers=1, hidden=128, seed_shift=0.05), run("d", layers=2, hidden=64)]
+    one, two = accuracy_by_width(runs)
+    assert (one.name, two.name) == ("grid-accuracy-by-width-1-layer", "grid-accuracy-by-width-2-layers")
+    assert one.xlog and one.xlabel == "hidden units" and "1 layer" in one.title
+    # a line per bucket with enough events (101-300 is too few for the model row), buckets in order
+    assert [s.label for s in one.series] == ["1-10", "11-30", "31-100"]
+    first = one.series[0]  # 1-10: seeds at 64 score 0.9 and 0.7, the one at 128 0.95
+    assert first.x == [64.0, 128.0]
+    assert first.y == pytest.approx([0.8, 0.95]) and first.lo == pytest.approx([0.7, 0.95])
+    assert first.hi == pytest.approx([0.9, 0.95])
+    assert [s.y for s in two.series] == [[0.9], [0.7], [0.6]]
+    kinds = accuracy_by_width([run("a", kind="gru"), run("b", kind="lstm")])
+    assert [f.name for f in kinds] == ["grid-accuracy-by-width-gru-2-layers", "grid-accuracy-by-width-lstm-2-layers"]
+
+
+def test_grid_test_bpc_is_a_seed_mean_per_depth():
+    runs = [run("a", layers=1, params=1000, test_bpc=2.5), run("b", layers=1, params=1000, test_bpc=2.3),
+            run("c", layers=1, params=4000, test_bpc=2.2), run("d", layers=2, params=3000, test_bpc=2.1)]
+    fig = bpc_by_params(runs)
+    assert [(s.label, s.x) for s in fig.series] == [("1 layer", [1000.0, 4000.0]), ("2 layers", [3000.0])]
+    one = fig.series[0]
+    assert one.y == pytest.approx([2.4, 2.2]) and one.lo == pytest.approx([2.3, 2.2]) and one.hi == pytest.approx([2.5, 2.2])
+
+
+def test_a_grid_draws_its_comparisons_not_a_probe_figure_per_run():
+    grid = [run("a", layers=1, hidden=64), run("b", layers=1, hidden=128)]
+    assert [f.name for f in figures(grid)] == ["bits-per-char", "grid-accuracy-by-width-1-layer", "grid-test-bpc"]
     assert grid_figures([run("a"), run("b")]) == []  # same shape twice (seeds): no grid
+    assert [f.name for f in figures([run("a"), run("b")])] == ["bits-per-char", "a-latex_end-by-distance",
+                                                              "b-latex_end-by-distance"]
+
+
+def test_log_ticks_name_the_widths_or_the_powers_of_ten():
+    few = Figure("f", "t", "x", "y", [Series("s", [64.0, 128.0], [0.1, 0.2])], xlog=True)
+    assert log_ticks(few) == ([64.0, 128.0], ["64", "128"])
+    many = Figure("f", "t", "x", "y", [Series("s", [9e4, 2e5, 5e5, 1e6, 3e6, 7e6, 1.2e7], [1.0] * 7)], xlog=True)
+    assert log_ticks(many) == ([1e5, 1e6, 1e7], ["100k", "1M", "10M"])
 
 
 def test_report_plot_prints_the_axis_labels(tmp_path, capsys):
@@ -87,10 +117,20 @@ def test_report_plot_prints_the_axis_labels(tmp_path, capsys):
     assert "\x1b[" not in out  # not a terminal: no colour codes
 
 
+def test_report_plot_of_a_grid_prints_the_width_figures(tmp_path, capsys):
+    runs = [saved(tmp_path, run("a", layers=1, hidden=64, params=1000)), saved(tmp_path, run("b", params=5000))]
+    assert main(["report", "--plot", *map(str, runs)]) == 0
+    out = capsys.readouterr().out
+    for label in ("latex_end by width, 1 layer", "latex_end by width, 2 layers", "hidden units",
+                  "test bits/char by parameters", "parameters"):
+        assert label in out
+    assert "by distance" not in out  # no per-run probe figure for a grid
+
+
 def test_report_png_and_svg_write_valid_files(tmp_path):
     runs = [saved(tmp_path, run("a", layers=1, params=1000)), saved(tmp_path, run("b", params=5000))]
     assert main(["report", *map(str, runs), "--png", str(tmp_path / "png"), "--svg", str(tmp_path / "svg")]) == 0
-    names = {"bits-per-char", "a-latex_end-by-distance", "b-latex_end-by-distance", "grid-reach", "grid-test-bpc"}
+    names = {"bits-per-char", "grid-accuracy-by-width-1-layer", "grid-accuracy-by-width-2-layers", "grid-test-bpc"}
     assert {p.stem for p in (tmp_path / "png").iterdir()} == names
     for p in (tmp_path / "png").iterdir():
         data = p.read_bytes()
