@@ -32,6 +32,9 @@ INSTALL_PLOTS = "pip install 'gencheck[plots]'"
 HEADLINE_ROWS = ("model", "20-gram", "majority")
 MARKERS = ("*", "+", "o", "x", "#", "@", "%", "&")  # terminal markers: lines stay apart without colour
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext's colour codes, taken out when stdout is not a terminal
+FILE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # matplotlib's, one per series
+FILE_DASHES = ("-", "--", "-.", ":")
+LEGEND_MARGIN = 14  # the plot's width less the widest legend label plotext still draws (y ticks, frame, marker)
 COLORS = ("blue", "orange", "green", "red", "magenta", "cyan", "gray", "yellow")  # a line and its bars alike
 
 
@@ -64,6 +67,16 @@ def training_chars(train: dict, step: int) -> int:
     return step * int(train.get("batch_size") or 0) * int(train.get("seq_len") or 0)
 
 
+def curve_label(r: RunResult) -> str:
+    """The run's id, and for a warm-started run what came first (characters, corpus): its history counts
+    the warm-start characters too, scored on this corpus's validation split, so its line climbs until the
+    switch and a reader needs to know why."""
+    warm = r.train.get("warm_start") or {}
+    if not warm.get("chars"):
+        return r.run_id
+    return f"{r.run_id} (warm {human(float(warm['chars']))} {warm.get('corpus', '?')})"
+
+
 def training_curve(results: Sequence[RunResult]) -> Figure | None:
     """Validation bits/char against characters seen, one line per run; the history's steps and the
     evolution's looks merged (both measure val bits/char; the looks add the early, log-spaced points)."""
@@ -78,7 +91,7 @@ def training_curve(results: Sequence[RunResult]) -> Figure | None:
                 points.setdefault(int(e["chars_seen"]), float(e["val_bpc"]))
         if points:
             xs = sorted(points)
-            series.append(Series(r.run_id, [float(x) for x in xs], [points[x] for x in xs]))
+            series.append(Series(curve_label(r), [float(x) for x in xs], [points[x] for x in xs]))
     if not series:
         return None
     return Figure("bits-per-char", "validation bits/char during training", "training characters",
@@ -97,7 +110,7 @@ def headline_by_distance(r: RunResult) -> Figure | None:
             buckets = [c["bucket"] for c in res.get("buckets", [])]
             break
     series = []
-    for i, row in enumerate(name for name in HEADLINE_ROWS if name in rows):
+    for row in (name for name in HEADLINE_ROWS if name in rows):
         x, y, lo, hi = [], [], [], []
         for cell in rows[row].get("buckets", []):
             if cell.get("too_few") or cell.get("accuracy") is None or cell.get("bucket") not in buckets:
@@ -248,6 +261,15 @@ def bar_xs(fig: Figure, i: int) -> list[float]:
     return [x * 2 ** (off * 0.3) for x in s.x] if fig.xlog else [x + off for x in s.x]
 
 
+def fit_label(label: str, room: int) -> str:
+    """A legend label cut in the middle to `room` characters: plotext drops the whole legend, silently,
+    when a label does not fit, and a run id's ends (date, seed, key) are what tell runs apart."""
+    if len(label) <= room:
+        return label
+    head = (room - 1) // 2
+    return label[:head] + "…" + label[len(label) - (room - 1 - head):]
+
+
 def terminal_plot(fig: Figure, width: int = 80, height: int = 20, color: bool = True) -> str:
     """The figure drawn with plotext, as text; one marker character per series so the lines stay apart
     in a log file without colour. Intervals are drawn as error bars."""
@@ -257,7 +279,8 @@ def terminal_plot(fig: Figure, width: int = 80, height: int = 20, color: bool = 
     plt.plot_size(width, height)
     for i, s in enumerate(fig.series):
         hue = COLORS[i % len(COLORS)]
-        plt.plot(s.x, s.y, label=s.label, marker=MARKERS[i % len(MARKERS)], color=hue)
+        plt.plot(s.x, s.y, label=fit_label(s.label, width - LEGEND_MARGIN), marker=MARKERS[i % len(MARKERS)],
+                 color=hue)
         if s.lo is not None and s.hi is not None:
             # plotext's bars are symmetric: centre each on the interval's middle so it spans lo..hi; each
             # row's bars a little apart so overlapping intervals stay readable
@@ -291,7 +314,10 @@ def render_file(fig: Figure, fmt: str) -> bytes:
     mfig = MplFigure(figsize=(8, 4.5), layout="constrained")
     ax = mfig.add_subplot()
     for i, s in enumerate(fig.series):
-        line, = ax.plot(s.x, s.y, marker="o", label=s.label)
+        # open markers of different shapes, and dashes, so that coinciding lines (a model that always
+        # answers the majority environment) still show both
+        line, = ax.plot(s.x, s.y, marker=FILE_MARKERS[i % len(FILE_MARKERS)], markerfacecolor="none",
+                        markersize=8, linestyle=FILE_DASHES[i % len(FILE_DASHES)], label=s.label)
         if s.lo is not None and s.hi is not None:
             ax.errorbar(bar_xs(fig, i), s.y, yerr=[[y - lo for y, lo in zip(s.y, s.lo)], [hi - y for y, hi in zip(s.y, s.hi)]],
                         fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.7)

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from gencheck.cli import main
-from gencheck.plots import (INSTALL_PLOTS, Figure, Series, accuracy_by_width, bpc_by_params, figures, grid_figures,
-                            headline_by_distance, log_ticks, training_curve)
+from gencheck.plots import (INSTALL_PLOTS, LEGEND_MARGIN, Figure, Series, accuracy_by_width, bpc_by_params, figures,
+                            fit_label, grid_figures, headline_by_distance, log_ticks, terminal_plot, training_curve)
 from gencheck.results import RunResult
 
 from test_scorecard import result
@@ -57,6 +57,22 @@ def test_training_curve_merges_history_and_evolution_in_characters():
     (s,) = training_curve([run("a")]).series
     # history: step × batch 4 × seq 10; the evolution adds the early look, the history wins at step 200
     assert (s.label, s.x, s.y) == ("a", [400.0, 4000.0, 8000.0], [4.5, 3.1, 2.6])
+
+
+def test_a_warm_started_curve_says_where_its_warm_start_ends():
+    warm = run("w")
+    warm.train = {**warm.train, "warm_start": {"corpus": "latex-drill", "steps": 50, "chars": 2_000_000}}
+    labels = [s.label for s in training_curve([run("a"), warm]).series]
+    assert labels == ["a", "w (warm 2M latex-drill)"]
+
+
+def test_a_long_label_is_cut_in_the_middle_so_plotext_keeps_the_legend():
+    label = "20261204-130037-latex-lstm1x128-s1337-92d52f (warm 20M latex-drill) and more words"
+    cut = fit_label(label, 40)
+    assert len(cut) == 40 and cut.startswith("20261204-130037") and cut.endswith("more words") and "…" in cut
+    assert fit_label("short", 40) == "short"
+    fig = Figure("f", "title", "x", "y", [Series(label, [1.0, 2.0], [1.0, 2.0])])
+    assert fit_label(label, 80 - LEGEND_MARGIN) in terminal_plot(fig, width=80, color=False)
 
 
 def test_headline_by_distance_has_a_line_per_row_without_too_few_buckets():
