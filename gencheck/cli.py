@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the model over held-out documents and score every unit (h and c of every "
                                    "layer) against the format's structure: environment and brace depth, math, "
                                    "comments, position in the line; plus a linear probe from the whole state to "
-                                   "environment depth (docs/cells.md).")
+                                   "environment depth (docs/probes.md, Cells).")
     p.add_argument("run", type=Path, metavar="RUN", help="a run folder with checkpoint.pt")
     p.add_argument("--split", default="test", help="the held-out split to read (default: test)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (with schema_version)")
