@@ -173,7 +173,12 @@ def test_plot_refuses_other_output_modes_and_empty_runs(tmp_path, capsys):
     assert "nothing to plot" in capsys.readouterr().err
 
 
-def test_plots_module_does_not_import_torch():
-    code = ("import sys, gencheck.plots, gencheck.cli, plotext\n"
+def test_plotting_a_run_does_not_import_torch(tmp_path):
+    """The whole report path, drawing and writing files, not only the imports."""
+    folder = saved(tmp_path, run("a"))
+    code = ("import sys\nfrom gencheck.cli import main\n"
+            f"assert main(['report', {str(folder)!r}, '--plot', '--png', {str(tmp_path / 'png')!r}]) == 0\n"
+            "assert 'plotext' in sys.modules and 'matplotlib' in sys.modules\n"
             "assert 'torch' not in sys.modules, 'torch imported'\n")
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    assert list((tmp_path / "png").glob("*.png"))
