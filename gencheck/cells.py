@@ -29,7 +29,7 @@ import numpy as np
 from .fsutil import GencheckError, UsageError
 
 CELLS_SCHEMA_VERSION = 1
-MAX_CHARS = 40_000  # characters scanned per split: the whole command stays within a minute on a CPU
+MAX_CHARS = 30_000  # characters scanned per split: a 2×128 checkpoint within a minute on 2 busy cores
 AUC_THRESHOLD = 0.9  # a unit "tracks" a binary feature from this AUC
 R_THRESHOLD = 0.5  # ... and a numeric one from this |r|
 TOP = 3
@@ -128,59 +128,78 @@ class States:
 
 
 def layer_states(model, ids: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """(h, c) per character for every layer, from zero state, running the model's recurrent stack one
-    layer at a time (the model's nn.LSTM gives only the top layer's outputs). c is rebuilt from the
-    gates, which every h_{t-1} fixes, by the cell's recurrence; None for GRU/vanilla RNN."""
+    """(h, c) per character for every layer of a batch of sequences `ids` (B, T), from zero state,
+    running the model's recurrent stack one layer at a time (the model's nn.LSTM gives only the top
+    layer's outputs); each array is (B, T, hidden). c is rebuilt from the gates, which every h_{t-1}
+    fixes, by the cell's recurrence; None for GRU/vanilla RNN."""
     import torch
-    from torch import nn
 
     rnn = model.rnn
-    kind = model.cfg.kind
     out = []
     with torch.no_grad():
-        x = model.embed(torch.as_tensor(ids, dtype=torch.long)[None])
+        x = model.embed(torch.as_tensor(ids, dtype=torch.long))
         for layer in range(rnn.num_layers):
             one = type(rnn)(x.shape[-1], rnn.hidden_size, num_layers=1, batch_first=True)
             one.load_state_dict({k.rsplit("_l", 1)[0] + "_l0": getattr(rnn, k) for k in
                                  (f"weight_ih_l{layer}", f"weight_hh_l{layer}", f"bias_ih_l{layer}",
                                   f"bias_hh_l{layer}")})
             h, _ = one(x)
-            c = _lstm_cells(one, x[0], h[0]) if kind == "lstm" else None
-            out.append((h[0].numpy(), c))
+            c = _lstm_cells(one, x, h) if model.cfg.kind == "lstm" else None
+            out.append((h.numpy(), c))
             x = h  # eval: no dropout between layers
     return out
 
 
 def _lstm_cells(one, x, h) -> np.ndarray:
-    """c_t of a one-layer LSTM given its inputs and outputs: the gates are a function of x_t and h_{t-1};
-    then c_t = f_t·c_{t-1} + i_t·g_t."""
+    """c_t of a one-layer LSTM given its inputs and outputs (B, T, ·): the gates are a function of x_t
+    and h_{t-1}; then c_t = f_t·c_{t-1} + i_t·g_t."""
     import torch
 
-    h_prev = torch.cat([torch.zeros_like(h[:1]), h[:-1]])
+    h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
     gates = x @ one.weight_ih_l0.T + one.bias_ih_l0 + h_prev @ one.weight_hh_l0.T + one.bias_hh_l0
     i, f, g, _ = gates.chunk(4, dim=-1)
     ig, f = (torch.sigmoid(i) * torch.tanh(g)).numpy(), torch.sigmoid(f).numpy()
     c = np.empty_like(ig)
-    prev = np.zeros(ig.shape[1], dtype=ig.dtype)
-    for t in range(len(ig)):
-        prev = f[t] * prev + ig[t]
-        c[t] = prev
+    prev = np.zeros((ig.shape[0], ig.shape[2]), dtype=ig.dtype)
+    for t in range(ig.shape[1]):
+        prev = f[:, t] * prev + ig[:, t]
+        c[:, t] = prev
     return c
 
 
-def doc_states(model, vocab, text: str) -> States:
-    """Every layer's h (and c) after each character of one document, read as training read it: the
-    document separator first, from zero state; the separator's own state is dropped."""
+BATCH = 16  # documents run together (sorted by length, so little padding)
+
+
+def unit_names(model) -> list[str]:
+    tags = ("h", "c") if model.cfg.kind == "lstm" else ("h",)
+    return [f"L{li}.{tag}[{u}]" for li in range(model.cfg.layers) for tag in tags for u in range(model.cfg.hidden)]
+
+
+def batch_states(model, vocab, texts: Sequence[str]) -> list[np.ndarray]:
+    """Every layer's h (and c) after each character of each document, (len, units) in `unit_names`
+    order, read as training read it: the document separator first, from zero state; the separator's own
+    state is dropped. Documents run in batches of similar length, padded at the end (a padded tail
+    never changes the states before it)."""
     from .corpus import SEP, encode
 
-    layers = layer_states(model, encode(SEP + text, vocab))
-    blocks, names = [], []
-    for li, (h, c) in enumerate(layers):
-        for tag, arr in (("h", h), ("c", c)):
-            if arr is not None:
-                blocks.append(arr[1:])
-                names += [f"L{li}.{tag}[{u}]" for u in range(arr.shape[1])]
-    return States(np.concatenate(blocks, axis=1), names)
+    seqs = [encode(SEP + t, vocab) for t in texts]
+    out: list[np.ndarray] = [np.empty(0)] * len(seqs)
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    for b in range(0, len(order), BATCH):
+        group = order[b:b + BATCH]
+        width = max(len(seqs[i]) for i in group)
+        ids = np.full((len(group), width), vocab.sep_id, dtype=np.int64)
+        for row, i in enumerate(group):
+            ids[row, :len(seqs[i])] = seqs[i]
+        arrays = [a for h, c in layer_states(model, ids) for a in (h, c) if a is not None]
+        for row, i in enumerate(group):
+            out[i] = np.concatenate([a[row, 1:len(seqs[i])] for a in arrays], axis=1)
+    return out
+
+
+def doc_states(model, vocab, text: str) -> States:
+    """One document's states (see batch_states)."""
+    return States(batch_states(model, vocab, [text])[0], unit_names(model))
 
 
 @dataclass
@@ -192,6 +211,13 @@ class Scan:
     features: dict[str, Feature]
     documents: int
     chars: int
+    _ranks: np.ndarray | None = None
+
+    def ranks(self) -> np.ndarray:
+        """Each unit's ranks over the characters, computed once for every binary feature's AUC."""
+        if self._ranks is None:
+            self._ranks = np.column_stack([_average_ranks(self.states[:, u]) for u in range(self.states.shape[1])])
+        return self._ranks
 
 
 def scan(model, vocab, texts: Sequence[str], fmt: str, max_chars: int = MAX_CHARS) -> Scan:
@@ -199,19 +225,18 @@ def scan(model, vocab, texts: Sequence[str], fmt: str, max_chars: int = MAX_CHAR
     characters) so one long document cannot be the whole sample; features are read on the whole
     document first, so a cut leaves depths as they were."""
     per_doc = max(2_000, max_chars // 10)
-    st, feats, used, docs, names = [], [], 0, 0, []
+    cuts, feats, used = [], [], 0
     for text in texts:
         if used >= max_chars or not text:
             continue
         take = min(len(text), max_chars - used, per_doc)
-        s = doc_states(model, vocab, text[:take])
-        st.append(s.values)
-        names = s.names
+        cuts.append(text[:take])
         feats.append([Feature(f.name, f.kind, f.values[:take]) for f in features(text, fmt)])
         used += take
-        docs += 1
-    if not st:
+    if not cuts:
         raise GencheckError("no documents to scan")
+    st = batch_states(model, vocab, cuts)
+    docs, names = len(cuts), unit_names(model)
     merged = {f.name: Feature(f.name, f.kind, np.concatenate([d[i].values for d in feats]))
               for i, f in enumerate(feats[0])}
     return Scan(np.concatenate(st).astype(np.float64), names, merged, docs, used)
@@ -219,15 +244,15 @@ def scan(model, vocab, texts: Sequence[str], fmt: str, max_chars: int = MAX_CHAR
 
 # --- scores -------------------------------------------------------------------------------------------
 
-def auc_scores(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """max(AUC, 1 − AUC) of each column of x as a one-threshold classifier of the boolean y (ties averaged)."""
+def auc_scores(x: np.ndarray, y: np.ndarray, ranks: np.ndarray | None = None) -> np.ndarray:
+    """max(AUC, 1 − AUC) of each column of x as a one-threshold classifier of the boolean y (ties
+    averaged); `ranks`, x's column ranks, when already known."""
     n_pos = int(y.sum())
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:
         return np.full(x.shape[1], np.nan)
-    ranks = np.empty_like(x)
-    for u in range(x.shape[1]):
-        ranks[:, u] = _average_ranks(x[:, u])
+    if ranks is None:
+        ranks = np.column_stack([_average_ranks(x[:, u]) for u in range(x.shape[1])])
     auc = (ranks[y].sum(axis=0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     return np.maximum(auc, 1 - auc)
 
@@ -277,7 +302,7 @@ def score_feature(sc: Scan, f: Feature, top: int = TOP) -> FeatureScore:
     if np.all(y == y[0]):
         return FeatureScore(f.name, f.kind, metric, thr, share, [], 0, units,
                             skipped=f"constant ({y[0]}) over the scanned text")
-    s = auc_scores(sc.states, y.astype(bool)) if f.kind == "binary" else abs_pearson(sc.states, y.astype(float))
+    s = auc_scores(sc.states, y.astype(bool), sc.ranks()) if f.kind == "binary" else abs_pearson(sc.states, y.astype(float))
     order = np.argsort(-s, kind="mergesort")[:top]
     return FeatureScore(f.name, f.kind, metric, thr, share,
                         [{"unit": sc.names[u], "score": round(float(s[u]), 4)} for u in order],

@@ -208,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=Path, metavar="RUN", help="a run folder with checkpoint.pt")
     p.add_argument("--split", default="test", help="the held-out split to read (default: test)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (with schema_version)")
-    p.add_argument("--max-chars", type=int, default=40_000, metavar="N", help="characters scanned per split")
+    p.add_argument("--max-chars", type=int, default=30_000, metavar="N", help="characters scanned per split")
     p.add_argument("--seed", type=int, default=0, help="the order the documents are taken in")
     p.add_argument("--show", metavar="UNIT", help="colour the start of a document by one unit (e.g. L0.c[12]); "
                                                   "plain marks under each line when not a terminal")

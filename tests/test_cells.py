@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from gencheck.cells import (abs_pearson, analyse, auc_scores, doc_states, features, latex_env_spans,
+from gencheck.cells import (abs_pearson, analyse, auc_scores, batch_states, doc_states, features, latex_env_spans,
                             layer_states, line_position)
 from gencheck.corpus import SEP, Vocab, encode
 from gencheck.model import CharRNN, ModelConfig
@@ -43,7 +43,7 @@ def test_layer_states_equal_the_models_own_outputs():
     v = vocab()
     model = CharRNN(ModelConfig(v.size, "lstm", layers=2, hidden=16, embed=8)).eval()
     ids = encode(SEP + TEXTS[0], v)
-    layers = layer_states(model, ids)
+    layers = [(h[0], c[0]) for h, c in layer_states(model, ids[None])]
     with torch.no_grad():
         out, (h_n, c_n) = model.rnn(model.embed(torch.as_tensor(ids)[None]))
     np.testing.assert_allclose(layers[-1][0], out[0].numpy(), atol=1e-5)
@@ -52,6 +52,11 @@ def test_layer_states_equal_the_models_own_outputs():
         np.testing.assert_allclose(c[-1], c_n[li, 0].numpy(), atol=1e-5)
     st = doc_states(model, v, TEXTS[0])
     assert st.values.shape == (len(TEXTS[0]), 2 * 2 * 16) and st.names[16] == "L0.c[0]"
+    np.testing.assert_allclose(st.values[:, 48:], layers[1][1][1:], atol=1e-5)
+    # batched with a longer document, padded at its end: the same states
+    both = batch_states(model, v, [TEXTS[0], TEXTS[0] + " and more text after it"])
+    np.testing.assert_allclose(both[0], st.values, atol=1e-5)
+    np.testing.assert_allclose(both[1][:len(TEXTS[0])], st.values, atol=1e-5)
 
 
 def brace_counter(v: Vocab, unit: int = 2, hidden: int = 6) -> CharRNN:
