@@ -193,6 +193,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--evolution", action="store_true",
                    help="print each run's evolution during training (samples, bits/char, valid %%, headline "
                         "probe at about ten log-spaced steps)")
+    p.add_argument("--plot", action="store_true",
+                   help="draw in the terminal: bits/char over training characters, the headline probe by "
+                        "distance; for a grid, its accuracy against width (a line per distance bucket, a figure per depth) "
+                        "and test bits/char against parameters, each the mean over seeds")
+    p.add_argument("--png", type=Path, metavar="DIR", help="write the same plots as PNG files into DIR "
+                                                           "(needs pip install 'gencheck[plots]')")
+    p.add_argument("--svg", type=Path, metavar="DIR", help="write the same plots as SVG files into DIR")
+
+    p = sub.add_parser("cells", help="which hidden units of an LSTM run track which structure", formatter_class=fmt,
+                       description="Run the model over held-out documents and score every unit (h and c of every "
+                                   "layer) against the format's structure: environment and brace depth, math, "
+                                   "comments, position in the line; plus a linear probe from the whole state to "
+                                   "environment depth (docs/probes.md, Cells).")
+    p.add_argument("run", type=Path, metavar="RUN", help="a run folder with checkpoint.pt")
+    p.add_argument("--split", default="test", help="the held-out split to read (default: test)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON (with schema_version)")
+    p.add_argument("--max-chars", type=int, default=30_000, metavar="N", help="characters scanned per split")
+    p.add_argument("--seed", type=int, default=0, help="the order the documents are taken in")
+    p.add_argument("--show", metavar="UNIT", help="colour the start of a document by one unit (e.g. L0.c[12]); "
+                                                  "plain marks under each line when not a terminal")
+    p.add_argument("--doc", type=int, default=0, metavar="N", help="with --show or --html: the split's document N")
+    p.add_argument("--html", type=Path, metavar="PAGE", help="also write one self-contained page: document N "
+                                                             "coloured per character by any unit, with a picker")
+    p.add_argument("--mirror", action="append", type=Path, default=[],
+                   help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
+    p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
 
     p = sub.add_parser("compare", help="two runs side by side, with deltas and whether each is beyond noise",
                        formatter_class=fmt,
@@ -605,6 +631,12 @@ def cmd_report(args) -> int:
     results = [load_results(p) for p in args.runs]
     if args.json and args.markdown:
         raise UsageError("give --json or --markdown, not both")
+    if args.plot or args.png or args.svg:
+        if args.json or args.markdown or args.evolution:
+            raise UsageError("--plot, --png and --svg go without --json, --markdown and --evolution")
+        from .plots import plot_command
+
+        return plot_command(results, args.plot, args.png, args.svg)
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
         return 0
@@ -635,6 +667,13 @@ def cmd_report(args) -> int:
                           f"versions ({escape('; '.join(diff))}): a difference in their figures may come from these",
                           highlight=False)
     return 0
+
+
+def cmd_cells(args) -> int:
+    from .cells import cells_command
+
+    return cells_command(args.run, args.split, args.json, args.max_chars, args.seed, args.mirror, args.offline,
+                         args.show, args.doc, args.html)
 
 
 def _load_pair(base: Path, new: Path):
@@ -810,7 +849,8 @@ def main(argv: list[str] | None = None) -> int:
     from .progress import console
 
     handlers = {"run": cmd_run, "train": cmd_train, "sample": cmd_sample, "corpus": cmd_corpus,
-                "calibrate": cmd_calibrate, "report": cmd_report, "compare": cmd_compare, "check": cmd_check}
+                "calibrate": cmd_calibrate, "report": cmd_report, "compare": cmd_compare, "check": cmd_check,
+                "cells": cmd_cells}
     try:
         if args.command == "validate":
             from . import validate_cmd

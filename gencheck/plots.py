@@ -1,0 +1,373 @@
+"""`gencheck report RUN... --plot / --png DIR / --svg DIR`: the figures a reader wants after a run.
+
+Three kinds of figure, all read from results.json only (like `report`, no torch: plotting a finished run
+must not wait on a multi-second import nor need the training stack installed):
+
+* bits/char over training characters, one line per run (`train.history` and `train.evolution`);
+* the headline probe's accuracy by distance bucket, one line per row (model, 20-gram, majority), with the
+  95 % interval;
+* for a grid (runs differing in layers, hidden or cell kind): the headline probe's accuracy against width,
+  one line per distance bucket and depth, and test bits/char against parameters, one line per depth (and
+  cell kind when the kinds differ), each the mean over seeds; a grid's runs get no per-run probe figure
+  (a dozen of them would bury the two that compare the shapes).
+
+The figures are first extracted as plain data (`Figure`, `Series`) so tests check the numbers, not
+pixels; two renderers draw them: plotext in the terminal, matplotlib to PNG/SVG (the optional extra
+`gencheck[plots]`).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from .fsutil import UsageError, atomic_write_bytes
+from .results import RunResult
+
+INSTALL_PLOTS = "pip install 'gencheck[plots]'"
+HEADLINE_ROWS = ("model", "20-gram", "majority")
+MARKERS = ("*", "+", "o", "x", "#", "@", "%", "&")  # terminal markers: lines stay apart without colour
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # plotext's colour codes, taken out when stdout is not a terminal
+FILE_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")  # matplotlib's, one per series
+FILE_DASHES = ("-", "--", "-.", ":")
+LEGEND_MARGIN = 14  # the plot's width less the widest legend label plotext still draws (y ticks, frame, marker)
+COLORS = ("blue", "orange", "green", "red", "magenta", "cyan", "gray", "yellow")  # a line and its bars alike
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: points in x order; `lo`/`hi` the interval around each y when there is one."""
+
+    label: str
+    x: list[float]
+    y: list[float]
+    lo: list[float] | None = None
+    hi: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as data. `xticks` names a categorical x axis (distance buckets) by position."""
+
+    name: str  # file stem for --png/--svg
+    title: str
+    xlabel: str
+    ylabel: str
+    series: list[Series]
+    xlog: bool = False
+    xticks: list[str] = field(default_factory=list)
+
+
+def training_chars(train: dict, step: int) -> int:
+    """Characters trained on by `step`: each step reads batch_size × seq_len characters."""
+    return step * int(train.get("batch_size") or 0) * int(train.get("seq_len") or 0)
+
+
+def curve_label(r: RunResult) -> str:
+    """The run's id, and for a warm-started run what came first (characters, corpus): its history counts
+    the warm-start characters too, scored on this corpus's validation split, so its line climbs until the
+    switch and a reader needs to know why."""
+    warm = r.train.get("warm_start") or {}
+    if not warm.get("chars"):
+        return r.run_id
+    return f"{r.run_id} (warm {human(float(warm['chars']))} {warm.get('corpus', '?')})"
+
+
+def training_curve(results: Sequence[RunResult]) -> Figure | None:
+    """Validation bits/char against characters seen, one line per run; the history's steps and the
+    evolution's looks merged (both measure val bits/char; the looks add the early, log-spaced points)."""
+    series = []
+    for r in results:
+        points: dict[int, float] = {}
+        for h in r.train.get("history") or []:
+            if h.get("val_bpc") is not None and training_chars(r.train, h["step"]) > 0:
+                points[training_chars(r.train, h["step"])] = float(h["val_bpc"])
+        for e in r.train.get("evolution") or []:
+            if e.get("val_bpc") is not None and (e.get("chars_seen") or 0) > 0:
+                points.setdefault(int(e["chars_seen"]), float(e["val_bpc"]))
+        if points:
+            xs = sorted(points)
+            series.append(Series(curve_label(r), [float(x) for x in xs], [points[x] for x in xs]))
+    if not series:
+        return None
+    return Figure("bits-per-char", "validation bits/char during training", "training characters",
+                  "val bits/char", series, xlog=True)
+
+
+def headline_by_distance(r: RunResult) -> Figure | None:
+    """The headline probe's accuracy per distance bucket for each row; buckets with too few events are
+    left out of that row's line (their accuracy is null, never 0)."""
+    p = r.probes or {}
+    head = p.get("headline")
+    rows = (p.get("real") or {}).get(head) or {}
+    buckets = list(p.get("buckets") or [])
+    if not buckets:
+        for res in rows.values():
+            buckets = [c["bucket"] for c in res.get("buckets", [])]
+            break
+    series = []
+    for row in (name for name in HEADLINE_ROWS if name in rows):
+        x, y, lo, hi = [], [], [], []
+        for cell in rows[row].get("buckets", []):
+            if cell.get("too_few") or cell.get("accuracy") is None or cell.get("bucket") not in buckets:
+                continue
+            ci = cell.get("ci95") or [cell["accuracy"], cell["accuracy"]]
+            x.append(float(buckets.index(cell["bucket"])))
+            y.append(float(cell["accuracy"]))
+            lo.append(float(ci[0]))
+            hi.append(float(ci[1]))
+        if x:
+            series.append(Series(row, x, y, lo, hi))
+    if not series:
+        return None
+    return Figure(f"{r.run_id}-{head}-by-distance", f"{head} accuracy by distance, {r.run_id}",
+                  "characters from opener to closer", "accuracy", series, xticks=buckets)
+
+
+def _shape(r: RunResult) -> tuple[str, int, int]:
+    return (str(r.model.get("kind")), int(r.model.get("layers") or 0), int(r.model.get("hidden") or 0))
+
+
+def is_grid(results: Sequence[RunResult]) -> bool:
+    """Several runs with more than one model shape (kind, layers, hidden)."""
+    return len({_shape(r) for r in results}) > 1
+
+
+@dataclass(frozen=True)
+class SeedMean:
+    """One shape's value over its seeds: the mean is the point, min and max the bar (with three seeds
+    a 95 % interval would be wider than the spread it describes; the spread is what a reader checks)."""
+
+    mean: float
+    low: float
+    high: float
+
+
+def seed_mean(values: Sequence[float]) -> SeedMean:
+    return SeedMean(sum(values) / len(values), min(values), max(values))
+
+
+def _series(label: str, points: dict[float, list[float]]) -> Series:
+    """A line through each x's seed mean, bars from the seeds' min to max."""
+    xs = sorted(points)
+    means = [seed_mean(points[x]) for x in xs]
+    return Series(label, xs, [m.mean for m in means], [m.low for m in means], [m.high for m in means])
+
+
+def _depth_label(kind: str, layers: int, by_kind: bool) -> str:
+    depth = f"{layers} layer" + ("s" if layers != 1 else "")
+    return f"{kind} {depth}" if by_kind else depth
+
+
+def _headline_cells(r: RunResult) -> dict[str, float]:
+    """The model row's accuracy per bucket on the headline probe, buckets with too few events left out."""
+    p = r.probes or {}
+    model = ((p.get("real") or {}).get(p.get("headline")) or {}).get("model") or {}
+    return {c["bucket"]: float(c["accuracy"]) for c in model.get("buckets", [])
+            if not c.get("too_few") and c.get("accuracy") is not None}
+
+
+def accuracy_by_width(results: Sequence[RunResult]) -> list[Figure]:
+    """The headline probe's accuracy against hidden size, one line per distance bucket, one figure per
+    depth (and cell kind), the mean over seeds (runs of the same shape): the shape of Zoology's
+    recall-against-width plots, where a bucket's line rising with width says how wide a model must be to
+    carry structure that far. A figure per depth: a dozen lines in one terminal plot cannot be read."""
+    by_kind = len({_shape(r)[0] for r in results}) > 1
+    buckets: list[str] = next((list(r.probes["buckets"]) for r in results if (r.probes or {}).get("buckets")), [])
+    order = {b: i for i, b in enumerate(buckets)}
+    panels: dict[tuple[str, int], dict[str, dict[float, list[float]]]] = {}
+    for r in results:
+        kind, layers, hidden = _shape(r)
+        for bucket, acc in _headline_cells(r).items():
+            panels.setdefault((kind, layers), {}).setdefault(bucket, {}).setdefault(float(hidden), []).append(acc)
+    head = next((r.probes.get("headline") for r in results if (r.probes or {}).get("headline")), "headline probe")
+    out = []
+    for kind, layers in sorted(panels):
+        lines = panels[(kind, layers)]
+        depth = _depth_label(kind, layers, by_kind)
+        series = [_series(b, lines[b]) for b in sorted(lines, key=lambda b: (order.get(b, len(order)), b))]
+        out.append(Figure(f"grid-accuracy-by-width-{depth.replace(' ', '-')}",
+                          f"{head} by width, {depth}: seed mean, bars min-max",
+                          "hidden units", "accuracy", series, xlog=True))
+    return out
+
+
+def bpc_by_params(results: Sequence[RunResult]) -> Figure | None:
+    """Test bits/char against parameters, one line per depth (or cell kind and depth), the mean over seeds."""
+    by_kind = len({_shape(r)[0] for r in results}) > 1
+    lines: dict[tuple[str, int], dict[float, list[float]]] = {}
+    for r in results:
+        if r.model.get("params") and r.metrics.get("test_bpc") is not None:
+            kind, layers, _ = _shape(r)
+            lines.setdefault((kind, layers), {}).setdefault(float(r.model["params"]), []).append(
+                float(r.metrics["test_bpc"]))
+    if not lines:
+        return None
+    series = [_series(_depth_label(kind, layers, by_kind), lines[(kind, layers)]) for kind, layers in sorted(lines)]
+    return Figure("grid-test-bpc", "test bits/char by parameters: seed mean, bars min-max", "parameters",
+                  "test bits/char", series, xlog=True)
+
+
+def grid_figures(results: Sequence[RunResult]) -> list[Figure]:
+    """For runs of more than one shape: accuracy against width by bucket, test bits/char against
+    parameters. Depth is a line, not an axis: the grids this project runs have two or three depths."""
+    if not is_grid(results):
+        return []
+    return accuracy_by_width(results) + [f for f in [bpc_by_params(results)] if f]
+
+
+def figures(results: Sequence[RunResult]) -> list[Figure]:
+    """Every figure the runs can fill, in reading order."""
+    out = [f for f in [training_curve(results)] if f]
+    if is_grid(results):
+        return out + grid_figures(results)
+    return out + [f for f in (headline_by_distance(r) for r in results) if f]
+
+
+def human(x: float) -> str:
+    """A tick label a reader takes in at a glance: 64, 37k, 1.2M."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def log_ticks(fig: Figure) -> tuple[list[float], list[str]]:
+    """Ticks for a log x axis: the data's own x values when there are few (a grid's widths), else the
+    powers of ten inside the data's range (plotext would label 63.9, 76.0, ...)."""
+    xs = sorted({x for s in fig.series for x in s.x if x > 0})
+    if not xs:
+        return [], []
+    if len(xs) <= 6:
+        return xs, [human(x) for x in xs]
+    lo, hi = math.floor(math.log10(xs[0])), math.ceil(math.log10(xs[-1]))
+    ticks = [10.0 ** k for k in range(lo, hi + 1) if xs[0] <= 10.0 ** k <= xs[-1]]
+    return ticks, [human(t) for t in ticks]
+
+
+def _offset(i: int, n: int, spread: float = 0.24) -> float:
+    """Where series i of n draws its interval bars around a categorical x (±spread/2)."""
+    return 0.0 if n < 2 else spread * (i / (n - 1) - 0.5)
+
+
+def bar_xs(fig: Figure, i: int) -> list[float]:
+    """Series i's bar positions, set a little apart from the other series' so overlapping intervals stay
+    readable: shifted on a linear axis, scaled on a log one (a shift of 0.1 is nothing beside 64)."""
+    s, off = fig.series[i], _offset(i, len(fig.series))
+    return [x * 2 ** (off * 0.3) for x in s.x] if fig.xlog else [x + off for x in s.x]
+
+
+def fit_label(label: str, room: int) -> str:
+    """A legend label cut in the middle to `room` characters: plotext drops the whole legend, silently,
+    when a label does not fit, and a run id's ends (date, seed, key) are what tell runs apart."""
+    if len(label) <= room:
+        return label
+    head = (room - 1) // 2
+    return label[:head] + "…" + label[len(label) - (room - 1 - head):]
+
+
+def terminal_plot(fig: Figure, width: int = 80, height: int = 20, color: bool = True) -> str:
+    """The figure drawn with plotext, as text; one marker character per series so the lines stay apart
+    in a log file without colour. Intervals are drawn as error bars."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plot_size(width, height)
+    for i, s in enumerate(fig.series):
+        hue = COLORS[i % len(COLORS)]
+        plt.plot(s.x, s.y, label=fit_label(s.label, width - LEGEND_MARGIN), marker=MARKERS[i % len(MARKERS)],
+                 color=hue)
+        if s.lo is not None and s.hi is not None:
+            # plotext's bars are symmetric: centre each on the interval's middle so it spans lo..hi; each
+            # row's bars a little apart so overlapping intervals stay readable
+            plt.error(bar_xs(fig, i), [(lo + hi) / 2 for lo, hi in zip(s.lo, s.hi)],
+                      yerr=[(hi - lo) / 2 for lo, hi in zip(s.lo, s.hi)], color=hue)
+    if fig.xlog:
+        plt.xscale("log")
+        plt.xticks(*log_ticks(fig))
+    if fig.xticks:
+        plt.xticks(list(range(len(fig.xticks))), fig.xticks)
+    plt.title(fig.title)
+    plt.xlabel(fig.xlabel)
+    plt.ylabel(fig.ylabel)
+    text = plt.build()
+    return text if color else ANSI.sub("", text)
+
+
+def _matplotlib():
+    """matplotlib's Figure class, or a usage error naming the install command (it is an optional extra)."""
+    try:
+        from matplotlib.figure import Figure as MplFigure
+    except ImportError:
+        raise UsageError(f"--png and --svg need matplotlib: {INSTALL_PLOTS}") from None
+    return MplFigure
+
+
+def render_file(fig: Figure, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes, drawn with matplotlib's object API (no pyplot: no global state,
+    no GUI backend)."""
+    MplFigure = _matplotlib()
+    mfig = MplFigure(figsize=(8, 4.5), layout="constrained")
+    ax = mfig.add_subplot()
+    for i, s in enumerate(fig.series):
+        # open markers of different shapes, and dashes, so that coinciding lines (a model that always
+        # answers the majority environment) still show both
+        line, = ax.plot(s.x, s.y, marker=FILE_MARKERS[i % len(FILE_MARKERS)], markerfacecolor="none",
+                        markersize=8, linestyle=FILE_DASHES[i % len(FILE_DASHES)], label=s.label)
+        if s.lo is not None and s.hi is not None:
+            ax.errorbar(bar_xs(fig, i), s.y, yerr=[[y - lo for y, lo in zip(s.y, s.lo)], [hi - y for y, hi in zip(s.y, s.hi)]],
+                        fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.7)
+    if fig.xlog:
+        ax.set_xscale("log")
+        ax.set_xticks(*log_ticks(fig))
+        ax.minorticks_off()
+    if fig.xticks:
+        ax.set_xticks(range(len(fig.xticks)), fig.xticks)
+    ax.set_title(fig.title, fontsize=10)
+    ax.set_xlabel(fig.xlabel)
+    ax.set_ylabel(fig.ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    buf = io.BytesIO()
+    mfig.savefig(buf, format=fmt, dpi=120)
+    return buf.getvalue()
+
+
+def write_files(figs: Sequence[Figure], folder: Path, fmt: str) -> list[Path]:
+    """Each figure to `folder/<name>.<fmt>`, atomically; matplotlib is checked before anything is
+    written, so a missing extra leaves no folder and no half set."""
+    _matplotlib()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fig in figs:
+        path = folder / f"{fig.name}.{fmt}"
+        atomic_write_bytes(path, render_file(fig, fmt))
+        paths.append(path)
+    return paths
+
+
+def plot_command(results: Sequence[RunResult], terminal: bool, png: Path | None, svg: Path | None) -> int:
+    """`report --plot/--png/--svg`: draw what the runs hold; say so when they hold nothing to draw."""
+    import sys
+
+    from .progress import log
+
+    figs = figures(results)
+    if not figs:
+        raise UsageError("nothing to plot: these runs have no training history, probes or grid")
+    if png or svg:
+        _matplotlib()
+    if terminal:
+        color = sys.stdout.isatty()
+        for fig in figs:
+            print(terminal_plot(fig, color=color))
+            print()
+    for folder, fmt in ((png, "png"), (svg, "svg")):
+        if folder:
+            for path in write_files(figs, folder, fmt):
+                log(f"wrote {path}")
+    return 0
