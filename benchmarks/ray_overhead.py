@@ -7,8 +7,8 @@ ways, timed end to end as a user runs it (a local Ray started and stopped by the
 Each way runs `rounds` times in fresh folders (benchmarks/grid_jobs.py's runner); the table shows each
 way's best and median wall seconds, the overhead of Ray over `--jobs` (best against best), the peak
 memory of the command's whole process tree (with Ray: its GCS, raylet and workers too) and whether the
-points' test bits/char are the same both ways. On one machine Ray only adds: it is for grids that need
-more than one. Time nothing else while it runs.
+points' test bits/char are the same both ways. On one machine Ray cannot be faster than `--jobs`: it is
+for grids that need more than one; this measures what it costs. Time nothing else while it runs.
 """
 
 from __future__ import annotations

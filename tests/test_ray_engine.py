@@ -120,3 +120,19 @@ def test_a_killed_worker_is_retried_and_the_point_resumes_from_its_checkpoint(tm
     assert "lstm1x16: finished on node" in err and "(resumed from its checkpoint)" in err
     assert json.loads(next((tmp_path / "killed").glob("*/*/results.json")).read_text())["train"]["steps"] == 58
     assert figures(tmp_path / "whole") == figures(tmp_path / "killed")
+
+
+def test_a_point_that_keeps_failing_is_reported_with_its_last_line_after_the_others(tmp_path, local_ray, capfd):
+    assert main([*RAY_GRID, "--out", str(tmp_path)]) == 0
+    (grid,) = tmp_path.iterdir()
+    first, second = sorted(p for p in grid.iterdir() if p.is_dir())
+    for point in (first, second):
+        (point / "results.json").unlink()  # both killed after their last checkpoint
+    (second / "checkpoint.pt").write_bytes(b"not a checkpoint")  # fails on every try
+    assert main([*RAY_GRID, "--engine", "ray", "--out", str(tmp_path)]) == 1
+    err = capfd.readouterr().err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error:") and "lstm1x24" in last and "not a readable gencheck checkpoint" in last
+    assert "after 3 tries" in last and "re-running the same command resumes" in last and "Traceback" not in err
+    assert "lstm1x16: finished on node" in err and "(resumed from its checkpoint)" in err
+    assert (first / "results.json").is_file() and not (second / "results.json").exists()
