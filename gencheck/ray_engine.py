@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -37,7 +38,15 @@ _RESOURCE = re.compile(r"^(cpu|gpu)=(\d+(?:\.\d+)?)$")
 
 
 def import_ray() -> Any:
-    """Ray, or a UsageError naming the install command (checked before anything is built or trained)."""
+    """Ray, or a UsageError naming the install command (checked before anything is built or trained).
+
+    Set before Ray is first imported: its log deduplication (on by default) keys a forwarded line on its words
+    without digits, so `[lstm1x16] started on node …` and `[lstm1x24] started on node …` within seconds of
+    each other would print as one line; and its colour codes only help on a terminal. A user's own
+    RAY_DEDUP_LOGS / RAY_COLOR_PREFIX wins."""
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    if not sys.stderr.isatty():
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     try:
         import ray
     except ImportError:

@@ -136,3 +136,18 @@ def test_a_point_that_keeps_failing_is_reported_with_its_last_line_after_the_oth
     assert "after 3 tries" in last and "re-running the same command resumes" in last and "Traceback" not in err
     assert "lstm1x16: finished on node" in err and "(resumed from its checkpoint)" in err
     assert (first / "results.json").is_file() and not (second / "results.json").exists()
+
+
+def test_ray_is_imported_without_log_deduplication_so_every_points_line_prints():
+    """Ray folds forwarded lines that differ only in words with digits, i.e. the same line of two points
+    (`[lstm1x16] started on node …`, `[lstm1x24] …`): import_ray switches that off before Ray is imported."""
+    import os
+    import subprocess
+
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'gencheck[ray]'")
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_DEDUP_LOGS", "RAY_COLOR_PREFIX")}
+    code = ("from gencheck.ray_engine import import_ray; import_ray(); import os; "
+            "from ray._private import ray_constants as c; print(c.RAY_DEDUP_LOGS, os.environ['RAY_COLOR_PREFIX'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "0"]  # stderr is a pipe here: no colour codes either
