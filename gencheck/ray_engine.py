@@ -142,8 +142,9 @@ def last_line(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class RayEngine:
-    """A grid.Engine that runs every point as a Ray task on the cluster at `address` (None: a local Ray,
-    started here on the usable cores and stopped at the end; one already initialised is used as it is)."""
+    """A grid.Engine that runs every point as a Ray task on the cluster at `address` (None: $RAY_ADDRESS's,
+    else a local Ray started here on the usable cores and stopped at the end; one already initialised in
+    this process is used as it is)."""
 
     address: str | None = None
     resources: PointResources = PointResources()
@@ -167,11 +168,12 @@ class RayEngine:
 
         if ray.is_initialized():
             return False
-        local = {"num_cpus": usable_cores(), "include_dashboard": False} if self.address is None else {}
+        address = self.address or os.environ.get("RAY_ADDRESS")  # Ray's own way to name a cluster, honoured
+        local = {"num_cpus": usable_cores(), "include_dashboard": False} if not address else {}
         try:
-            ray.init(address=self.address, logging_level=logging.WARNING, log_to_driver=True, **local)
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=True, **local)
         except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = f"--address {self.address}" if self.address else "a local Ray"
+            where = f"Ray at {address}" if address else "a local Ray"
             raise GencheckError(f"{where}: Ray did not start or connect: {str(exc).strip().splitlines()[-1]}") from None
         return True
 
