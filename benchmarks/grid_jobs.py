@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,30 +26,68 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gencheck.progress import print_rows  # noqa: E402
 
 
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of a process and all its descendants, in MB (Linux /proc; 0 elsewhere): a grid's
+    workers, and with --engine ray the Ray processes the command started."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid = int(stat.parent.name)
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            rss[pid] = int((stat.parent / "statm").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total * os.sysconf("SC_PAGE_SIZE") / 1e6 if hasattr(os, "sysconf") else 0.0
+
+
 def run_grid(corpus: str, grid: str, budget: str, jobs: int, profile: str, out: Path, extra: list[str]) -> dict:
+    """One timed `gencheck run --grid` from an empty folder, and the peak memory of its process tree."""
     cmd = [sys.executable, "-m", "gencheck.cli", "run", "--corpus", corpus, "--profile", profile, "--grid", grid,
            "--budget", budget, "--no-evolution", "--jobs", str(jobs), "--out", str(out), "--json", *extra]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = [0.0]
+
+    def watch() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            time.sleep(0.25)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    stdout, stderr = proc.communicate()
     wall = time.perf_counter() - t0
-    if done.returncode != 0:
-        raise SystemExit(f"grid with --jobs {jobs} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    rows = json.loads(done.stdout)
-    return {"jobs": jobs, "wall_s": round(wall, 1), "points": len(rows),
+    watcher.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"grid with --jobs {jobs} {' '.join(extra)} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    rows = json.loads(stdout)
+    return {"jobs": jobs, "wall_s": round(wall, 1), "points": len(rows), "peak_mb": round(peak[0]),
             "train_s": round(sum(r["stages"].get("train", 0.0) for r in rows), 1),
             "test_bpc": [r["metrics"]["test_bpc"] for r in rows]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", default="latex")
-    ap.add_argument("--grid", default="hidden=64,128")
-    ap.add_argument("--budget", default="4M")
-    ap.add_argument("--profile", default="cpu")
+def grid_parser(doc: str, corpus: str, grid: str, budget: str, profile: str) -> argparse.ArgumentParser:
+    """The flags every grid benchmark takes (the grid, --jobs, --json, more `run` flags), with its defaults."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", default=corpus)
+    ap.add_argument("--grid", default=grid)
+    ap.add_argument("--budget", default=budget)
+    ap.add_argument("--profile", default=profile)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--json", help="also write the rows here")
     ap.add_argument("extra", nargs="*", help="more `gencheck run` flags, after --")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = grid_parser(__doc__, "latex", "hidden=64,128", "4M", "cpu").parse_args(argv)
     subprocess.run([sys.executable, "-m", "gencheck.cli", "corpus", "build", args.corpus], check=True,
                    capture_output=True)
     rows = []

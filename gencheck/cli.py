@@ -124,6 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="with --grid: run N points at once, each in a process of its own: one per GPU on a machine "
                         "with several, or on the CPU with the cores shared out (default 1: one after another)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="with --grid: where points run: here (local, the default; see --jobs) or as Ray tasks on a "
+                        "cluster (ray; needs pip install 'gencheck[ray]', and an OUT every node sees)")
+    p.add_argument("--address", metavar="auto|HOST:PORT",
+                   help="with --engine ray: the Ray cluster to join (default: a local Ray on this machine's cores)")
+    p.add_argument("--resources-per-point", dest="resources_per_point", metavar="SPEC",
+                   help="with --engine ray: what each point reserves, e.g. \"gpu=1\" or \"cpu=2\" (default cpu=1; "
+                        "the CPUs are the point's torch threads)")
     p.add_argument("--seeds", type=int, default=1, metavar="K",
                    help="with --grid: train every point with K seeds (seed, seed+1, …); the scorecard shows "
                         "mean ± spread")
@@ -383,8 +391,9 @@ def cmd_run(args) -> int:
         check_minutes(args.minutes)
     if args.grid:
         return _run_grid(args, device)
-    if args.budget or args.minutes is not None or args.seeds != 1 or args.jobs != 1:
-        raise UsageError("--budget, --minutes, --seeds and --jobs go with --grid (for one run, use --steps and --seed)")
+    if args.budget or args.minutes is not None or args.seeds != 1 or args.jobs != 1 or args.engine != "local":
+        raise UsageError("--budget, --minutes, --seeds, --jobs and --engine go with --grid "
+                         "(for one run, use --steps and --seed)")
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
     name, profile = _profile(args, device, args.resume / "checkpoint.pt" if args.resume else None)
@@ -407,6 +416,7 @@ def _run_grid(args, device) -> int:
 
     if args.resume:
         raise UsageError("--grid resumes by itself: run the same command again")
+    engine = _grid_engine(args, device)  # before anything is built or trained: Ray missing is one line
     if args.budget and args.minutes is not None:
         raise UsageError("give --budget or --minutes, not both")
     kinds = (args.kind or "").split(",") if args.kind and "," in args.kind else None
@@ -420,10 +430,28 @@ def _run_grid(args, device) -> int:
         combos = [{"kind": k, **c} for k in kinds for c in combos]
     combos = with_seeds(combos, args.seeds, base.train.seed)
     budget = parse_budget(args.budget) if args.budget else None
-    results = [r for c in _corpus_names(args.corpus) for r in _grid_one(args, device, name, base, combos, budget, c)]
+    results = [r for c in _corpus_names(args.corpus) for r in _grid_one(args, device, name, base, combos, budget, c, engine)]
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     return 0
+
+
+def _grid_engine(args, device):
+    """`--engine ray` as a grid engine (None: the local one, with --jobs); its flags checked here."""
+    if args.engine != "ray":
+        if args.address or args.resources_per_point:
+            raise UsageError("--address and --resources-per-point go with --engine ray")
+        return None
+    from .ray_engine import RayEngine, import_ray, parse_resources
+
+    if args.jobs != 1:
+        raise UsageError("--jobs is for the local engine: with --engine ray, Ray runs as many points at once "
+                         "as the cluster has room for (see --resources-per-point)")
+    resources = parse_resources(args.resources_per_point)
+    if device.type == "cuda" and not resources.gpus:
+        raise UsageError("--engine ray on CUDA: give --resources-per-point gpu=1 so that Ray gives each point a GPU")
+    import_ray()
+    return RayEngine(args.address, resources)
 
 
 def _corpus_names(text: str) -> list[str]:
@@ -431,7 +459,7 @@ def _corpus_names(text: str) -> list[str]:
     return [text] if "," not in text or Path(text).exists() else [c for c in text.split(",") if c]
 
 
-def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> list:
+def _grid_one(args, device, name, base, combos, budget, corpus_name: str, engine=None) -> list:
     """One corpus's grid: time the points if --minutes, run or load each point, print the grid scorecard."""
     from rich.console import Console
 
@@ -454,7 +482,7 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> lis
         vocab = Vocab.from_texts(corpus.texts("train"), base.train.vocab_min_count)
         timed = points(base, combos, None, corpus.content_hash, not args.no_probes)
         threads_before = torch.get_num_threads()
-        torch.set_num_threads(slots[0].threads or threads_before)
+        torch.set_num_threads((engine.resources.slot if engine else slots[0]).threads or threads_before)
         try:
             budget = minutes_budget(args.minutes, timed, corpus.content_hash, device_label(device), args.out,
                                     lambda pt: step_rate(pt.profile, vocab.size, device), log)
@@ -467,7 +495,7 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str) -> lis
                                evolution=not args.no_evolution, warm=warm)
     results = run_grid(pts, folder, lambda pt, run_dir, resume: run(
         corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes,
-        evolution=not args.no_evolution, warm=warm), log, slots=slots, worker=worker)
+        evolution=not args.no_evolution, warm=warm), log, slots=slots, worker=worker, engine=engine)
     Console(stderr=args.json).print(GridView(results))
     Console(stderr=args.json).print(f"grid: {escape(str(folder))} (re-run the same command to finish or extend it)",
                                     highlight=False)

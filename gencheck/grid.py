@@ -31,7 +31,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from rich.markup import escape
 
@@ -156,22 +156,42 @@ def job_slots(jobs: int, device: str, cuda_devices: int, cores: int) -> list[Slo
 Worker = Callable[[GridPoint, Path, bool, Slot], Path]
 
 
+#: One point still to run: its index in the grid, the point, its folder, and whether it resumes a checkpoint.
+Todo = tuple[int, GridPoint, Path, bool]
+#: `engine(todo, total, worker, log) -> {index: result}`: runs the points elsewhere (gencheck.ray_engine),
+#: each with `worker`; it raises a GencheckError naming the points that failed, after the others finished.
+Engine = Callable[[list[Todo], int, Worker, Callable[[str], None]], dict[int, RunResult]]
+
+
+def point_state(run_dir: Path) -> Literal["finished", "resume", "new"]:
+    """Whether a point's folder holds a finished run (skip it), a killed one (resume its checkpoint) or none
+    yet. One answer for every engine, asked again by a retried Ray task: a try that died after a checkpoint
+    leaves its successor a run to resume, and one that died before its first leaves nothing to keep."""
+    if (run_dir / "results.json").is_file():
+        return "finished"
+    return "resume" if (run_dir / "checkpoint.pt").is_file() else "new"
+
+
 def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint, Path, bool], RunResult],
              log: Callable[[str], None], slots: list[Slot] | None = None,
-             worker: Worker | None = None) -> list[RunResult]:
-    """Run every point not finished yet (`run_point(point, run_dir, resume)` here, or with several `slots`
-    `worker` in a process per slot); finished ones are loaded. Results come back in the points' order."""
+             worker: Worker | None = None, engine: Engine | None = None) -> list[RunResult]:
+    """Run every point not finished yet (`run_point(point, run_dir, resume)` here, with several `slots`
+    `worker` in a process per slot, or with an `engine` `worker` wherever it puts them); finished ones are
+    loaded. Results come back in the points' order."""
     results: dict[int, RunResult] = {}
-    todo: list[tuple[int, GridPoint, Path, bool]] = []
+    todo: list[Todo] = []
     for i, pt in enumerate(pts):
         run_dir = folder / f"{pt.label}-{pt.key}"
-        done = run_dir / "results.json"
-        if done.is_file():
+        state = point_state(run_dir)
+        if state == "finished":
+            done = run_dir / "results.json"
             log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: finished before, {escape(str(done))}")
             results[i] = RunResult.load(done)
         else:
-            todo.append((i, pt, run_dir, (run_dir / "checkpoint.pt").is_file()))  # none: killed before its first
-    if slots and len(slots) > 1 and worker is not None and len(todo) > 1:      # checkpoint, so start anew
+            todo.append((i, pt, run_dir, state == "resume"))
+    if engine is not None and worker is not None and todo:
+        results.update(engine(todo, len(pts), worker, log))
+    elif slots and len(slots) > 1 and worker is not None and len(todo) > 1:
         results.update(_run_parallel(todo, len(pts), slots, worker, log))
     else:
         for i, pt, run_dir, resume in todo:
@@ -183,7 +203,7 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
     return [results[i] for i in range(len(pts))]
 
 
-def _run_parallel(todo: list[tuple[int, GridPoint, Path, bool]], total: int, slots: list[Slot], worker: Worker,
+def _run_parallel(todo: list[Todo], total: int, slots: list[Slot], worker: Worker,
                   log: Callable[[str], None]) -> dict[int, RunResult]:
     """Each slot has one worker process (spawned: a forked CUDA or torch thread pool is not safe), fed the
     next point as soon as its last one finishes. A point that fails stops the grid with its error, after the

@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from gencheck.train import bf16_problem
@@ -78,3 +79,18 @@ def test_grid_jobs_times_the_same_grid_both_ways(tmp_path):
     rows = json.loads(out.read_text())
     assert [(r["jobs"], r["points"]) for r in rows] == [(1, 2), (2, 2)]
     assert rows[0]["test_bpc"] == rows[1]["test_bpc"] and all(r["wall_s"] > 0 for r in rows)
+
+
+@pytest.mark.slow  # about 40 s on 2 shared cores: a local Ray started twice, and the grid four times
+def test_ray_overhead_times_the_same_grid_with_jobs_and_on_ray(tmp_path):
+    from gencheck.train import usable_cores
+
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'gencheck[ray]'")
+    if usable_cores() < 2:
+        pytest.skip("--jobs 2 needs two usable cores")
+    out = tmp_path / "ro.json"
+    assert load("ray_overhead").main(["--rounds", "1", "--json", str(out), "--", "--no-probes", "--samples", "2",
+                                      "--max-chars", "60", "--device", "cpu"]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["way"] for r in rows] == ["--jobs 2", "--engine ray"]
+    assert rows[0]["test_bpc"] == rows[1]["test_bpc"] and all(r["best_s"] > 0 and r["peak_mb"] > 0 for r in rows)
