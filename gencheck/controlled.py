@@ -76,6 +76,7 @@ MAX_PAD = 16  # failing that, at most this many spaces pad a filler cut back to 
 
 _C_CLOSER = {"(": ")", "[": "]", "{": "}"}
 _MD_KINDS = ("```", "~~~")
+MARKDOWN_FENCES = _MD_KINDS  # the two code fence kinds of Markdown's grammar (a drill uses both)
 _LATEX_NAME = re.compile(r"[A-Za-z0-9@*:._-]+")
 _C_BAD = re.compile(r"[()\[\]{}\"'\\]|/\*|\*/|//|^[ \t]*#")
 _C_BLOCK = re.compile(r"/\*.*?(?:\*/|\Z)", re.S)

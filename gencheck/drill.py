@@ -189,10 +189,12 @@ def documents(fmt: str, params: DrillParams, split: Split, openers: tuple[str, .
 def generate(fmt: str, params: DrillParams, base: dict[str, list[str]],
              tick: Callable[[int], None] = lambda n: None) -> dict[str, list[tuple[str, str]]]:
     """(path, text) of every drill document by split, from the base corpus's texts by split. Openers are the
-    base train split's K most common (`controlled.common_openers`)."""
+    base train split's K most common (`controlled.common_openers`); for Markdown both fence kinds."""
     if fmt not in EXTENSION:
         raise GencheckError(f"no drill for format {fmt!r} (one of {', '.join(EXTENSION)})")
-    openers = ct.common_openers(fmt, base["train"], params.k or None)
+    # Markdown has two fence kinds by its own grammar; a corpus may use only one of them (Node's docs use ```),
+    # and the drill is about the grammar's choice, so it takes both.
+    openers = ct.MARKDOWN_FENCES if fmt == "markdown" else ct.common_openers(fmt, base["train"], params.k or None)
     if fmt == "latex" and len(openers) < min(params.depth, ct.DEFAULT_K["latex"]):
         raise GencheckError(f"a depth-{params.depth} LaTeX drill needs {params.depth} environment names; the base "
                             f"train split has {len(openers)}")

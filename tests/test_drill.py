@@ -116,8 +116,18 @@ def test_generate_is_a_pure_function_of_its_inputs(fixture_corpus):
     assert generate("latex", p, base) == generate("latex", p, base)
 
 
+def test_a_markdown_drill_uses_both_fence_kinds_even_where_the_base_uses_one(fixture_corpus):
+    """Markdown's grammar has ``` and ~~~; a base corpus with only ``` (Node's docs) still gives a drill with a
+    choice, both kinds about equally often and every fence closed by its own kind."""
+    prose = " ".join(t for t in fixture_corpus.texts("train"))
+    base = {k: [f"# Notes\n\n{prose}\n\n```\ncode here\n```\n"] * 4 for k in ("train", "val", "test")}
+    out = generate("markdown", DrillParams(**{**SMALL, "train_chars": 20_000}), base)
+    fences = Counter(run for _, text in out["train"] for _, _, _, run in probes.markdown_fences(text)[0])
+    assert set(fences) == {"```", "~~~"} and min(fences.values()) > 0.35 * sum(fences.values()), fences
+
+
 def test_every_shipped_drill_loads():
-    for name in ("latex-drill", "latex-drill-nested", "latex-drill-real", "c-drill"):
+    for name in ("latex-drill", "latex-drill-nested", "latex-drill-real", "c-drill", "markdown-drill"):
         spec = resolve_spec(name)
         assert spec.drill is not None and spec.sources[0].kind == "drill"
 
