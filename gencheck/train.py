@@ -24,7 +24,7 @@ from rich.markup import escape
 from .config import FP32_SHAPES, PROFILES, Profile, SampleConfig, TrainConfig, with_overrides
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, UsageError, atomic_write
-from .model import CharRNN, ModelConfig, detach, param_count, state_from_list, state_to_list
+from .models import CharModel, ModelConfig, build_model, param_count
 from .evolution import evolution_steps
 from .progress import log, progress
 
@@ -89,7 +89,7 @@ def cpu_has_native_bf16() -> bool:
     return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
 
 
-def _bf16_runs(device: torch.device, model: CharRNN) -> str | None:
+def _bf16_runs(device: torch.device, model: CharModel) -> str | None:
     """Run one tiny forward+backward under bf16 autocast; None if it works, else the error's first line."""
     try:
         x = torch.zeros(2, 3, dtype=torch.long, device=device)
@@ -106,7 +106,7 @@ def _bf16_runs(device: torch.device, model: CharRNN) -> str | None:
 def bf16_problem(device: torch.device, kind: str = "lstm") -> str | None:
     """Why bf16 autocast cannot train a `kind` RNN here (None: it can). A CPU without bf16 kernels, such as
     an AVX2-only one, fails inside oneDNN ("could not create a primitive descriptor")."""
-    return _bf16_runs(device, CharRNN(ModelConfig(4, kind, 1, 8, 4)).to(device))
+    return _bf16_runs(device, build_model(ModelConfig(4, kind, 1, 8, 4)).to(device))
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class PrecisionChoice:
         return torch.bfloat16 if self.precision == "bf16" else None
 
 
-def choose_precision(requested: str, device: torch.device, model: CharRNN) -> PrecisionChoice:
+def choose_precision(requested: str, device: torch.device, model: CharModel) -> PrecisionChoice:
     """auto: bf16 on CUDA when this torch/cuDNN runs the RNN in it (else fp32 with TF32 matmuls), bf16 on a
     CPU with native bf16 where the kernels run (measured on the `cpu` profile: same bits/char at equal
     characters, 1.4× the speed; docs/measurements.md), fp32 elsewhere. An explicit bf16 that cannot run is
@@ -146,7 +146,7 @@ def choose_precision(requested: str, device: torch.device, model: CharRNN) -> Pr
     return PrecisionChoice("fp32", f"bf16 does not run this {model.cfg.kind.upper()} here", failed)
 
 
-def resolve_precision(requested: str, device: torch.device, model: CharRNN) -> tuple[str, torch.dtype | None]:
+def resolve_precision(requested: str, device: torch.device, model: CharModel) -> tuple[str, torch.dtype | None]:
     """The precision training runs in, and the autocast dtype for it (None: plain fp32), saying once what
     a person should know (an emulated bf16, a fallback to fp32)."""
     choice = choose_precision(requested, device, model)
@@ -169,7 +169,7 @@ def settle_shape(name: str, profile: Profile, device: torch.device, typed: set[s
     alt = {k: v for k, v in FP32_SHAPES.get(name, {}).items() if k not in typed}
     if not alt:
         return profile
-    probe = CharRNN(ModelConfig(4, profile.kind, 1, 8, 4)).to(device)
+    probe = build_model(ModelConfig(4, profile.kind, 1, 8, 4)).to(device)
     choice = choose_precision(profile.train.precision, device, probe)
     if choice.precision == "fp32":
         profile = replace(profile, **alt)
@@ -296,8 +296,8 @@ class Checkpoint:
         except (KeyError, TypeError) as exc:
             raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {exc})") from None
 
-    def build_model(self, device: torch.device) -> CharRNN:
-        model = CharRNN(self.model_config)
+    def build_model(self, device: torch.device) -> CharModel:
+        model = build_model(self.model_config)
         try:
             model.load_state_dict(self.model_state)
         except RuntimeError as exc:
@@ -408,7 +408,7 @@ def check_resumable(ck: Checkpoint, path: Path, profile: Profile, sample: Sample
 # --- evaluation --------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def bits_per_char(model: CharRNN, texts: list[str], vocab: Vocab, device: torch.device,
+def bits_per_char(model: CharModel, texts: list[str], vocab: Vocab, device: torch.device,
                   batch_size: int = 32, seq_len: int = 256, max_chars: int | None = None) -> float:
     """Mean bits per character over the documents, state carried along each of `batch_size` streams."""
     if not texts:
@@ -438,14 +438,14 @@ def bits_per_char(model: CharRNN, texts: list[str], vocab: Vocab, device: torch.
 SYNC_EVERY = 25
 
 
-def make_optimizer(model: CharRNN, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(model: CharModel, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     """AdamW; the fused CUDA kernel on CUDA (one launch for all parameters). The CPU keeps the default
     implementation, so CPU runs stay bit-identical to earlier ones."""
     fused = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
 
 
-def train_step(model: CharRNN, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, state,
+def train_step(model: CharModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, state,
                amp: torch.dtype | None, grad_clip: float):
     """One step of truncated BPTT: forward (autocast when `amp`), cross-entropy, backward, clipping, AdamW,
     and the state cut from the graph. Returns (the loss as a 0-d tensor, never synced here; the state).
@@ -457,7 +457,7 @@ def train_step(model: CharRNN, opt: torch.optim.Optimizer, x: torch.Tensor, y: t
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     opt.step()
-    return loss.detach(), detach(state)
+    return loss.detach(), model.detach_state(state)
 
 
 def step_rate(profile: Profile, vocab_size: int, device: torch.device, seconds: float = 3.0) -> float:
@@ -465,7 +465,7 @@ def step_rate(profile: Profile, vocab_size: int, device: torch.device, seconds: 
     steps, then steps until `seconds` have passed (at least three). How `--minutes` becomes characters."""
     cfg = profile.train
     torch.manual_seed(cfg.seed)
-    model = CharRNN(ModelConfig(vocab_size, profile.kind, profile.layers, profile.hidden, profile.embed,
+    model = build_model(ModelConfig(vocab_size, profile.kind, profile.layers, profile.hidden, profile.embed,
                                 profile.dropout)).to(device)
     _, amp = resolve_precision(cfg.precision, device, model)
     opt = make_optimizer(model, cfg, device)
@@ -577,7 +577,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
                                  cfg.vocab_min_count)
         mcfg = ModelConfig(vocab.size, profile.kind, profile.layers, profile.hidden, profile.embed, profile.dropout)
         ck = None
-    model = CharRNN(mcfg).to(device) if ck is None else ck.build_model(device)
+    model = build_model(mcfg).to(device) if ck is None else ck.build_model(device)
     opt = make_optimizer(model, cfg, device)
     precision, amp = resolve_precision(cfg.precision if ck is None else ck.train_config.precision, device, model)
     cfg = replace(cfg, precision=precision)  # the checkpoint records what ran, never "auto"
@@ -591,7 +591,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         opt.load_state_dict(ck.optim_state)
         set_rng_state(ck.rng, device)
         step, epoch, chunk, history, evolution = ck.step, ck.epoch, ck.chunk, list(ck.history), list(ck.evolution)
-        state = state_from_list(ck.hidden, mcfg.kind, device)
+        state = model.state_from_list(ck.hidden, device)
         log(f"resuming {escape(str(ckpt_path))} at step {step} (epoch {epoch}, chunk {chunk})")
         if step >= cfg.steps:
             log(f"{escape(str(ckpt_path))} has trained its {cfg.steps} steps already: nothing more to train")
@@ -609,7 +609,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
 
     def save() -> None:
         Checkpoint(mcfg, cfg, vocab, corpus.spec.name, corpus.content_hash, step, epoch, chunk,
-                   model.state_dict(), opt.state_dict(), rng_state(device), state_to_list(state),
+                   model.state_dict(), opt.state_dict(), rng_state(device), model.state_to_list(state),
                    history, name, sample, elapsed() if prior_seconds is not None else None,
                    evolution, note, warm_info).save(ckpt_path)
 

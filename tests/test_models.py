@@ -1,0 +1,101 @@
+"""Model families behind one interface (gencheck/models): registry, state (de)serialisation, describe(),
+old checkpoints, and each family's chunked-equals-full contract. CPU, seeded, seconds."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+
+import pytest
+import torch
+from torch import nn
+
+from gencheck.fsutil import UsageError
+from gencheck.model import CharRNN, state_from_list, state_to_list
+from gencheck.models import ModelConfig, build_model, kinds
+from gencheck.train import Checkpoint, train
+
+CPU = torch.device("cpu")
+RNNS = ["lstm", "gru", "rnn"]
+
+
+def tiny(kind: str, **kw) -> ModelConfig:
+    return ModelConfig(20, kind, **{"layers": 2, "hidden": 16, "embed": 8, **kw})
+
+
+@pytest.mark.parametrize("kind", RNNS)
+def test_the_registry_builds_the_rnns_as_before(kind):
+    """Same modules in the same order: the same initial weights and outputs as the textbook model."""
+    torch.manual_seed(0)
+    model = build_model(tiny(kind))
+    torch.manual_seed(0)
+    ref = nn.ModuleDict({"embed": nn.Embedding(20, 8),
+                         "rnn": {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind](8, 16, 2, batch_first=True),
+                         "head": nn.Linear(16, 20)})
+    assert isinstance(model, CharRNN)
+    sd = model.state_dict()
+    assert list(sd) == [k for k in ref.state_dict()] and all(torch.equal(sd[k], v) for k, v in ref.state_dict().items())
+    x = torch.randint(0, 20, (2, 9))
+    out, _ = ref["rnn"](ref["embed"](x))
+    assert torch.equal(model(x)[0], ref["head"](out))
+
+
+def test_an_unknown_kind_is_a_usage_error_naming_the_known_ones():
+    with pytest.raises(UsageError, match="unknown model kind 'gpt5'; known: lstm, gru, rnn"):
+        build_model(tiny("gpt5"))
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_state_survives_the_checkpoint_round_trip(kind):
+    torch.manual_seed(1)
+    model = build_model(tiny(kind)).eval()
+    x = torch.randint(0, 20, (3, 11))
+    _, state = model(x)
+    saved = model.state_to_list(state)
+    assert all(t.device == CPU and not t.requires_grad for t in saved)
+    restored = model.state_from_list(saved, CPU)
+    nxt = torch.randint(0, 20, (3, 5))
+    assert torch.equal(model(nxt, state)[0], model(nxt, restored)[0])
+    # the old module-level helpers give the same
+    assert all(torch.equal(a, b) for a, b in zip(state_to_list(state), saved))
+    assert torch.equal(model(nxt, state_from_list(saved, kind, CPU))[0], model(nxt, state)[0])
+    assert model.state_from_list([], CPU) is None
+
+
+def test_describe_counts_weights_not_the_embedding():
+    model = build_model(ModelConfig(20, "lstm", layers=1, hidden=16, embed=8))
+    d = model.describe()
+    lstm = 4 * 16 * (8 + 16) + 2 * 4 * 16
+    head = 16 * 20 + 20
+    assert d.params == 20 * 8 + lstm + head
+    assert d.flops_per_char == 2 * (lstm + head) and d.context_limit is None
+
+
+def test_a_checkpoint_written_before_the_model_families_still_loads_and_resumes(fixture_corpus, tiny_profile,
+                                                                               tmp_path):
+    """A payload as `Checkpoint.save` wrote it before issue 23: `model_config` without the fields added since."""
+    p = replace(tiny_profile, train=replace(tiny_profile.train, steps=4))
+    train(fixture_corpus, p, tmp_path, CPU)
+    path = tmp_path / "checkpoint.pt"
+    old = torch.load(path, weights_only=True)
+    before = {"vocab_size", "kind", "layers", "hidden", "embed", "dropout"}
+    old["model_config"] = {k: v for k, v in old["model_config"].items() if k in before}
+    assert set(old["model_config"]) == before and len(old["hidden"]) == 2  # an LSTM's (h, c)
+    torch.save(old, path)
+    ck = Checkpoint.load(path)
+    assert asdict(ck.model_config) == {**old["model_config"], "context": 256, "heads": 4}
+    assert isinstance(ck.build_model(CPU), CharRNN)
+    r = train(fixture_corpus, replace(p, train=replace(p.train, steps=8)), tmp_path, CPU, resume=True)
+    assert r.steps == 8
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_chunks_with_carried_state_equal_one_pass(kind):
+    torch.manual_seed(0)
+    model = build_model(tiny(kind)).eval()
+    x = torch.randint(0, 20, (3, 50))
+    full, _ = model(x)
+    state, parts = None, []
+    for a in range(0, 50, 7):
+        out, state = model(x[:, a : a + 7], state)
+        parts.append(out)
+    assert torch.allclose(full, torch.cat(parts, dim=1), atol=1e-5)
