@@ -318,9 +318,15 @@ def set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def model_config(profile: Profile, vocab_size: int) -> ModelConfig:
+    """The model a profile trains over a vocabulary of `vocab_size` characters."""
+    return ModelConfig(vocab_size, profile.kind, profile.layers, profile.hidden, profile.embed, profile.dropout,
+                       profile.context, profile.heads)
+
+
 # --- resume ------------------------------------------------------------------------------------------
 
-MODEL_FIELDS = ("kind", "layers", "hidden", "embed", "dropout")
+MODEL_FIELDS = ("kind", "layers", "hidden", "embed", "dropout", "context", "heads")
 _FLAGS = {"kind": "--model", "num_samples": "--samples", "warm_chars": "--warm-start characters"}
 
 
@@ -388,7 +394,8 @@ def resume_profile(ck: Checkpoint, path: Path, given: dict[str, Any]) -> Profile
     sample = ck.sample_config or replace(with_overrides(preset, **given).sample, seed=ck.train_config.seed)
     m = ck.model_config
     return Profile(label, preset.description, m.kind, m.layers, m.hidden, m.embed, m.dropout,
-                   train=replace(ck.train_config, steps=budget), sample=sample, note=ck.profile_note)
+                   train=replace(ck.train_config, steps=budget), sample=sample, note=ck.profile_note,
+                   context=m.context, heads=m.heads)
 
 
 def check_resumable(ck: Checkpoint, path: Path, profile: Profile, sample: SampleConfig | None) -> None:
@@ -465,8 +472,7 @@ def step_rate(profile: Profile, vocab_size: int, device: torch.device, seconds: 
     steps, then steps until `seconds` have passed (at least three). How `--minutes` becomes characters."""
     cfg = profile.train
     torch.manual_seed(cfg.seed)
-    model = build_model(ModelConfig(vocab_size, profile.kind, profile.layers, profile.hidden, profile.embed,
-                                profile.dropout)).to(device)
+    model = build_model(model_config(profile, vocab_size)).to(device)
     _, amp = resolve_precision(cfg.precision, device, model)
     opt = make_optimizer(model, cfg, device)
     x = torch.randint(0, vocab_size, (cfg.batch_size, cfg.seq_len), device=device)
@@ -575,7 +581,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         n_warm = check_warm(cfg, warm, None, ckpt_path)
         vocab = Vocab.from_texts(corpus.texts("train") + (warm.texts("train") if n_warm else []),
                                  cfg.vocab_min_count)
-        mcfg = ModelConfig(vocab.size, profile.kind, profile.layers, profile.hidden, profile.embed, profile.dropout)
+        mcfg = model_config(profile, vocab.size)
         ck = None
     model = build_model(mcfg).to(device) if ck is None else ck.build_model(device)
     opt = make_optimizer(model, cfg, device)

@@ -29,7 +29,9 @@ def test_training_learns_and_checkpoint_round_trips(fixture_corpus, tiny_profile
     assert bpc == pytest.approx(r.val_bpc, rel=1e-5)
 
 
-def test_resume_after_interruption_equals_straight_run(fixture_corpus, tiny_profile, tmp_path):
+@pytest.mark.parametrize("kind", ["lstm", "mingru"])
+def test_resume_after_interruption_equals_straight_run(fixture_corpus, tiny_profile, tmp_path, kind):
+    tiny_profile = replace(tiny_profile, kind=kind)
     straight = tmp_path / "straight"
     train(fixture_corpus, tiny_profile, straight, CPU)  # 12 steps, checkpoints every 4
     half = replace(tiny_profile, train=replace(tiny_profile.train, steps=8))

@@ -5,7 +5,8 @@ Importing a family module registers its kinds; the order here is the order `--he
 
 from __future__ import annotations
 
-from . import rnn  # noqa: F401  (registers lstm, gru, rnn)
+from . import rnn  # noqa: F401  (importing a family registers its kinds, in this order)
+from . import mingru  # noqa: F401
 from .base import FAMILIES, CharModel, ModelConfig, ModelDescription, State, detach, family, param_count
 
 __all__ = ["CharModel", "ModelConfig", "ModelDescription", "State", "build_model", "detach", "family", "kinds",
