@@ -128,3 +128,51 @@ def test_mingru_scan_is_stable_over_a_long_chunk():
     assert torch.isfinite(logits).all() and all(torch.isfinite(s).all() and (s > 0).all() for s in state)
     logits.sum().backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def transformer(**kw) -> torch.nn.Module:
+    torch.manual_seed(4)
+    return build_model(tiny("transformer", **{"context": 9, "heads": 2, **kw})).eval()
+
+
+def test_transformer_one_character_at_a_time_equals_a_full_forward():
+    """Sampling's path (one character per call, keys and values carried) gives the full pass's logits."""
+    model = transformer(layers=3)
+    x = torch.randint(0, 20, (2, 40))
+    full, _ = model(x)
+    state, steps = None, []
+    for t in range(40):
+        out, state = model(x[:, t : t + 1], state)
+        steps.append(out)
+    assert torch.allclose(full, torch.cat(steps, dim=1), atol=1e-5)
+    assert all(s.shape[2] == 8 for s in state)  # W − 1 positions kept, not the whole stream
+
+
+def test_transformer_sees_exactly_its_window():
+    """A character beyond layers × (W − 1) cannot change a prediction; one just inside can."""
+    model = transformer(layers=2)
+    limit = model.describe().context_limit
+    assert limit == 2 * 8 + 1
+    x = torch.randint(0, 19, (1, 30))
+    for far, changes in ((30 - limit - 1, False), (30 - limit, True)):
+        y = x.clone()
+        y[0, far] += 1
+        assert (not torch.allclose(model(x)[0][0, -1], model(y)[0][0, -1])) == changes, far
+
+
+def test_transformer_positions_do_not_grow_with_the_stream():
+    """Rotary positions count from the window: the last chunk of a long stream, run in chunks, equals a fresh
+    pass over just the characters it can see (which starts its positions at 0)."""
+    model = transformer(layers=2)
+    x = torch.randint(0, 20, (2, 600))
+    state = None
+    for a in range(0, 600, 12):
+        out, state = model(x[:, a : a + 12], state)
+    seen = x[:, -(12 + model.describe().context_limit - 1):]
+    assert torch.allclose(out, model(seen)[0][:, -12:], atol=1e-5)
+    assert all(s.shape[2] == 8 for s in state)
+
+
+def test_transformer_refuses_a_width_the_heads_cannot_split():
+    with pytest.raises(UsageError, match="--hidden 15 --heads 2"):
+        build_model(tiny("transformer", hidden=15, heads=2))

@@ -143,3 +143,31 @@ def family(kind: str) -> type[CharModel]:
         return FAMILIES[kind]
     except KeyError:
         raise UsageError(f"unknown model kind {kind!r}; known: {', '.join(FAMILIES)}") from None
+
+
+class StackLM(CharModel):
+    """embedding → linear to `hidden` → `layers` residual blocks → LayerNorm → head, for the families built
+    from blocks (mingru, transformer, conv). Each block is called as `block(h, its_state, **kw) -> (h,
+    its_state)`, its state a tuple of `block.state_size` tensors (None at a stream start); the model's state
+    is all of them in one flat tuple, so checkpoints keep it without a family-specific rule."""
+
+    def __init__(self, cfg: ModelConfig, make_block: Callable[[], nn.Module]) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed)
+        self.proj = nn.Linear(cfg.embed, cfg.hidden)
+        self.blocks = nn.ModuleList(make_block() for _ in range(cfg.layers))
+        self.norm = nn.LayerNorm(cfg.hidden)
+        self.head = nn.Linear(cfg.hidden, cfg.vocab_size)
+
+    def run_blocks(self, x: torch.Tensor, state: State, **kw: Any) -> tuple[torch.Tensor, State]:
+        h, new, i = self.proj(self.embed(x)), [], 0
+        for block in self.blocks:
+            n = block.state_size
+            h, out = block(h, None if state is None else tuple(state[i:i + n]), **kw)
+            new.extend(out)
+            i += n
+        return self.head(self.norm(h)), tuple(new)
+
+    def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
+        return self.run_blocks(x, state)

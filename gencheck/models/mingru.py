@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import CharModel, ModelConfig, State, register
+from .base import ModelConfig, State, StackLM, register
 
 _TINY = torch.finfo(torch.float32).tiny  # log of a carried h that underflowed to 0 stays finite
 
@@ -63,6 +63,8 @@ class MinGRU(nn.Module):
 
 
 class Block(nn.Module):
+    state_size = 1  # this layer's h
+
     def __init__(self, dim: int, dropout: float) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
@@ -70,32 +72,21 @@ class Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None, parallel: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.rnn(self.norm1(x), h0, parallel)
+    def forward(self, x: torch.Tensor, state: tuple[torch.Tensor] | None,
+                parallel: bool) -> tuple[torch.Tensor, tuple[torch.Tensor]]:
+        h = self.rnn(self.norm1(x), None if state is None else state[0], parallel)
         x = x + self.drop(h.to(x.dtype))
-        return x + self.drop(self.mlp(self.norm2(x))), h[:, -1]
+        return x + self.drop(self.mlp(self.norm2(x))), (h[:, -1],)
 
 
 @register("mingru")
-class MinGRULM(CharModel):
-    """embedding → linear to `hidden` → `layers` minGRU blocks → LayerNorm → head."""
+class MinGRULM(StackLM):
+    """`layers` minGRU blocks of width `hidden` (base.StackLM)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.embed = nn.Embedding(cfg.vocab_size, cfg.embed)
-        self.proj = nn.Linear(cfg.embed, cfg.hidden)
-        self.blocks = nn.ModuleList(Block(cfg.hidden, cfg.dropout) for _ in range(cfg.layers))
-        self.norm = nn.LayerNorm(cfg.hidden)
-        self.head = nn.Linear(cfg.hidden, cfg.vocab_size)
+        super().__init__(cfg, lambda: Block(cfg.hidden, cfg.dropout))
 
     def forward(self, x: torch.Tensor, state: State = None,
                 parallel: bool | None = None) -> tuple[torch.Tensor, State]:
         """`parallel` None: the scan for chunks longer than one character, the sequential form otherwise."""
-        parallel = x.shape[1] > 1 if parallel is None else parallel
-        h = self.proj(self.embed(x))
-        last = []
-        for i, block in enumerate(self.blocks):
-            h, h_last = block(h, None if state is None else state[i], parallel)
-            last.append(h_last)
-        return self.head(self.norm(h)), tuple(last)
+        return self.run_blocks(x, state, parallel=x.shape[1] > 1 if parallel is None else parallel)
