@@ -110,7 +110,7 @@ def with_overrides(profile: Profile, **kw) -> Profile:
 
 #: Every `--model` name (gencheck/models registers the same, in this order; a test checks). Kept here so
 #: that the command line parses without importing torch.
-MODEL_KINDS = ("lstm", "gru", "rnn", "mingru", "transformer")
+MODEL_KINDS = ("lstm", "gru", "rnn", "mingru", "transformer", "conv")
 
 #: Settings that must be whole numbers ≥ 1, with the flag that sets them.
 _AT_LEAST_ONE = {"layers": "--layers", "hidden": "--hidden", "embed": "--embed", "context": "--context",

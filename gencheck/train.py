@@ -154,7 +154,7 @@ def resolve_precision(requested: str, device: torch.device, model: CharModel) ->
         log("[yellow]--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX); it runs emulated, "
             "probably slower than fp32[/]")
     if choice.failed is not None:
-        log(f"[yellow]bf16 autocast does not run this RNN here ({escape(choice.failed)}); training in fp32[/]")
+        log(f"[yellow]bf16 autocast does not run this {model.cfg.kind} here ({escape(choice.failed)}); training in fp32[/]")
         if device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True

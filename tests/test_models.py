@@ -176,3 +176,36 @@ def test_transformer_positions_do_not_grow_with_the_stream():
 def test_transformer_refuses_a_width_the_heads_cannot_split():
     with pytest.raises(UsageError, match="--hidden 15 --heads 2"):
         build_model(tiny("transformer", hidden=15, heads=2))
+
+
+def test_conv_sees_exactly_its_receptive_field():
+    torch.manual_seed(5)
+    model = build_model(tiny("conv", layers=3)).eval()
+    limit = model.describe().context_limit
+    assert limit == 1 + 2 * (1 + 2 + 4)
+    x = torch.randint(0, 19, (1, 30))
+    for far, changes in ((30 - limit - 1, False), (30 - limit, True)):
+        y = x.clone()
+        y[0, far] += 1
+        assert (not torch.allclose(model(x)[0][0, -1], model(y)[0][0, -1])) == changes, far
+
+
+@pytest.mark.bf16
+@pytest.mark.parametrize("kind", kinds())
+def test_every_family_trains_in_bf16_autocast(kind):
+    """bf16 is probed on the family itself (train.choose_precision), never on an LSTM standing in for it; the
+    carried state goes on through steps and the checkpoint's round trip."""
+    from gencheck.config import TrainConfig
+    from gencheck.train import choose_precision, make_optimizer, train_step
+
+    torch.manual_seed(6)
+    model = build_model(tiny(kind))
+    choice = choose_precision("bf16", CPU, model)
+    assert (choice.precision, choice.failed) == ("bf16", None)
+    opt, cfg = make_optimizer(model, TrainConfig(), CPU), TrainConfig()
+    x = torch.randint(0, 20, (2, 17))
+    state = None
+    for _ in range(3):
+        loss, state = train_step(model, opt, x, torch.roll(x, -1, 1), state, choice.amp, cfg.grad_clip)
+        state = model.state_from_list(model.state_to_list(state), CPU)
+    assert torch.isfinite(loss) and 0 < loss.item() < 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 from . import rnn  # noqa: F401  (importing a family registers its kinds, in this order)
 from . import mingru  # noqa: F401
 from . import transformer  # noqa: F401
+from . import conv  # noqa: F401
 from .base import FAMILIES, CharModel, ModelConfig, ModelDescription, State, detach, family, param_count
 
 __all__ = ["CharModel", "ModelConfig", "ModelDescription", "State", "build_model", "detach", "family", "kinds",

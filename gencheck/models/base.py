@@ -146,17 +146,17 @@ def family(kind: str) -> type[CharModel]:
 
 
 class StackLM(CharModel):
-    """embedding → linear to `hidden` → `layers` residual blocks → LayerNorm → head, for the families built
-    from blocks (mingru, transformer, conv). Each block is called as `block(h, its_state, **kw) -> (h,
+    """embedding → linear to `hidden` → `layers` residual blocks (`make_block(i)` builds layer i) → LayerNorm
+    → head, for the families built from blocks (mingru, transformer, conv). Each block is called as `block(h, its_state, **kw) -> (h,
     its_state)`, its state a tuple of `block.state_size` tensors (None at a stream start); the model's state
     is all of them in one flat tuple, so checkpoints keep it without a family-specific rule."""
 
-    def __init__(self, cfg: ModelConfig, make_block: Callable[[], nn.Module]) -> None:
+    def __init__(self, cfg: ModelConfig, make_block: Callable[[int], nn.Module]) -> None:
         super().__init__()
         self.cfg = cfg
         self.embed = nn.Embedding(cfg.vocab_size, cfg.embed)
         self.proj = nn.Linear(cfg.embed, cfg.hidden)
-        self.blocks = nn.ModuleList(make_block() for _ in range(cfg.layers))
+        self.blocks = nn.ModuleList(make_block(i) for i in range(cfg.layers))
         self.norm = nn.LayerNorm(cfg.hidden)
         self.head = nn.Linear(cfg.hidden, cfg.vocab_size)
 

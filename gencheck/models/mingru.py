@@ -84,7 +84,7 @@ class MinGRULM(StackLM):
     """`layers` minGRU blocks of width `hidden` (base.StackLM)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
-        super().__init__(cfg, lambda: Block(cfg.hidden, cfg.dropout))
+        super().__init__(cfg, lambda _: Block(cfg.hidden, cfg.dropout))
 
     def forward(self, x: torch.Tensor, state: State = None,
                 parallel: bool | None = None) -> tuple[torch.Tensor, State]:

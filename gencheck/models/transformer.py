@@ -90,7 +90,7 @@ class Transformer(StackLM):
         if cfg.hidden % cfg.heads or (cfg.hidden // cfg.heads) % 2:
             raise UsageError(f"--hidden {cfg.hidden} --heads {cfg.heads}: the transformer needs hidden divisible "
                              "by heads into an even head width (rotary positions rotate pairs)")
-        super().__init__(cfg, lambda: Block(cfg))
+        super().__init__(cfg, lambda _: Block(cfg))
 
     def context_limit(self) -> int | None:
         return self.cfg.layers * (self.cfg.context - 1) + 1
