@@ -112,6 +112,16 @@ def with_overrides(profile: Profile, **kw) -> Profile:
 #: that the command line parses without importing torch.
 MODEL_KINDS = ("lstm", "gru", "rnn", "mingru", "transformer", "conv")
 
+#: Model settings only some families use, with those families: left out of a grid point's identity and of
+#: results.json's `model` for the others, so that older grids keep their folders and an LSTM shows no window.
+FAMILY_SETTINGS: dict[str, tuple[str, ...]] = {"context": ("transformer",), "heads": ("transformer",)}
+
+
+def unused_settings(kind: str) -> list[str]:
+    """The model settings a `kind` model ignores."""
+    return [k for k, families in FAMILY_SETTINGS.items() if kind not in families]
+
+
 #: Settings that must be whole numbers ≥ 1, with the flag that sets them.
 _AT_LEAST_ONE = {"layers": "--layers", "hidden": "--hidden", "embed": "--embed", "context": "--context",
                  "heads": "--heads"}

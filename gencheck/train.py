@@ -21,10 +21,10 @@ from rich.markup import escape
 import torch.nn.functional as F
 from rich.markup import escape
 
-from .config import FP32_SHAPES, PROFILES, Profile, SampleConfig, TrainConfig, with_overrides
+from .config import FP32_SHAPES, PROFILES, Profile, SampleConfig, TrainConfig, unused_settings, with_overrides
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, UsageError, atomic_write
-from .models import CharModel, ModelConfig, build_model, param_count
+from .models import CharModel, ModelConfig, ModelDescription, build_model, param_count
 from .evolution import evolution_steps
 from .progress import log, progress
 
@@ -154,7 +154,8 @@ def resolve_precision(requested: str, device: torch.device, model: CharModel) ->
         log("[yellow]--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX); it runs emulated, "
             "probably slower than fp32[/]")
     if choice.failed is not None:
-        log(f"[yellow]bf16 autocast does not run this {model.cfg.kind} here ({escape(choice.failed)}); training in fp32[/]")
+        log(f"[yellow]bf16 autocast does not run this {model.cfg.kind} here ({escape(choice.failed)}); "
+            "training in fp32[/]")
         if device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
@@ -547,6 +548,18 @@ class TrainResult:
     evolution: list = field(default_factory=list)
     evolution_seconds: float = 0.0  # spent looking at the model (gencheck.evolution), not in chars_per_s
     warm: dict = field(default_factory=dict)  # Checkpoint.warm
+    description: ModelDescription | None = None  # the model's describe(): FLOPs per character, context limit
+
+
+def model_fields(mcfg: ModelConfig, trained: TrainResult) -> dict[str, Any]:
+    """results.json's `model`: the config without the settings its family ignores (an LSTM has no window),
+    the parameters, and describe()'s FLOPs per character and context limit (docs/results-schema.md)."""
+    fields = {k: v for k, v in asdict(mcfg).items() if k not in unused_settings(mcfg.kind)}
+    fields["params"] = trained.params
+    if trained.description is not None:
+        fields.update(flops_per_char=trained.description.flops_per_char,
+                      context_limit=trained.description.context_limit)
+    return fields
 
 
 def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device, resume: bool = False,
@@ -688,4 +701,5 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     elif prior_seconds is not None:
         seconds, done = elapsed(), step
     return TrainResult(ckpt_path, mcfg, param_count(model), step, done * chars_per_step / seconds if seconds else 0.0,
-                       seconds, loss_bpc, val_bpc, history, precision, evolution, watched, warm_info)
+                       seconds, loss_bpc, val_bpc, history, precision, evolution, watched, warm_info,
+                       model.describe())

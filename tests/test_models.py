@@ -209,3 +209,38 @@ def test_every_family_trains_in_bf16_autocast(kind):
         loss, state = train_step(model, opt, x, torch.roll(x, -1, 1), state, choice.amp, cfg.grad_clip)
         state = model.state_from_list(model.state_to_list(state), CPU)
     assert torch.isfinite(loss) and 0 < loss.item() < 10
+
+
+def test_results_model_fields_hold_describe_and_only_the_familys_settings():
+    from gencheck.train import TrainResult, model_fields
+
+    def fields(kind: str) -> dict:
+        model = build_model(tiny(kind, heads=2))
+        r = TrainResult(None, model.cfg, model.describe().params, 0, 0.0, 0.0, 0.0, 0.0, [],
+                        description=model.describe())
+        return model_fields(model.cfg, r)
+
+    lstm, gpt = fields("lstm"), fields("transformer")
+    assert "context" not in lstm and "heads" not in lstm and lstm["context_limit"] is None
+    assert lstm["flops_per_char"] == build_model(tiny("lstm")).describe().flops_per_char
+    assert (gpt["context"], gpt["heads"], gpt["context_limit"]) == (256, 2, 2 * 255 + 1)
+    assert gpt["flops_per_char"] > 4 * 2 * 256 * 16  # the attention over the window counts
+
+
+def test_results_json_with_and_without_the_describe_fields_loads():
+    """results.json made before describe() (no flops_per_char, context_limit) still loads; new ones too."""
+    import json
+    from pathlib import Path
+
+    from gencheck.results import RunResult
+    from gencheck.schema import RESULTS, ShapeError
+
+    old = json.loads((Path(__file__).parent / "baselines" / "latex-smoke.json").read_text())
+    RESULTS(old, "")
+    new = {**old, "model": {**old["model"], "flops_per_char": 1000, "context_limit": None}}
+    RESULTS(new, "")
+    RESULTS({**new, "model": {**new["model"], "kind": "transformer", "context": 64, "heads": 4,
+                              "context_limit": 127}}, "")
+    with pytest.raises(ShapeError, match="context_limit"):
+        RESULTS({**new, "model": {**new["model"], "context_limit": "far"}}, "")
+    assert RunResult.from_json(new).model["flops_per_char"] == 1000

@@ -147,9 +147,10 @@ def family(kind: str) -> type[CharModel]:
 
 class StackLM(CharModel):
     """embedding → linear to `hidden` → `layers` residual blocks (`make_block(i)` builds layer i) → LayerNorm
-    → head, for the families built from blocks (mingru, transformer, conv). Each block is called as `block(h, its_state, **kw) -> (h,
-    its_state)`, its state a tuple of `block.state_size` tensors (None at a stream start); the model's state
-    is all of them in one flat tuple, so checkpoints keep it without a family-specific rule."""
+    → head, for the families built from blocks (mingru, transformer, conv). Each block is called as
+    `block(h, its_state, **kw) -> (h, its_state)`, its state a tuple of `block.state_size` tensors (None at a
+    stream start); the model's state is all of them in one flat tuple, so checkpoints keep it without a
+    family-specific rule."""
 
     def __init__(self, cfg: ModelConfig, make_block: Callable[[int], nn.Module]) -> None:
         super().__init__()
