@@ -115,7 +115,9 @@ def points(base: Profile, combos: list[dict], budget_chars: int | None, corpus_h
             identity.pop(k)
         blob = json.dumps({"profile": identity, "corpus": corpus_hash, "probes": probes, "gencheck": __version__},
                           sort_keys=True)
-        out.append(GridPoint(ov, p, hashlib.sha256(blob.encode()).hexdigest()[:10]))
+        key = hashlib.sha256(blob.encode()).hexdigest()[:10]
+        if key not in {q.key for q in out}:  # "model=lstm,transformer context=64,128": the LSTM once
+            out.append(GridPoint(ov, p, key))
     return out
 
 
