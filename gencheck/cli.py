@@ -65,7 +65,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "corpus within the run), gpu (3×512 LSTM); default: gpu when CUDA is present, else drill "
                         "on a drill corpus and cpu on any other")
     p.add_argument("--model", dest="kind", type=_kinds, metavar="{" + ",".join(KINDS) + "}",
-                   help="model family (default lstm; docs/models.md); with --grid a list, lstm,gru,rnn, is one "
+                   help="model family (default lstm; docs/running.md, Model families); with --grid a list, lstm,gru,rnn, is one "
                         "more axis")
     p.add_argument("--layers", type=int, help="recurrent layers")
     p.add_argument("--hidden", type=int, help="hidden units per layer")
