@@ -1,12 +1,14 @@
 """Training throughput: gencheck's own training step against a bare PyTorch loop on the same shapes.
 
-    python benchmarks/train_throughput.py [--device cpu|cuda] [--kinds lstm,gru] [--layers 1,2,3]
+    python benchmarks/train_throughput.py [--device cpu|cuda] [--kinds lstm,gru,mingru,transformer,conv] [--layers 1,2,3]
         [--hidden 128,256,512,1024] [--precision fp32,bf16] [--batch 64] [--seq 128] [--steps 5]
         [--rounds 3] [--json out.json]
 
 For each shape it times `gencheck.train.train_step` (the function the training loop calls) on a
 `CharRNN`, and a bare loop written here from `nn.Embedding` + `nn.LSTM`/`nn.GRU` + `nn.Linear` with
-AdamW and gradient clipping, interleaved in the same process (rounds of `--steps` steps each, after a
+AdamW and gradient clipping (for the families without a textbook torch module, mingru, transformer and
+conv, the bare loop steps the family's own module: the row then measures what gencheck's step adds, not
+the module), interleaved in the same process (rounds of `--steps` steps each, after a
 warm-up step; the best round of each counts), in each precision asked for (bf16: both under the same
 `torch.autocast`, fp32 master weights, as `gencheck run --precision bf16` trains). Prints chars/s of both, their ratio (gencheck / bare), and
 peak memory (CUDA: max_memory_allocated per implementation; CPU: the process's peak RSS so far, which
@@ -28,7 +30,7 @@ import torch
 from torch import nn
 
 from gencheck.config import TrainConfig
-from gencheck.model import CharRNN, ModelConfig, detach
+from gencheck.models import ModelConfig, build_model, detach
 from gencheck.progress import print_rows
 from gencheck.train import bf16_problem, make_optimizer, train_step
 
@@ -77,9 +79,10 @@ def measure(kind: str, layers: int, hidden: int, precision: str, args, device: t
     torch.manual_seed(0)
     embed = 64 if hidden <= 128 else 128
     cfg = TrainConfig(batch_size=args.batch, seq_len=args.seq)
-    ours = CharRNN(ModelConfig(VOCAB, kind, layers, hidden, embed)).to(device)
+    mcfg = ModelConfig(VOCAB, kind, layers, hidden, embed)
+    ours = build_model(mcfg).to(device)
     ours_opt = make_optimizer(ours, cfg, device)
-    bare = Bare(kind, layers, hidden, embed).to(device)
+    bare = (Bare(kind, layers, hidden, embed) if kind in ("lstm", "gru") else build_model(mcfg)).to(device)
     bare_opt = torch.optim.AdamW(bare.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
                                  **({"fused": True} if device.type == "cuda" else {}))
     data = torch.randint(0, VOCAB, (args.batch, args.seq * (args.steps + 1) + 1), device=device)

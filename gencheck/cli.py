@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
+from .config import MODEL_KINDS
 from .fsutil import GencheckError, UsageError
 
 EXAMPLES = {
@@ -47,7 +48,7 @@ def add_corpus_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
 
 
-KINDS = ("lstm", "gru", "rnn")
+KINDS = MODEL_KINDS  # the --model names (config.py: parsing needs no torch)
 
 
 def _kinds(text: str) -> str:
@@ -64,11 +65,14 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "CPU has it natively, else 2×128), drill (a 1×128 LSTM in fp32 that forms memory on a drill "
                         "corpus within the run), gpu (3×512 LSTM); default: gpu when CUDA is present, else drill "
                         "on a drill corpus and cpu on any other")
-    p.add_argument("--model", dest="kind", type=_kinds, metavar="{lstm,gru,rnn}",
-                   help="recurrent cell (default lstm); with --grid a list, lstm,gru,rnn, is one more axis")
+    p.add_argument("--model", dest="kind", type=_kinds, metavar="{" + ",".join(KINDS) + "}",
+                   help="model family (default lstm; docs/running.md, Model families); with --grid a list, lstm,gru,rnn, is one "
+                        "more axis")
     p.add_argument("--layers", type=int, help="recurrent layers")
     p.add_argument("--hidden", type=int, help="hidden units per layer")
     p.add_argument("--embed", type=int, help="character embedding size")
+    p.add_argument("--context", type=int, help="transformer: attention window in characters (default 256)")
+    p.add_argument("--heads", type=int, help="transformer: attention heads (default 4)")
     p.add_argument("--dropout", type=float, help="dropout between layers and before the head")
     p.add_argument("--steps", type=int, help="training steps (each batch_size × seq_len characters)")
     p.add_argument("--batch-size", dest="batch_size", type=int, help="parallel streams per step")
@@ -114,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="also print results.json on stdout")
     p.add_argument("--grid", metavar="SPEC",
                    help="train every combination, e.g. \"layers=1,2 hidden=64,128\" (keys: model, layers, hidden, "
-                        "embed, dropout, lr, batch_size, seq_len); one folder per point under OUT/grid-<hash>/, "
+                        "embed, dropout, lr, batch_size, seq_len, context, heads); one folder per point under OUT/grid-<hash>/, "
                         "finished points skipped on a re-run, killed ones resumed; one grid scorecard")
     p.add_argument("--budget", metavar="CHARS",
                    help="characters every grid point trains on (30M, 500k; default: the profile's steps)")
@@ -288,7 +292,7 @@ def _profile(args, device, resume_from: Path | None = None):
 
     if "," in (getattr(args, "kind", None) or "") and not getattr(args, "grid", None):
         raise UsageError(f"--model {args.kind}: a list of cells goes with --grid (one run trains one cell)")
-    over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "steps",
+    over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "context", "heads", "steps",
                                                  "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars",
                                                  "precision")}
     over.update(_warm_flag(args))

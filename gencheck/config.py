@@ -49,6 +49,8 @@ class Profile:
     # Why the shape is what it is on this machine ("2×128, fp32: this CPU has no native bf16"), set by
     # train.settle_shape; shown in the scorecard caption and kept in results.json, never part of a run's identity.
     note: str = ""
+    context: int = 256  # transformer: attention window in characters (--context)
+    heads: int = 4  # transformer: attention heads (--heads)
 
 
 PROFILES: dict[str, Profile] = {
@@ -106,8 +108,23 @@ def with_overrides(profile: Profile, **kw) -> Profile:
     return out
 
 
+#: Every `--model` name (gencheck/models registers the same, in this order; a test checks). Kept here so
+#: that the command line parses without importing torch.
+MODEL_KINDS = ("lstm", "gru", "rnn", "mingru", "transformer", "conv")
+
+#: Model settings only some families use, with those families: left out of a grid point's identity and of
+#: results.json's `model` for the others, so that older grids keep their folders and an LSTM shows no window.
+FAMILY_SETTINGS: dict[str, tuple[str, ...]] = {"context": ("transformer",), "heads": ("transformer",)}
+
+
+def unused_settings(kind: str) -> list[str]:
+    """The model settings a `kind` model ignores."""
+    return [k for k, families in FAMILY_SETTINGS.items() if kind not in families]
+
+
 #: Settings that must be whole numbers ≥ 1, with the flag that sets them.
-_AT_LEAST_ONE = {"layers": "--layers", "hidden": "--hidden", "embed": "--embed"}
+_AT_LEAST_ONE = {"layers": "--layers", "hidden": "--hidden", "embed": "--embed", "context": "--context",
+                 "heads": "--heads"}
 _TRAIN_AT_LEAST_ONE = {"steps": "--steps", "batch_size": "--batch-size", "seq_len": "--seq-len"}
 
 
@@ -121,6 +138,8 @@ def check_profile(profile: Profile) -> None:
             if getattr(profile.train, k) < 1]
     if bad:
         raise UsageError(f"{', '.join(bad)}: must be at least 1")
+    if profile.kind not in MODEL_KINDS:
+        raise UsageError(f"--model {profile.kind}: choose from {', '.join(MODEL_KINDS)}")
     if not 0.0 <= profile.dropout < 1.0:
         raise UsageError(f"--dropout {profile.dropout:g}: must be at least 0 and below 1")
     if not profile.train.lr > 0:

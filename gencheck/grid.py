@@ -36,13 +36,14 @@ from typing import Callable, Literal
 from rich.markup import escape
 
 from . import __version__
-from .config import Profile, with_overrides
+from .config import Profile, unused_settings, with_overrides
 from .fsutil import GencheckError, UsageError, atomic_write_json
 from .results import RunResult
 
 #: Settings a grid may vary, with their types (the names of the `run` flags).
 GRID_KEYS: dict[str, type] = {"model": str, "layers": int, "hidden": int, "embed": int, "dropout": float,
-                              "lr": float, "batch_size": int, "seq_len": int}
+                              "lr": float, "batch_size": int, "seq_len": int, "context": int, "heads": int}
+
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*$")
 
 
@@ -110,9 +111,13 @@ def points(base: Profile, combos: list[dict], budget_chars: int | None, corpus_h
         identity = {k: v for k, v in asdict(p).items() if k != "note"}  # the note explains, it is not a setting
         if not p.train.warm_start:  # settings added later count only when used, so older grids keep their folders
             identity["train"] = {k: v for k, v in identity["train"].items() if k not in ("warm_start", "warm_chars")}
+        for k in unused_settings(p.kind):  # likewise the settings of other model families
+            identity.pop(k)
         blob = json.dumps({"profile": identity, "corpus": corpus_hash, "probes": probes, "gencheck": __version__},
                           sort_keys=True)
-        out.append(GridPoint(ov, p, hashlib.sha256(blob.encode()).hexdigest()[:10]))
+        key = hashlib.sha256(blob.encode()).hexdigest()[:10]
+        if key not in {q.key for q in out}:  # "model=lstm,transformer context=64,128": the LSTM once
+            out.append(GridPoint(ov, p, key))
     return out
 
 

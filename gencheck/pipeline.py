@@ -8,7 +8,6 @@ import re
 import secrets
 import time
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
@@ -28,7 +27,7 @@ from .provenance import versions
 from .results import RunResult, VerdictSummary, git_commit
 from .sample import generate, write_jsonl
 from .structure import Closures, latex_closures, majority_environment
-from .train import Checkpoint, bits_per_char, train
+from .train import Checkpoint, bits_per_char, model_fields, train
 from .progress import console, log
 
 
@@ -196,7 +195,7 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
         corpus={"name": corpus.spec.name, "format": fmt, "content_hash": corpus.content_hash,
                 "documents": len(corpus.documents), "chars": corpus.chars(), "license": corpus.spec.license,
                 "splits": {k: len(v) for k, v in corpus.splits.items()}, "split_hash": split_hash(corpus)},
-        model={**asdict(ck.model_config), "params": trained.params},
+        model=model_fields(ck.model_config, trained),
         train={"steps": trained.steps, "seconds": trained.train_seconds, "chars_per_s": trained.chars_per_s,
                "batch_size": ck.train_config.batch_size, "seq_len": ck.train_config.seq_len,
                "lr": ck.train_config.lr, "precision": ck.train_config.precision, "history": trained.history,

@@ -16,7 +16,7 @@ import torch
 from .config import SampleConfig
 from .corpus import Vocab
 from .fsutil import atomic_write_text
-from .model import CharRNN
+from .models import CharModel
 from .progress import progress
 
 
@@ -28,7 +28,7 @@ class Sample:
 
 
 @torch.no_grad()
-def generate(model: CharRNN, vocab: Vocab, cfg: SampleConfig, device: torch.device,
+def generate(model: CharModel, vocab: Vocab, cfg: SampleConfig, device: torch.device,
              quiet: bool = False) -> list[Sample]:
     """`cfg.num_samples` samples in one batch, state carried step by step; `quiet`: no progress lines
     (the evolution snapshots sample inside the training bar)."""

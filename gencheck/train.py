@@ -21,10 +21,10 @@ from rich.markup import escape
 import torch.nn.functional as F
 from rich.markup import escape
 
-from .config import FP32_SHAPES, PROFILES, Profile, SampleConfig, TrainConfig, with_overrides
+from .config import FP32_SHAPES, PROFILES, Profile, SampleConfig, TrainConfig, unused_settings, with_overrides
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, UsageError, atomic_write
-from .model import CharRNN, ModelConfig, detach, param_count, state_from_list, state_to_list
+from .models import CharModel, ModelConfig, ModelDescription, build_model, param_count
 from .evolution import evolution_steps
 from .progress import log, progress
 
@@ -89,7 +89,7 @@ def cpu_has_native_bf16() -> bool:
     return any(f in flags.split() for f in ("avx512_bf16", "amx_bf16"))
 
 
-def _bf16_runs(device: torch.device, model: CharRNN) -> str | None:
+def _bf16_runs(device: torch.device, model: CharModel) -> str | None:
     """Run one tiny forward+backward under bf16 autocast; None if it works, else the error's first line."""
     try:
         x = torch.zeros(2, 3, dtype=torch.long, device=device)
@@ -106,7 +106,7 @@ def _bf16_runs(device: torch.device, model: CharRNN) -> str | None:
 def bf16_problem(device: torch.device, kind: str = "lstm") -> str | None:
     """Why bf16 autocast cannot train a `kind` RNN here (None: it can). A CPU without bf16 kernels, such as
     an AVX2-only one, fails inside oneDNN ("could not create a primitive descriptor")."""
-    return _bf16_runs(device, CharRNN(ModelConfig(4, kind, 1, 8, 4)).to(device))
+    return _bf16_runs(device, build_model(ModelConfig(4, kind, 1, 8, 4)).to(device))
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class PrecisionChoice:
         return torch.bfloat16 if self.precision == "bf16" else None
 
 
-def choose_precision(requested: str, device: torch.device, model: CharRNN) -> PrecisionChoice:
+def choose_precision(requested: str, device: torch.device, model: CharModel) -> PrecisionChoice:
     """auto: bf16 on CUDA when this torch/cuDNN runs the RNN in it (else fp32 with TF32 matmuls), bf16 on a
     CPU with native bf16 where the kernels run (measured on the `cpu` profile: same bits/char at equal
     characters, 1.4× the speed; docs/measurements.md), fp32 elsewhere. An explicit bf16 that cannot run is
@@ -146,7 +146,7 @@ def choose_precision(requested: str, device: torch.device, model: CharRNN) -> Pr
     return PrecisionChoice("fp32", f"bf16 does not run this {model.cfg.kind.upper()} here", failed)
 
 
-def resolve_precision(requested: str, device: torch.device, model: CharRNN) -> tuple[str, torch.dtype | None]:
+def resolve_precision(requested: str, device: torch.device, model: CharModel) -> tuple[str, torch.dtype | None]:
     """The precision training runs in, and the autocast dtype for it (None: plain fp32), saying once what
     a person should know (an emulated bf16, a fallback to fp32)."""
     choice = choose_precision(requested, device, model)
@@ -154,7 +154,8 @@ def resolve_precision(requested: str, device: torch.device, model: CharRNN) -> t
         log("[yellow]--precision bf16: this CPU has no native bf16 (AVX512-BF16/AMX); it runs emulated, "
             "probably slower than fp32[/]")
     if choice.failed is not None:
-        log(f"[yellow]bf16 autocast does not run this RNN here ({escape(choice.failed)}); training in fp32[/]")
+        log(f"[yellow]bf16 autocast does not run this {model.cfg.kind} here ({escape(choice.failed)}); "
+            "training in fp32[/]")
         if device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True
             torch.backends.cudnn.allow_tf32 = True
@@ -169,7 +170,7 @@ def settle_shape(name: str, profile: Profile, device: torch.device, typed: set[s
     alt = {k: v for k, v in FP32_SHAPES.get(name, {}).items() if k not in typed}
     if not alt:
         return profile
-    probe = CharRNN(ModelConfig(4, profile.kind, 1, 8, 4)).to(device)
+    probe = build_model(ModelConfig(4, profile.kind, 1, 8, 4)).to(device)
     choice = choose_precision(profile.train.precision, device, probe)
     if choice.precision == "fp32":
         profile = replace(profile, **alt)
@@ -296,8 +297,8 @@ class Checkpoint:
         except (KeyError, TypeError) as exc:
             raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {exc})") from None
 
-    def build_model(self, device: torch.device) -> CharRNN:
-        model = CharRNN(self.model_config)
+    def build_model(self, device: torch.device) -> CharModel:
+        model = build_model(self.model_config)
         try:
             model.load_state_dict(self.model_state)
         except RuntimeError as exc:
@@ -318,9 +319,15 @@ def set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def model_config(profile: Profile, vocab_size: int) -> ModelConfig:
+    """The model a profile trains over a vocabulary of `vocab_size` characters."""
+    return ModelConfig(vocab_size, profile.kind, profile.layers, profile.hidden, profile.embed, profile.dropout,
+                       profile.context, profile.heads)
+
+
 # --- resume ------------------------------------------------------------------------------------------
 
-MODEL_FIELDS = ("kind", "layers", "hidden", "embed", "dropout")
+MODEL_FIELDS = ("kind", "layers", "hidden", "embed", "dropout", "context", "heads")
 _FLAGS = {"kind": "--model", "num_samples": "--samples", "warm_chars": "--warm-start characters"}
 
 
@@ -388,7 +395,8 @@ def resume_profile(ck: Checkpoint, path: Path, given: dict[str, Any]) -> Profile
     sample = ck.sample_config or replace(with_overrides(preset, **given).sample, seed=ck.train_config.seed)
     m = ck.model_config
     return Profile(label, preset.description, m.kind, m.layers, m.hidden, m.embed, m.dropout,
-                   train=replace(ck.train_config, steps=budget), sample=sample, note=ck.profile_note)
+                   train=replace(ck.train_config, steps=budget), sample=sample, note=ck.profile_note,
+                   context=m.context, heads=m.heads)
 
 
 def check_resumable(ck: Checkpoint, path: Path, profile: Profile, sample: SampleConfig | None) -> None:
@@ -408,7 +416,7 @@ def check_resumable(ck: Checkpoint, path: Path, profile: Profile, sample: Sample
 # --- evaluation --------------------------------------------------------------------------------------
 
 @torch.no_grad()
-def bits_per_char(model: CharRNN, texts: list[str], vocab: Vocab, device: torch.device,
+def bits_per_char(model: CharModel, texts: list[str], vocab: Vocab, device: torch.device,
                   batch_size: int = 32, seq_len: int = 256, max_chars: int | None = None) -> float:
     """Mean bits per character over the documents, state carried along each of `batch_size` streams."""
     if not texts:
@@ -438,14 +446,14 @@ def bits_per_char(model: CharRNN, texts: list[str], vocab: Vocab, device: torch.
 SYNC_EVERY = 25
 
 
-def make_optimizer(model: CharRNN, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(model: CharModel, cfg: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
     """AdamW; the fused CUDA kernel on CUDA (one launch for all parameters). The CPU keeps the default
     implementation, so CPU runs stay bit-identical to earlier ones."""
     fused = {"fused": True} if device.type == "cuda" else {}
     return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **fused)
 
 
-def train_step(model: CharRNN, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, state,
+def train_step(model: CharModel, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, state,
                amp: torch.dtype | None, grad_clip: float):
     """One step of truncated BPTT: forward (autocast when `amp`), cross-entropy, backward, clipping, AdamW,
     and the state cut from the graph. Returns (the loss as a 0-d tensor, never synced here; the state).
@@ -457,7 +465,7 @@ def train_step(model: CharRNN, opt: torch.optim.Optimizer, x: torch.Tensor, y: t
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     opt.step()
-    return loss.detach(), detach(state)
+    return loss.detach(), model.detach_state(state)
 
 
 def step_rate(profile: Profile, vocab_size: int, device: torch.device, seconds: float = 3.0) -> float:
@@ -465,8 +473,7 @@ def step_rate(profile: Profile, vocab_size: int, device: torch.device, seconds: 
     steps, then steps until `seconds` have passed (at least three). How `--minutes` becomes characters."""
     cfg = profile.train
     torch.manual_seed(cfg.seed)
-    model = CharRNN(ModelConfig(vocab_size, profile.kind, profile.layers, profile.hidden, profile.embed,
-                                profile.dropout)).to(device)
+    model = build_model(model_config(profile, vocab_size)).to(device)
     _, amp = resolve_precision(cfg.precision, device, model)
     opt = make_optimizer(model, cfg, device)
     x = torch.randint(0, vocab_size, (cfg.batch_size, cfg.seq_len), device=device)
@@ -541,6 +548,18 @@ class TrainResult:
     evolution: list = field(default_factory=list)
     evolution_seconds: float = 0.0  # spent looking at the model (gencheck.evolution), not in chars_per_s
     warm: dict = field(default_factory=dict)  # Checkpoint.warm
+    description: ModelDescription | None = None  # the model's describe(): FLOPs per character, context limit
+
+
+def model_fields(mcfg: ModelConfig, trained: TrainResult) -> dict[str, Any]:
+    """results.json's `model`: the config without the settings its family ignores (an LSTM has no window),
+    the parameters, and describe()'s FLOPs per character and context limit (docs/results-schema.md)."""
+    fields = {k: v for k, v in asdict(mcfg).items() if k not in unused_settings(mcfg.kind)}
+    fields["params"] = trained.params
+    if trained.description is not None:
+        fields.update(flops_per_char=trained.description.flops_per_char,
+                      context_limit=trained.description.context_limit)
+    return fields
 
 
 def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device, resume: bool = False,
@@ -575,9 +594,9 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         n_warm = check_warm(cfg, warm, None, ckpt_path)
         vocab = Vocab.from_texts(corpus.texts("train") + (warm.texts("train") if n_warm else []),
                                  cfg.vocab_min_count)
-        mcfg = ModelConfig(vocab.size, profile.kind, profile.layers, profile.hidden, profile.embed, profile.dropout)
+        mcfg = model_config(profile, vocab.size)
         ck = None
-    model = CharRNN(mcfg).to(device) if ck is None else ck.build_model(device)
+    model = build_model(mcfg).to(device) if ck is None else ck.build_model(device)
     opt = make_optimizer(model, cfg, device)
     precision, amp = resolve_precision(cfg.precision if ck is None else ck.train_config.precision, device, model)
     cfg = replace(cfg, precision=precision)  # the checkpoint records what ran, never "auto"
@@ -591,7 +610,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         opt.load_state_dict(ck.optim_state)
         set_rng_state(ck.rng, device)
         step, epoch, chunk, history, evolution = ck.step, ck.epoch, ck.chunk, list(ck.history), list(ck.evolution)
-        state = state_from_list(ck.hidden, mcfg.kind, device)
+        state = model.state_from_list(ck.hidden, device)
         log(f"resuming {escape(str(ckpt_path))} at step {step} (epoch {epoch}, chunk {chunk})")
         if step >= cfg.steps:
             log(f"{escape(str(ckpt_path))} has trained its {cfg.steps} steps already: nothing more to train")
@@ -609,7 +628,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
 
     def save() -> None:
         Checkpoint(mcfg, cfg, vocab, corpus.spec.name, corpus.content_hash, step, epoch, chunk,
-                   model.state_dict(), opt.state_dict(), rng_state(device), state_to_list(state),
+                   model.state_dict(), opt.state_dict(), rng_state(device), model.state_to_list(state),
                    history, name, sample, elapsed() if prior_seconds is not None else None,
                    evolution, note, warm_info).save(ckpt_path)
 
@@ -682,4 +701,5 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     elif prior_seconds is not None:
         seconds, done = elapsed(), step
     return TrainResult(ckpt_path, mcfg, param_count(model), step, done * chars_per_step / seconds if seconds else 0.0,
-                       seconds, loss_bpc, val_bpc, history, precision, evolution, watched, warm_info)
+                       seconds, loss_bpc, val_bpc, history, precision, evolution, watched, warm_info,
+                       model.describe())

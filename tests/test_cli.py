@@ -337,3 +337,22 @@ def test_a_damaged_grid_minutes_file_is_one_line_naming_it(timed_grid, capsys, c
         assert timing.name in line and "delete it" in line
     finally:
         timing.write_text(good)
+
+
+@pytest.mark.parametrize("kind", ["mingru", "transformer", "conv"])
+def test_every_model_family_trains_resumes_and_samples_from_the_command_line(tmp_path, kind):
+    out = tmp_path / "run"
+    flags = [*SMOKE[:4], "--model", kind, "--layers", "2", "--hidden", "16", "--context", "12", "--heads", "2",
+             "--batch-size", "4", "--seq-len", "16", "--device", "cpu", "--out", str(out)]
+    assert main(["train", *flags, "--steps", "6"]) == 0
+    assert main(["train", *flags, "--steps", "10", "--resume"]) == 0
+    assert main(["sample", "--checkpoint", str(out / "checkpoint.pt"), "-n", "2", "--max-chars", "30",
+                 "--device", "cpu", "--out", str(tmp_path / "s.jsonl")]) == 0
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 2
+
+
+def test_an_unknown_model_names_every_family(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", *SMOKE[:4], "--model", "gpt5", "--out", "x"])
+    assert exc.value.code == 2
+    assert "'gpt5': choose from lstm, gru, rnn, mingru, transformer, conv" in capsys.readouterr().err

@@ -272,3 +272,15 @@ def test_two_grids_on_the_same_out_at_once_lose_and_half_write_nothing(tmp_path)
         RunResult.load(grid / entry["folder"] / "results.json")  # whole, or this raises
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and again.stderr.count("finished before") == len(listed)
+
+
+def test_family_settings_count_in_a_points_key_only_for_their_family():
+    """`context` is the transformer's: two windows are two points for it, one point (the old key) for an LSTM,
+    trained once."""
+    gpt = points(PROFILES["cpu"], parse_grid("model=transformer context=64,128"), 8_192_000, "ab" * 32, True)
+    assert gpt[0].key != gpt[1].key
+    both = points(PROFILES["cpu"], parse_grid("model=lstm,transformer context=64,128"), 8_192_000, "ab" * 32, True)
+    assert [p.profile.kind for p in both] == ["lstm", "transformer", "transformer"]
+    assert both[0].key == points(PROFILES["cpu"], [{}], 8_192_000, "ab" * 32, True)[0].key
+    assert [p.label for p in points(PROFILES["cpu"], parse_grid("model=mingru,conv"), None, "ab" * 32, True)] == \
+        ["mingru2x256", "conv2x256"]

@@ -16,17 +16,7 @@ from gencheck.train import Checkpoint, TrainingDiverged, bits_per_char, pick_dev
 CPU = torch.device("cpu")
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-def test_chunks_with_carried_state_equal_one_pass(kind):
-    torch.manual_seed(0)
-    model = CharRNN(ModelConfig(20, kind, layers=2, hidden=16, embed=8)).eval()
-    x = torch.randint(0, 20, (3, 50))
-    full, _ = model(x)
-    state, parts = None, []
-    for a in range(0, 50, 7):
-        out, state = model(x[:, a : a + 7], state)
-        parts.append(out)
-    assert torch.allclose(full, torch.cat(parts, dim=1), atol=1e-6)
+# chunked evaluation equals one pass: tests/test_models.py, for every family
 
 
 def test_training_learns_and_checkpoint_round_trips(fixture_corpus, tiny_profile, tmp_path):
@@ -39,7 +29,9 @@ def test_training_learns_and_checkpoint_round_trips(fixture_corpus, tiny_profile
     assert bpc == pytest.approx(r.val_bpc, rel=1e-5)
 
 
-def test_resume_after_interruption_equals_straight_run(fixture_corpus, tiny_profile, tmp_path):
+@pytest.mark.parametrize("kind", ["lstm", "mingru", "transformer", "conv"])
+def test_resume_after_interruption_equals_straight_run(fixture_corpus, tiny_profile, tmp_path, kind):
+    tiny_profile = replace(tiny_profile, kind=kind)
     straight = tmp_path / "straight"
     train(fixture_corpus, tiny_profile, straight, CPU)  # 12 steps, checkpoints every 4
     half = replace(tiny_profile, train=replace(tiny_profile.train, steps=8))
