@@ -27,11 +27,14 @@ GATE = ["run", "--corpus", str(HERE / "latex-drill-gate.toml"), "--profile", "dr
 # training distance) at 100 % (controlled: 83-100 %), test bits/char 0.881-0.921, valid 1-3 of 8 samples. Beyond
 # 300 characters the seeds differ wildly (301-1k: 39, 89, 99 %; 1k-3k: 0, 74, 52 %), so those cells and the
 # overall figures are not gated. A model whose memory is broken falls to 11-18 % in every cell and 1.005 bits/char.
-# First matching pattern wins, then the family.
+# The figures also move with the CPU's kernels: on an AMD EPYC host (2026-12-04) seed 1 gave the controlled cells
+# 77 / 75 / 67 % up to 300 characters where the Intel host that wrote the baseline gave 98 / 100 / 90 %, the same
+# corpus and code; so the controlled cells get 0.35 (the broken model is 0.7 below). First matching pattern wins,
+# then the family.
 TOLERANCES = [f"--tolerance={t}" for t in (
     "probe.*.301-1000=1", "probe.*.1001-3000=1", "probe.*.>3000=1", "probe.*.all=1",
     "controlled.*.301-1000=1", "controlled.*.1001-3000=1", "controlled.*.>3000=1", "controlled.*.all=1",
-    "controlled.*=0.2", "probe=0.15", "bpc=0.06", "rate=0.5", "reach.*=3")]
+    "controlled.*=0.35", "probe=0.15", "bpc=0.06", "rate=0.5", "reach.*=3")]
 
 
 def run_once(out: Path, *extra: str) -> Path:
