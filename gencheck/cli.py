@@ -286,8 +286,6 @@ def _profile(args, device, resume_from: Path | None = None):
 
     Model flags default to None, so the flags the user typed are the ones that are not None; on resume
     each must agree with the checkpoint (train.resume_profile), and nothing comes from today's defaults."""
-    from dataclasses import replace
-
     from .config import PROFILES, with_overrides
 
     if "," in (getattr(args, "kind", None) or "") and not getattr(args, "grid", None):
@@ -309,18 +307,28 @@ def _profile(args, device, resume_from: Path | None = None):
 
     typed = {k for k, v in over.items() if v is not None}
     profile = settle_shape(name, with_overrides(PROFILES[name], **over), device, typed)
-    if profile.train.warm_start and over.get("warm_chars") is None:  # half the budget of every run or point
-        if getattr(args, "minutes", None) is not None:
-            raise UsageError(f"--warm-start {profile.train.warm_start} with --minutes: give the characters, "
-                             f"--warm-start {profile.train.warm_start}:8M (the budget is known only after timing)")
-        t = profile.train
-        budget = _grid_budget(args) or t.steps * t.batch_size * t.seq_len
-        profile = replace(profile, train=replace(t, warm_chars=budget // 2))
+    return name, _settle_warm_start(args, profile, over.get("warm_chars") is None)
+
+
+def _settle_warm_start(args, profile, chars_omitted: bool):
+    """The profile with its warm-start characters settled (half the budget of every run or point where
+    `--warm-start NAME` gave none), refused before anything is built if it leaves no step for --corpus."""
+    from dataclasses import replace
+
     from .train import check_warm_budget
 
-    t, grid_budget = profile.train, _grid_budget(args)
-    check_warm_budget(t if grid_budget is None else replace(t, steps=grid_budget // (t.batch_size * t.seq_len)))
-    return name, profile
+    t = profile.train
+    if not t.warm_start:
+        return profile
+    grid_budget = _grid_budget(args)
+    steps = t.steps if grid_budget is None else grid_budget // (t.batch_size * t.seq_len)
+    if chars_omitted:
+        if getattr(args, "minutes", None) is not None:
+            raise UsageError(f"--warm-start {t.warm_start} with --minutes: give the characters, "
+                             f"--warm-start {t.warm_start}:8M (the budget is known only after timing)")
+        t = replace(t, warm_chars=(grid_budget or t.steps * t.batch_size * t.seq_len) // 2)
+    check_warm_budget(replace(t, steps=steps))
+    return replace(profile, train=t)
 
 
 def _warm_flag(args) -> dict:
@@ -678,8 +686,6 @@ def cmd_report(args) -> int:
         print(markdown_report(results), end="")
         return 0
     if args.evolution:
-        from rich.console import Console
-
         from .scorecard import EvolutionView
 
         for r in results:

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from rich.markup import escape
 import torch.nn.functional as F
 from rich.markup import escape
 
