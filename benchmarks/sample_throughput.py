@@ -18,12 +18,12 @@ import time
 import torch
 from gencheck.config import SampleConfig
 from gencheck.corpus import Vocab
-from gencheck.model import CharRNN, ModelConfig
+from gencheck.models import CharModel, ModelConfig, build_model
 from gencheck.progress import print_rows
 from gencheck.sample import generate
 
 
-def measure(model: CharRNN, vocab: Vocab, n: int, chars: int, device: torch.device) -> float:
+def measure(model: CharModel, vocab: Vocab, n: int, chars: int, device: torch.device) -> float:
     cfg = SampleConfig(num_samples=n, max_chars=chars, temperature=1.0, seed=0)
     generate(model, vocab, SampleConfig(num_samples=n, max_chars=8, seed=1), device)  # warm-up
     if device.type == "cuda":
@@ -39,7 +39,7 @@ def measure(model: CharRNN, vocab: Vocab, n: int, chars: int, device: torch.devi
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--kind", default="lstm")
+    ap.add_argument("--kind", default="lstm", help="any --model family (lstm, gru, rnn, mingru, transformer, conv)")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--chars", type=int, default=500)
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     batches = [int(b) for b in (args.batches or ("1,16,64,256,1024" if device.type == "cuda" else "1,16,64,256")).split(",")]
     vocab = Vocab(("\x1e", "\x1a", *[chr(c) for c in range(32, 127)]))
     torch.manual_seed(0)
-    model = CharRNN(ModelConfig(vocab.size, args.kind, args.layers, args.hidden, 64))
+    model = build_model(ModelConfig(vocab.size, args.kind, args.layers, args.hidden, 64))
     with torch.no_grad():
         model.head.bias[vocab.sep_id] = -1e9  # never ends a document: every sample is `--chars` long
     model = model.to(device)

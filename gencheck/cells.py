@@ -20,6 +20,7 @@ knows once it has read text[t] (the `{` at t is inside its group; the `}` at t i
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -65,25 +66,33 @@ def line_position(text: str) -> np.ndarray:
     return out
 
 
-def latex_env_spans(text: str) -> list[tuple[int, int]]:
-    """(after `\\begin{X}`'s brace, at `\\end{X}`'s brace) for each environment, with the probes' reading
-    of the text (structure.env_events: comments and verbatim skipped; an `\\end` closing an outer
+def latex_env_spans(text: str) -> list[tuple[int, int, str]]:
+    """(after `\\begin{X}`'s brace, at `\\end{X}`'s brace, X) for each environment, as the probes read the
+    text (`structure.env_walk`, "search": comments and verbatim skipped; an `\\end` closing an outer
     environment closes everything above it; a stray `\\end` changes nothing); unclosed ones run to the end."""
-    from .structure import env_events
+    from .structure import env_walk
 
-    spans: list[tuple[int, int]] = []
-    stack: list[int] = []
-    names: list[str] = []
-    for kind, name, off in env_events(text):
-        brace = text.find("}", off)
-        if kind == "begin":
-            stack.append(brace)
-            names.append(name)
-        elif name in names:
-            i = len(names) - 1 - names[::-1].index(name)
-            spans += [(s, brace) for s in stack[i:]]
-            del stack[i:], names[i:]
-    return spans + [(s, len(text)) for s in stack]
+    spans: list[tuple[int, int, str]] = []
+    opened: list[tuple[int, str]] = []
+    for step in env_walk(text, "search")[0]:
+        brace = text.find("}", step.pos)
+        if step.kind == "begin":
+            opened.append((brace, step.name))
+        elif step.closes is not None:
+            spans += [(a, brace, name) for a, name in opened[step.closes:]]
+            del opened[step.closes:]
+    return spans + [(a, len(text), name) for a, name in opened]
+
+
+def since_opener(n: int, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Characters since the innermost open opener at each position (0 where nothing is open): what a model
+    must carry to close it. Spans nest (each scanner closes the innermost first), so the innermost is the
+    latest-started span covering the position."""
+    out = np.zeros(n, dtype=np.int64)
+    for a, b in sorted(spans, key=lambda s: (s[0], -s[1])):  # outer first: inner spans overwrite
+        if 0 <= a < b <= n:
+            out[a:b] = np.arange(b - a)
+    return out
 
 
 def latex_comment_spans(text: str) -> list[tuple[int, int]]:
@@ -93,28 +102,78 @@ def latex_comment_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end()) for m in _TOKEN.finditer(text) if m.group(1) is None]
 
 
-def latex_features(text: str) -> list[Feature]:
-    """Environment, brace, math and comment structure from the probes' and validator's scanners."""
+def latex_features(text: str, names: Sequence[str] = ()) -> list[Feature]:
+    """Environment, brace, math and comment structure from the probes' and validator's scanners; `names`:
+    the corpus's common environments, one "inside NAME" feature each (which environment is open)."""
     from .probes import latex_closer_pairs
 
     n = len(text)
     pairs = latex_closer_pairs(text)
-    env = _depth(n, latex_env_spans(text))
+    envs = latex_env_spans(text)
+    env = _depth(n, [(a, b) for a, b, _ in envs])
     braces = _depth(n, [(a, b) for key, a, b, _ in pairs if key == "}"])
     math = _depth(n, [(a, b) for key, a, b, _ in pairs if key == "$"]) > 0
     comment = _depth(n, latex_comment_spans(text)) > 0
     return [Feature("inside environment", "binary", env > 0), Feature("environment depth", "numeric", env),
+            *[Feature(f"inside {name}", "binary", _depth(n, [(a, b) for a, b, x in envs if x == name]) > 0)
+              for name in names],
+            Feature("chars since \\begin", "numeric", since_opener(n, [(a, b) for a, b, _ in envs])),
             Feature("brace depth", "numeric", braces), Feature("inside braces", "binary", braces > 0),
             Feature("inside math ($…$)", "binary", math), Feature("inside comment", "binary", comment)]
 
 
-FORMAT_FEATURES: dict[str, Callable[[str], list[Feature]]] = {"latex": latex_features}
+def c_features(text: str, names: Sequence[str] = ()) -> list[Feature]:
+    """Bracket depth by kind as the C validator pairs them, inside a string or character literal, a
+    comment, a preprocessor line, and the characters since the innermost open bracket."""
+    from gencheck.validators import c as vc
+
+    from .probes import c_bracket_pairs
+
+    n = len(text)
+    pairs = c_bracket_pairs(text)
+    lx = vc._Lexer(text)
+    stripped = lx.strip_comments()
+    comments = [(a, b + 2) for a, b in lx.comments]
+    directives = [(m.start(), m.end()) for m in vc._DIRECTIVE.finditer(stripped)]
+    depth = {o: _depth(n, [(a, b) for closer, a, b, _ in pairs if vc._OPENER_OF[closer] == o]) for o in "([{"}
+    return [*[Feature(f"{o} depth", "numeric", depth[o]) for o in "{(["],
+            Feature("chars since an open bracket", "numeric", since_opener(n, [(a, b) for _, a, b, _ in pairs])),
+            Feature("inside string or char", "binary", _depth(n, lx.literals) > 0),
+            Feature("inside /* comment */", "binary", _depth(n, comments) > 0),
+            Feature("inside preprocessor line", "binary", _depth(n, directives) > 0)]
 
 
-def features(text: str, fmt: str) -> list[Feature]:
-    """The format's features (if the project has scanners for it) and every format's line position."""
+_LIST_ITEM = re.compile(r"^([ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]", re.M)
+
+
+def markdown_features(text: str, names: Sequence[str] = ()) -> list[Feature]:
+    """Inside a code fence and inside a link (the probes' readings), the list depth of the line (its
+    indentation, two spaces a level), and the characters since the open fence or link."""
+    from .probes import markdown_fences, markdown_link_pairs
+
+    n = len(text)
+    closed, open_at = markdown_fences(text)
+    fences = [(a, b) for a, b, _, _ in closed] + ([(open_at, n)] if open_at is not None else [])
+    links = [(a, b) for _, a, b, _ in markdown_link_pairs(text)]
+    lists = np.zeros(n, dtype=np.int64)
+    for m in _LIST_ITEM.finditer(text):
+        end = text.find("\n", m.start())
+        lists[m.start():n if end == -1 else end] = len(m.group(1).expandtabs(4)) // 2 + 1
+    return [Feature("inside code fence", "binary", _depth(n, fences) > 0),
+            Feature("inside link", "binary", _depth(n, links) > 0),
+            Feature("list depth", "numeric", lists),
+            Feature("chars since an open fence or link", "numeric", since_opener(n, fences + links))]
+
+
+FORMAT_FEATURES: dict[str, Callable[..., list[Feature]]] = {"latex": latex_features, "c": c_features,
+                                                           "markdown": markdown_features}
+
+
+def features(text: str, fmt: str, names: Sequence[str] = ()) -> list[Feature]:
+    """The format's features (if the project has scanners for it) and every format's line position;
+    `names`: the corpus's common openers, a feature each where the format has one (LaTeX environments)."""
     extra = FORMAT_FEATURES.get(fmt)
-    return (extra(text) if extra else []) + [Feature("position in line", "numeric", line_position(text))]
+    return (extra(text, names) if extra else []) + [Feature("position in line", "numeric", line_position(text))]
 
 
 # --- states -------------------------------------------------------------------------------------------
@@ -127,15 +186,12 @@ class States:
     names: list[str]
 
 
-def layer_states(model, ids: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """(h, c) per character for every layer of a batch of sequences `ids` (B, T), from zero state,
-    running the model's recurrent stack one layer at a time (the model's nn.LSTM gives only the top
-    layer's outputs); each array is (B, T, hidden). c is rebuilt from the gates, which every h_{t-1}
-    fixes, by the cell's recurrence; None for GRU/vanilla RNN."""
+def _single_layers(model, ids: np.ndarray):
+    """(one-layer RNN, its input, its output h) for every layer of the model's recurrent stack over `ids`
+    (B, T) from zero state, one layer at a time (the model's nn.LSTM gives only the top layer's outputs)."""
     import torch
 
     rnn = model.rnn
-    out = []
     with torch.no_grad():
         x = model.embed(torch.as_tensor(ids, dtype=torch.long))
         for layer in range(rnn.num_layers):
@@ -144,27 +200,63 @@ def layer_states(model, ids: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | 
                                  (f"weight_ih_l{layer}", f"weight_hh_l{layer}", f"bias_ih_l{layer}",
                                   f"bias_hh_l{layer}")})
             h, _ = one(x)
-            c = _lstm_cells(one, x, h) if model.cfg.kind == "lstm" else None
-            out.append((h.numpy(), c))
+            yield one, x, h
             x = h  # eval: no dropout between layers
-    return out
 
 
-def _lstm_cells(one, x, h) -> np.ndarray:
-    """c_t of a one-layer LSTM given its inputs and outputs (B, T, ·): the gates are a function of x_t
-    and h_{t-1}; then c_t = f_t·c_{t-1} + i_t·g_t."""
+def layer_states(model, ids: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(h, c) per character for every layer of a batch of sequences `ids` (B, T), from zero state; each
+    array is (B, T, hidden). c is rebuilt from the gates, which every h_{t-1} fixes, by the cell's
+    recurrence; None for GRU/vanilla RNN."""
+    return [(h.numpy(), _lstm_cells(one, x, h) if model.cfg.kind == "lstm" else None)
+            for one, x, h in _single_layers(model, ids)]
+
+
+def _lstm_gates(one, x, h) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The input, forget, cell-candidate and output gates (B, T, hidden) of a one-layer LSTM given its
+    inputs and outputs: each a function of x_t and h_{t-1}."""
     import torch
 
     h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], dim=1)
     gates = x @ one.weight_ih_l0.T + one.bias_ih_l0 + h_prev @ one.weight_hh_l0.T + one.bias_hh_l0
-    i, f, g, _ = gates.chunk(4, dim=-1)
-    ig, f = (torch.sigmoid(i) * torch.tanh(g)).numpy(), torch.sigmoid(f).numpy()
+    i, f, g, o = gates.chunk(4, dim=-1)
+    return torch.sigmoid(i).numpy(), torch.sigmoid(f).numpy(), torch.tanh(g).numpy(), torch.sigmoid(o).numpy()
+
+
+def _lstm_cells(one, x, h) -> np.ndarray:
+    """c_t = f_t·c_{t-1} + i_t·g_t from the gates."""
+    i, f, g, _ = _lstm_gates(one, x, h)
+    ig = i * g
     c = np.empty_like(ig)
     prev = np.zeros((ig.shape[0], ig.shape[2]), dtype=ig.dtype)
     for t in range(ig.shape[1]):
         prev = f[:, t] * prev + ig[:, t]
         c[:, t] = prev
     return c
+
+
+SATURATED = 0.1  # a sigmoid gate below 0.1 is left-saturated, above 0.9 right-saturated (Karpathy et al. 2015)
+
+
+def gate_saturation(model, vocab, text: str) -> list[dict]:
+    """Per layer and sigmoid gate (input, forget, output) of an LSTM over one document: the mean share of
+    characters at which a unit's gate is left-saturated (< 0.1) and right-saturated (> 0.9), and how many
+    units are right-saturated most of the time (a forget gate there makes the cell an integrator that keeps
+    what it holds: the 2015 paper's long-memory cells). Empty for other kinds."""
+    from .corpus import SEP, encode
+
+    if model.cfg.kind != "lstm" or not text:
+        return []
+    ids = encode(SEP + text, vocab)[None, :-1]
+    out = []
+    for layer, (one, x, h) in enumerate(_single_layers(model, ids)):
+        i, f, _, o = _lstm_gates(one, x, h)
+        for name, g in (("input", i), ("forget", f), ("output", o)):
+            left, right = (g[0] < SATURATED).mean(axis=0), (g[0] > 1 - SATURATED).mean(axis=0)
+            out.append({"layer": layer, "gate": name, "left": round(float(left.mean()), 4),
+                        "right": round(float(right.mean()), 4), "units_mostly_right": int((right > 0.5).sum()),
+                        "units": int(g.shape[-1])})
+    return out
 
 
 BATCH = 16  # documents run together (sorted by length, so little padding)
@@ -220,7 +312,7 @@ class Scan:
         return self._ranks
 
 
-def scan(model, vocab, texts: Sequence[str], fmt: str, max_chars: int = MAX_CHARS) -> Scan:
+def scan(model, vocab, texts: Sequence[str], fmt: str, max_chars: int = MAX_CHARS, names: Sequence[str] = ()) -> Scan:
     """The documents in the given order until `max_chars`, each cut to a tenth of it (at least 2,000
     characters) so one long document cannot be the whole sample; features are read on the whole
     document first, so a cut leaves depths as they were."""
@@ -231,7 +323,7 @@ def scan(model, vocab, texts: Sequence[str], fmt: str, max_chars: int = MAX_CHAR
             continue
         take = min(len(text), max_chars - used, per_doc)
         cuts.append(text[:take])
-        feats.append([Feature(f.name, f.kind, f.values[:take]) for f in features(text, fmt)])
+        feats.append([Feature(f.name, f.kind, f.values[:take]) for f in features(text, fmt, names)])
         used += take
     if not cuts:
         raise GencheckError("no documents to scan")
@@ -356,6 +448,23 @@ class CellsReport:
         return asdict(self)
 
 
+#: Common environments of the train split that get an "inside NAME" feature each.
+NAMED = 5
+
+
+def common_names(fmt: str, train_texts: Sequence[str], k: int = NAMED) -> tuple[str, ...]:
+    """The k most common LaTeX environments of the train split (the controlled documents' ranking), for
+    "which environment is open"; none for other formats or a split with fewer than two."""
+    from .controlled import common_openers
+
+    if fmt != "latex" or not train_texts:
+        return ()
+    try:
+        return common_openers(fmt, train_texts, k)
+    except GencheckError:
+        return ()
+
+
 def analyse(model, vocab, fmt: str, test_texts: Sequence[str], train_texts: Sequence[str], *, run_id: str = "",
             split: str = "test", max_chars: int = MAX_CHARS, seed: int = 0) -> CellsReport:
     """Score every unit against every feature on `test_texts`; the linear probe fits on `train_texts`.
@@ -367,11 +476,12 @@ def analyse(model, vocab, fmt: str, test_texts: Sequence[str], train_texts: Sequ
         raise UsageError(f"cells reads LSTM runs (h and c per unit); this run is a {model.cfg.kind}")
     model.eval()
     rng = np.random.default_rng(seed)
-    test = scan(model, vocab, [test_texts[i] for i in rng.permutation(len(test_texts))], fmt, max_chars)
+    names = common_names(fmt, train_texts)
+    test = scan(model, vocab, [test_texts[i] for i in rng.permutation(len(test_texts))], fmt, max_chars, names)
     scores = [score_feature(test, f) for f in test.features.values()]
     probe = None
     if train_texts and "environment depth" in test.features:
-        train = scan(model, vocab, [train_texts[i] for i in rng.permutation(len(train_texts))], fmt, max_chars)
+        train = scan(model, vocab, [train_texts[i] for i in rng.permutation(len(train_texts))], fmt, max_chars, names)
         probe = linear_probe(train, test, "environment depth")
     return CellsReport(run_id, model.cfg.label(), split, test.documents, test.chars, len(test.names),
                        round(time.perf_counter() - t0, 2), scores, probe)
@@ -503,6 +613,7 @@ pre { font: 13px/1.5 ui-monospace, monospace; white-space: pre-wrap; border: 1px
 <span class="key">· <span style="background:rgb(55,55,255)">&nbsp;</span> −1 · 0 ·
 <span style="background:rgb(255,55,55)">&nbsp;</span> +1 (each unit scaled by its largest magnitude in this text)</span></p>
 <pre id="text"></pre>
+<table id="saturation" style="border-collapse:collapse"></table>
 <script type="application/json" id="data">__DATA__</script>
 <script>
 const data = JSON.parse(document.getElementById("data").textContent);
@@ -523,6 +634,16 @@ function show(unit) {
   document.getElementById("info").textContent = unit;
   document.body.dataset.unit = unit;
 }
+if (data.saturation.length) {  // gate saturation per layer, as in the 2015 paper's figure 3
+  const t = document.getElementById("saturation");
+  t.innerHTML = "<caption style='text-align:left'>gate saturation in this text: share of characters at which a " +
+    "unit's gate is below 0.1 (left) or above 0.9 (right), mean over units; units right-saturated most of the time" +
+    "</caption><tr><th>layer</th><th>gate</th><th>left</th><th>right</th><th>units mostly right</th></tr>";
+  data.saturation.forEach(r => { const tr = t.insertRow();
+    [r.layer, r.gate, (100 * r.left).toFixed(1) + " %", (100 * r.right).toFixed(1) + " %",
+     r.units_mostly_right + " / " + r.units].forEach(v => { const td = tr.insertCell(); td.textContent = v;
+     td.style.padding = "0 .8em"; }); });
+}
 pick.addEventListener("change", () => { history.replaceState(null, "", "#" + pick.value); show(pick.value); });
 show(decodeURIComponent(location.hash.slice(1)) || data.first);
 </script></body></html>
@@ -540,7 +661,7 @@ def html_page(model, vocab, text: str, title: str, first: str | None = None,
     peak = np.abs(st.values).max(axis=0)
     acts = np.rint(100 * st.values / np.where(peak > 0, peak, 1)).astype(int)
     data = {"text": text, "units": st.names, "acts": acts.T.tolist(), "first": first or st.names[0],
-            "top": notes or {}}
+            "top": notes or {}, "saturation": gate_saturation(model, vocab, text)}
     blob = json.dumps(data, ensure_ascii=True).replace("</", "<\\/")  # no `</script>` inside the data
     return _PAGE.replace("__TITLE__", html.escape(title)).replace("__DATA__", blob)
 

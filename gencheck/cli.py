@@ -73,6 +73,9 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--embed", type=int, help="character embedding size")
     p.add_argument("--context", type=int, help="transformer: attention window in characters (default 256)")
     p.add_argument("--heads", type=int, help="transformer: attention heads (default 4)")
+    p.add_argument("--match", metavar="params=N",
+                   help="size the model to N parameters (±10 %%) by choosing its width (--hidden); with --grid, "
+                        "every point, so that model families compare at one size: --match params=200k")
     p.add_argument("--dropout", type=float, help="dropout between layers and before the head")
     p.add_argument("--steps", type=int, help="training steps (each batch_size × seq_len characters)")
     p.add_argument("--batch-size", dest="batch_size", type=int, help="parallel streams per step")
@@ -232,6 +235,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
     p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
 
+    p = sub.add_parser("probe", help="probe your own model (--model-entry) without training it", formatter_class=fmt,
+                       description="Load any model that implements gencheck's small protocol from "
+                                   "package.module:factory (docs/models.md) and print what needs no training: the "
+                                   "closer probes on the test split beside n-gram and majority rows, controlled-"
+                                   "distance documents, effective context and bits/char per row.",
+                       epilog="example:  gencheck probe --model-entry mymodels:tiny --corpus latex-drill")
+    p.add_argument("--model-entry", dest="model_entry", required=True, metavar="MODULE:FACTORY",
+                   help="a factory returning the model (the working folder is importable)")
+    add_corpus_args(p)
+    p.add_argument("--samples", type=int, default=0, metavar="N", help="also sample N documents and validate them")
+    p.add_argument("--seed", type=int, default=0, help="seed for the baselines' documents and sampling")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: every core this process may use)")
+    p.add_argument("--json", action="store_true", help="also print the report as JSON (with schema_version)")
+
     p = sub.add_parser("compare", help="two runs side by side, with deltas and whether each is beyond noise",
                        formatter_class=fmt,
                        description="Every figure both runs have (bits/char, valid %, probe accuracy per distance "
@@ -362,6 +380,55 @@ def _warm_corpus(args, profile):
     return build(resolve_spec(profile.train.warm_start, None), offline=args.offline, mirrors=args.mirror, log=log)
 
 
+def _match_target(args) -> int | None:
+    """`--match params=N` → N (None when not given); refused beside --hidden, which it replaces."""
+    text = getattr(args, "match", None)
+    if text is None:
+        return None
+    from .models.sizing import parse_match
+
+    target = parse_match(text)
+    if getattr(args, "hidden", None) is not None or "hidden" in (getattr(args, "grid", None) or ""):
+        raise UsageError(f"--match {text} chooses the width: leave out --hidden (and hidden= in --grid)")
+    if getattr(args, "resume", None):
+        raise UsageError(f"--match {text}: a resumed run keeps its checkpoint's size; leave --match out")
+    return target
+
+
+def _run_vocab_size(profile, corpus, warm) -> int:
+    """The vocabulary size training will use (train.train: both train splits under a warm start)."""
+    from .corpus import Vocab
+
+    texts = corpus.texts("train") + (warm.texts("train") if warm is not None else [])
+    return Vocab.from_texts(texts, profile.train.vocab_min_count).size
+
+
+def _matched(args, profile, corpus, warm):
+    """The profile at the width `--match params=N` asks for (unchanged without --match), said in the log."""
+    from dataclasses import replace
+
+    target = _match_target(args)
+    if target is None:
+        return profile
+    from .models.sizing import match_hidden
+    from .progress import log
+    from .train import model_config
+
+    m = match_hidden(model_config(profile, _run_vocab_size(profile, corpus, warm)), target)
+    log(f"--match params={target:,}: {profile.kind} {profile.layers}×{m.hidden}, {m.params:,} parameters "
+        f"({m.off:.1%} off)")
+    return replace(profile, hidden=m.hidden, note="")
+
+
+def _matched_combos(args, base, combos: list[dict], corpus, warm) -> list[dict]:
+    """Each grid combination with the width `--match params=N` gives it (as if typed: hidden=…)."""
+    if _match_target(args) is None:
+        return combos
+    from .config import with_overrides
+
+    return [{**c, "hidden": _matched(args, with_overrides(base, **c), corpus, warm).hidden} for c in combos]
+
+
 def _default_profile(args) -> str:
     """gpu where CUDA is present; else drill for a drill corpus (the cpu profile's 2×256 at 3e-3 stays on its
     plateau there: docs/measurements.md) and cpu for any other."""
@@ -411,8 +478,9 @@ def cmd_run(args) -> int:
     name, profile = _profile(args, device, args.resume / "checkpoint.pt" if args.resume else None)
     corpus_started = time.perf_counter()
     corpus = _corpus(args)
-    run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
     warm = _warm_corpus(args, profile)
+    profile = _matched(args, profile, corpus, warm)
+    run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
     result = run(corpus, profile, device, run_dir, name, started=started, resume=args.resume is not None,
                  corpus_seconds=time.perf_counter() - corpus_started, probes=not args.no_probes, evolution=not args.no_evolution,
                  compile_samples=args.compile_samples, warm=warm)
@@ -424,7 +492,7 @@ def cmd_run(args) -> int:
 
 
 def _run_grid(args, device) -> int:
-    from .grid import parse_budget, parse_grid, with_seeds
+    from .grid import family_settings, parse_budget, parse_grid, with_family_settings, with_seeds
 
     if args.resume:
         raise UsageError("--grid resumes by itself: run the same command again")
@@ -440,6 +508,7 @@ def _run_grid(args, device) -> int:
         if any("kind" in c for c in combos):
             raise UsageError("give the cells once: --model lstm,gru or model=... in --grid, not both")
         combos = [{"kind": k, **c} for k in kinds for c in combos]
+    combos = with_family_settings(combos, family_settings(args.grid), base.kind)
     combos = with_seeds(combos, args.seeds, base.train.seed)
     budget = parse_budget(args.budget) if args.budget else None
     results = [r for c in _corpus_names(args.corpus) for r in _grid_one(args, device, name, base, combos, budget, c, engine)]
@@ -488,6 +557,8 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str, engine
 
     args.corpus = corpus_name
     corpus = _corpus(args)
+    warm = _warm_corpus(args, base)
+    combos = _matched_combos(args, base, combos, corpus, warm)
     slots = job_slots(args.jobs, str(device), torch.cuda.device_count() if device.type == "cuda" else 0,
                       usable_cores())
     if args.minutes is not None:  # timed as the points will train: with --jobs on the CPU, on their share of the cores
@@ -502,7 +573,6 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str, engine
             torch.set_num_threads(threads_before)
     pts = points(base, combos, budget, corpus.content_hash, not args.no_probes)
     folder = grid_folder(args.out, corpus.content_hash, pts)
-    warm = _warm_corpus(args, base)
     worker = functools.partial(grid_point_worker, corpus=corpus, profile_name=name, probes=not args.no_probes,
                                evolution=not args.no_evolution, warm=warm)
     results = run_grid(pts, folder, lambda pt, run_dir, resume: run(
@@ -530,13 +600,15 @@ def cmd_train(args) -> int:
 
     refuse_existing()
     corpus = _corpus(args)
+    warm = _warm_corpus(args, profile)
+    profile = _matched(args, profile, corpus, warm)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GencheckError(f"could not create run folder {args.out}: {exc.strerror or exc}") from None
     with locked_dir(args.out):
         refuse_existing()  # again: another gencheck may have trained there while the corpus was built
-        r = train(corpus, profile, args.out, device, resume=args.resume, warm=_warm_corpus(args, profile))
+        r = train(corpus, profile, args.out, device, resume=args.resume, warm=warm)
     log(f"trained {r.steps} steps at {r.chars_per_s:,.0f} chars/s; val {r.val_bpc:.3f} bpc; "
         f"checkpoint {escape(str(r.checkpoint))}")
     return 0
@@ -714,6 +786,12 @@ def cmd_cells(args) -> int:
                          args.show, args.doc, args.html)
 
 
+def cmd_probe(args) -> int:
+    from .probe_cmd import probe_command
+
+    return probe_command(args)
+
+
 def _load_pair(base: Path, new: Path):
     """Both results, or a usage error (exit 2): a missing or unreadable file, a schema from elsewhere."""
     try:
@@ -888,7 +966,7 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {"run": cmd_run, "train": cmd_train, "sample": cmd_sample, "corpus": cmd_corpus,
                 "calibrate": cmd_calibrate, "report": cmd_report, "compare": cmd_compare, "check": cmd_check,
-                "cells": cmd_cells}
+                "cells": cmd_cells, "probe": cmd_probe}
     try:
         if args.command == "validate":
             from . import validate_cmd

@@ -45,24 +45,19 @@ def latex_pairs(text: str) -> Pairs:
     An `\\end{X}` closes the innermost open X (openers above it count as unclosed); an `\\end` with no
     open X is a stray closer.
     """
-    from .structure import env_events
+    from .structure import env_walk
 
     out = Pairs()
-    stack: list[tuple[str, int]] = []
-    for kind, name, pos in env_events(text):
-        if kind == "begin":
-            stack.append((name, pos))
+    steps, out.unclosed = env_walk(text, "search")
+    for s in steps:
+        if s.kind == "begin":
             continue
-        for i in range(len(stack) - 1, -1, -1):
-            if stack[i][0] == name:
-                out.unclosed += len(stack) - 1 - i
-                out.distances.append(pos - stack[i][1])
-                out.depths.append(i + 1)
-                del stack[i:]
-                break
-        else:
+        if s.closes is None:
             out.stray_closers += 1
-    out.unclosed += len(stack)
+            continue
+        out.unclosed += s.depth - 1 - s.closes
+        out.distances.append(s.pos - s.start)
+        out.depths.append(s.closes + 1)
     return out
 
 

@@ -48,21 +48,61 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*$")
 
 
 def parse_grid(spec: str) -> list[dict]:
-    """`"layers=1,2 hidden=64,128"` → every combination, in order, as `run` overrides."""
+    """`"layers=1,2 hidden=64,128"` → every combination, in order, as `run` overrides. Per-family settings
+    (`conv.layers=8`, see `family_settings`) are not axes and are left to `with_family_settings`."""
     axes: list[tuple[str, list]] = []
     for part in spec.split():
         key, sep, values = part.partition("=")
         key = key.strip().replace("-", "_")
+        if "." in key:
+            continue
         if not sep or key not in GRID_KEYS or not values:
             raise UsageError(f"--grid {part!r}: write key=v1,v2 with key one of {', '.join(GRID_KEYS)}")
-        try:
-            vals = [GRID_KEYS[key](v) for v in values.split(",")]
-        except ValueError:
-            raise UsageError(f"--grid {part!r}: {key} takes {GRID_KEYS[key].__name__} values") from None
-        axes.append(("kind" if key == "model" else key, vals))
-    if not axes:
+        axes.append(("kind" if key == "model" else key, [_grid_value(part, key, v) for v in values.split(",")]))
+    if not axes and not family_settings(spec):
         raise UsageError("--grid needs at least one key=v1,v2")
     return [dict(zip([k for k, _ in axes], combo)) for combo in itertools.product(*[v for _, v in axes])]
+
+
+def _grid_value(part: str, key: str, value: str):
+    try:
+        return GRID_KEYS[key](value)
+    except ValueError:
+        raise UsageError(f"--grid {part!r}: {key} takes {GRID_KEYS[key].__name__} values") from None
+
+
+def family_settings(spec: str) -> dict[str, dict]:
+    """`"model=lstm,conv conv.layers=8"` → {"conv": {"layers": 8}}: a setting for one family's points only.
+    Families differ in what depth means (a causal convolution of 2 layers sees 7 characters, an LSTM of 2
+    layers is deep), so a family grid gives each family its own depth or window without making it an axis."""
+    from .config import MODEL_KINDS
+
+    out: dict[str, dict] = {}
+    for part in spec.split():
+        key, sep, value = part.partition("=")
+        family, dot, name = key.strip().replace("-", "_").partition(".")
+        if not dot:
+            continue
+        if family not in MODEL_KINDS or name not in GRID_KEYS or name == "model" or not sep or not value:
+            raise UsageError(f"--grid {part!r}: a per-family setting is FAMILY.key=value, FAMILY one of "
+                             f"{', '.join(MODEL_KINDS)} and key one of {', '.join(k for k in GRID_KEYS if k != 'model')}")
+        if "," in value:
+            raise UsageError(f"--grid {part!r}: a per-family setting takes one value (make {name} an axis instead)")
+        out.setdefault(family, {})[name] = _grid_value(part, name, value)
+    return out
+
+
+def with_family_settings(combos: list[dict], settings: dict[str, dict], base_kind: str) -> list[dict]:
+    """Each combination with its family's own settings (`family_settings`) added; a setting that is also an
+    axis is refused (which would win is not obvious)."""
+    out = []
+    for c in combos:
+        own = settings.get(c.get("kind", base_kind), {})
+        both = sorted(set(own) & set(c))
+        if both:
+            raise UsageError(f"--grid: {', '.join(both)} is both an axis and a per-family setting")
+        out.append({**c, **own})
+    return out
 
 
 def parse_budget(text: str, flag: str = "--budget") -> int:

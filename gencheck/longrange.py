@@ -38,6 +38,7 @@ from . import schema
 from .context import context_curve, model_context_bits, ngram_context_bits
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, atomic_write_json, gencheck_home
+from .models.ngram import NGramModel
 from .ngram import NGram
 
 NGRAM_ORDERS = (20, 5)
@@ -304,8 +305,8 @@ def _measure(corpus: Corpus, model, vocab: Vocab, device, seed: int, orders: Seq
         for row, ng in ngrams.items():
             lr.ngrams[row]["test_bpc"] = round(ng.bits_per_char(test_ids), 4)
     lr.seconds["ngram"] = time.perf_counter() - t0
-    scorers: dict[str, pr.Scorer] = {"model": pr.model_scorer(model, device)}
-    scorers.update({row: pr.ngram_scorer(ng) for row, ng in ngrams.items()})
+    rows = {"model": model, **{row: NGramModel(ng) for row, ng in ngrams.items()}}  # every row a model
+    scorers: dict[str, pr.Scorer] = {row: pr.scorer_for(m, device) for row, m in rows.items()}
     t = time.perf_counter()
     if pr.probes_for(fmt):
         say(f"probing closers on {len(test)} test documents")

@@ -31,8 +31,10 @@ Buckets: 1-10, 11-30, 31-100, 101-300, 301-1000, 1001-3000, >3000 characters.
 Scoring: a `Scorer(ids, positions, candidates=None)` returns teacher-forced next-character log2
 probabilities for one document, `ids` = SEP + document (fresh state / context at the SEP),
 `positions` the indices of the ids being predicted, one row each (all V columns, or only the
-`candidates` columns). `model_scorer` runs the torch model over the document in chunks with state
-carried; `ngram_scorer` asks an `NGram` for its distributions. A prediction is correct only when
+`candidates` columns). `scorer_for(model)` gives any row's scorer: `model_scorer` runs a model of the
+protocol (gencheck/models/base.py) over the document in chunks with state carried; a model with a sparse
+scorer of its own (the n-gram row, gencheck/models/ngram.py) is asked for just the positions scored
+(`ngram_scorer`: the `NGram`'s distributions). A prediction is correct only when
 the true character's probability is strictly above every competitor's (ties count as wrong).
 Intervals: 95 % percentile bootstrap over documents (events in one document are not independent).
 """
@@ -75,29 +77,17 @@ class Event:
 # --- LaTeX ---------------------------------------------------------------------------------------------
 
 def latex_env_events(text: str) -> list[Event]:
-    """`\\end{NAME}` closing the innermost open `\\begin{NAME}` (see the module docstring). An `\\end`
-    that closes an outer environment pops it and everything above it, as `corpus_info.latex_pairs`
-    reads it; a stray `\\end` changes nothing."""
-    from .structure import VERBATIM, env_events
+    """`\\end{NAME}` closing the innermost open `\\begin{NAME}` (see the module docstring), as
+    `structure.env_walk` reads real text: an `\\end` that closes an outer environment pops it and
+    everything above it, as `corpus info` reads it; a stray `\\end` changes nothing."""
+    from .structure import VERBATIM, env_walk
 
     out: list[Event] = []
-    stack: list[tuple[str, int]] = []
-    for kind, name, off in env_events(text):
-        if kind == "begin":
-            stack.append((name, off))
-            continue
-        if stack and stack[-1][0] == name:
-            _, start = stack.pop()
-            if name in VERBATIM:
-                continue
-            brace = text.index("{", off) + 1
+    for s in env_walk(text, "search")[0]:
+        if s.kind == "end" and s.closes == s.depth - 1 and s.name not in VERBATIM:
+            brace = text.index("{", s.pos) + 1
             close = text.index("}", brace)
-            out.append(Event(brace, text[brace:close + 1], off - start, len(stack) + 1))
-            continue
-        for i in range(len(stack) - 1, -1, -1):
-            if stack[i][0] == name:
-                del stack[i:]
-                break
+            out.append(Event(brace, text[brace:close + 1], s.pos - s.start, s.depth))
     return out
 
 
@@ -457,6 +447,13 @@ def probe_requests(probes: Sequence[Probe | str], texts: Sequence[str], vocab) -
         ids = encode(SEP + text, vocab)
         out += [(ids, positions_of(p, _scorable(_as_probe(p), text, index))) for p in probes]
     return out
+
+
+def scorer_for(model, device, chunk: int = 1024) -> Scorer:
+    """Any row's scorer: the model's own sparse one where it has one (`scorer()`: the n-gram answers only the
+    asked positions and columns), else teacher-forced passes of `model(x, state)` (`model_scorer`)."""
+    own = getattr(model, "scorer", None)
+    return own() if callable(own) else model_scorer(model, device, chunk)
 
 
 def ngram_scorer(ngram) -> Scorer:

@@ -8,7 +8,8 @@ the floor (baseline) and the ceiling (real text).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Sequence
 
 from rich import box
 from rich.console import Group
@@ -112,9 +113,10 @@ def beyond_note(beyond: set[str], d_train: int | None) -> str:
 
 
 def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: str = "",
-                beyond: set[str] = frozenset()) -> Table | None:
+                beyond: set[str] = frozenset(), blind: set[str] = frozenset()) -> Table | None:
     """Rows (model, n-grams, majority) × distance buckets with events; empty buckets hidden; `beyond`:
-    buckets marked as longer than any training example."""
+    buckets marked as longer than any training example; `blind`: buckets beyond the model's context limit
+    (its cells marked, `blind_buckets`)."""
     first = rows.get("model") or next(iter(rows.values()), None)
     if first is None:
         return None
@@ -129,6 +131,9 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
     above, note = set(model.get("above_baselines") or ()), above_note(model)
     if note:
         caption = (caption + "\n" if caption else "") + note
+    blind = {first["buckets"][i]["bucket"] for i in shown} & set(blind)
+    if blind and "model" in rows:
+        caption = (caption + "\n" if caption else "") + BLIND_NOTE
     t = Table(title=title + " · % right, 95 % interval below", title_justify="left", caption=caption or None,
               caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     t.add_column("chars →", no_wrap=True)
@@ -143,7 +148,8 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
             continue
         r = rows[name]
         cells = cells_at(r, shown)
-        marks = [ABOVE if name == "model" and c.get("bucket") in above else "" for c in cells]
+        marks = [(ABOVE if name == "model" and c.get("bucket") in above else "")
+                 + (BLIND if name == "model" and c.get("bucket") in blind else "") for c in cells]
         t.add_row(escape(name), *[acc_cell(c, m) for c, m in zip(cells, marks)], escape(short(r.get("reach"))))
     return t
 
@@ -155,9 +161,11 @@ class ProbesView:
     documents; effective context and bits/char per row; wrong closes in samples by distance."""
 
     probes: dict
+    model: dict = field(default_factory=dict)  # results.json `model`: its context limit marks blind buckets
 
     def tables(self) -> list:
         p, order = self.probes, self.probes.get("rows") or []
+        blind = blind_buckets(self.model, p.get("buckets") or [])
         out: list = []
         drill = p.get("drill") or {}
         beyond = set(drill.get("beyond_training") or ())
@@ -166,7 +174,7 @@ class ProbesView:
             t = probe_table(f"probe {escape(name)} · {escape(PROBE_TITLES.get(name, name))} · test split, by "
                             "characters from opener to closer", rows, order,
                             caption=beyond_note(beyond, drill.get("d_train")) if is_head else "",
-                            beyond=beyond if is_head else frozenset())
+                            beyond=beyond if is_head else frozenset(), blind=blind)
             if t is not None:
                 out.append(t)
             if is_head and drill.get("by_depth"):
@@ -179,7 +187,8 @@ class ProbesView:
         for name, rows in p.get("controlled", {}).items():
             t = probe_table(f"controlled documents · {escape(name)} · only the distance varies",
                             rows, order, caption=f"opener uniform among {len(info.get('openers', []))} "
-                            f"(chance {rate(info.get('chance'))}): {escape(', '.join(info.get('openers', [])))}")
+                            f"(chance {rate(info.get('chance'))}): {escape(', '.join(info.get('openers', [])))}",
+                            blind=blind)
             if t is not None:
                 out.append(t)
         out.append(self.summary())
@@ -295,7 +304,7 @@ class Scorecard:
         made = Text(f"made with {one_line(self.result.versions)}", style="dim") if self.result.versions else Text("")
         parts = [self.table(), self.errors(), note]
         if self.result.probes:
-            parts.append(ProbesView(self.result.probes))
+            parts.append(ProbesView(self.result.probes, self.result.model or {}))
         if self.result.stages:
             parts.append(Text("stages: " + " · ".join(f"{k} {v:.0f}s" for k, v in self.result.stages.items())
                               + f" (slowest: {max(self.result.stages, key=self.result.stages.get)})", style="dim"))
@@ -392,8 +401,8 @@ class GridView:
                         f"{escape(head or 'no probe')} accuracy over all distances, % (95 % interval)", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         formed = any("memory_formed" in r.train for r in rs)
-        for col in ("model\nparams", "chars\nseen", "wall\ns", "chars/s", "test\nbpc", "valid", "probe\nall",
-                    "reach", "reach\nctrl", "eff.\nctx", *(["memory\nformed"] if formed else [])):
+        for col in ("model\nparams · ctx", "FLOPs\n/char", "chars\nseen", "wall\ns", "chars/s", "test\nbpc",
+                    "valid", "probe\nall", "reach", "reach\nctrl", "eff.\nctx", *(["memory\nformed"] if formed else [])):
             t.add_column(col, justify="left" if col.startswith("model") else "right", no_wrap=True)
         bpcs = [r.metrics.get("test_bpc", math.nan) for r in rs]
         accs = [(_headline_cell(r) or {}).get("accuracy") for r in rs]
@@ -407,7 +416,7 @@ class GridView:
         for i, r in enumerate(rs):
             m, tr = r.model, r.train
             acc, reach, ctrl, ctx = _headline_summary(r, head)
-            t.add_row(f"{model_label(m)}\n{m['params'] / 1e3:,.0f}k", _chars_seen(tr), f"{r.wall_seconds:.0f}",
+            t.add_row(*model_cost_cells(m), _chars_seen(tr), f"{r.wall_seconds:.0f}",
                       si_chars(tr["chars_per_s"]), num(bpcs[i]) + ("*" if i == best_bpc else ""),
                       pct(r.samples.rate("valid")), acc + ("*" if i == best_acc else ""), escape(short(reach)),
                       escape(short(ctrl)),
@@ -427,8 +436,8 @@ class GridView:
                         f"over seeds · {escape(head or 'no probe')} accuracy over all distances, %", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         formed = any("memory_formed" in r.train for r in rs)
-        for col in ("model\nparams", "seeds", "chars\nseen", "chars/s", "test\nbpc", "valid", "probe\nall",
-                    "reach", "eff.\nctx", *(["memory\nformed"] if formed else [])):
+        for col in ("model\nparams · ctx", "FLOPs\n/char", "seeds", "chars\nseen", "chars/s", "test\nbpc",
+                    "valid", "probe\nall", "reach", "eff.\nctx", *(["memory\nformed"] if formed else [])):
             t.add_column(col, justify="left" if col.startswith("model") else "right", no_wrap=True)
         bpc = [_mean_sd([r.metrics.get("test_bpc") for r in g]) for g in groups]
         acc = [_mean_sd([(_headline_cell(r) or {}).get("accuracy") for r in g]) for g in groups]
@@ -446,7 +455,7 @@ class GridView:
                             for r in g}) if head else ["—"]
             ctx = sorted({str((((r.probes or {}).get("context") or {}).get("model") or {}).get("effective_context", "—"))
                           for r in g})
-            t.add_row(f"{model_label(m)}\n{m['params'] / 1e3:,.0f}k", str(len(g)), _chars_seen(tr),
+            t.add_row(*model_cost_cells(m), str(len(g)), _chars_seen(tr),
                       si_chars(sum(r.train["chars_per_s"] for r in g) / len(g)),
                       _pm(bpc[i], "{:.3f}") + ("*" if i == best_bpc else ""), _pm(valid[i], "{:.0f}", 100),
                       _pm(acc[i], "{:.0f}", 100) + ("*" if i == best_acc else ""), escape("/".join(reach)),
@@ -455,6 +464,41 @@ class GridView:
             t.caption = FORMED_NOTE
             t.caption_justify = "left"
         return t
+
+
+def cost_cells(m: dict) -> tuple[str, str]:
+    """FLOPs per character and context limit of a results.json `model` ("—" for results made before them;
+    "∞" for a recurrent state, which has no limit)."""
+    flops = m.get("flops_per_char")
+    if "context_limit" not in m:
+        return (si_chars(flops) if flops else "—"), "—"
+    limit = m["context_limit"]
+    return (si_chars(flops) if flops else "—"), ("∞" if limit is None else f"{limit:,}")
+
+
+def model_cost_cells(m: dict) -> tuple[str, str]:
+    """The grid's model cell (label, parameters and context limit) and its FLOPs/char cell."""
+    flops, limit = cost_cells(m)
+    return f"{model_label(m)}\n{m['params'] / 1e3:,.0f}k · {limit}", flops
+
+
+BLIND = "‡"  # a bucket whose every distance is beyond the model's context limit
+
+
+def blind_buckets(m: dict, labels: Sequence[str]) -> set[str]:
+    """The distance buckets a model cannot see across: every distance in them exceeds its context limit,
+    so the opener is out of sight and chance is its ceiling there (not a failure of memory)."""
+    from .probes import BUCKET_BOUNDS, BUCKET_LABELS
+
+    limit = m.get("context_limit")
+    if limit is None:
+        return set()
+    lows = dict(zip(BUCKET_LABELS, (0, *BUCKET_BOUNDS)))
+    return {b for b in labels if b in lows and lows[b] + 1 > limit}
+
+
+BLIND_NOTE = (f"{BLIND} every distance of the bucket is beyond the model's context limit: the opener is out of its "
+              "sight, so chance is its ceiling there.")
 
 
 def _headline_row(r: RunResult, row: str = "model") -> dict:
@@ -518,10 +562,14 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
             return ((usable(cells[a][0], i) or {}).get("ci95") or [0, 0])[0] > means[b]
 
         best.append(_best(means, lower=False, beyond=beyond))
+    blind_any = False
     for k, g in enumerate(groups):
         row = [model_label(g[0].model)]
+        blind = blind_buckets(g[0].model, [cells0[i]["bucket"] for i in shown])
+        blind_any |= bool(blind)
         for col, i in enumerate(shown):
             star = "*" if best[col] == k else ""
+            star += BLIND if cells0[i]["bucket"] in blind else ""
             if compared and all(cells0[i]["bucket"] in a for a in aboves[k]):  # type: ignore[operator]
                 star += ABOVE
             if seeded:
@@ -534,6 +582,8 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
         cs = _bucket_cells(first, base)
         if cs:
             t.add_row(f"[dim]{base}[/]", *[f"[dim]{acc_cell(c)}[/]" for c in cells_at({"buckets": cs}, shown)])
+    if blind_any:
+        t.caption = f"{t.caption}\n{BLIND_NOTE}"
     return t
 
 
@@ -628,16 +678,18 @@ class EvolutionView:
 def markdown_report(results: list[RunResult]) -> str:
     """`gencheck report --markdown`: one table of the runs (a row each), then each run's headline probe by
     distance, as GitHub markdown to paste into a README or a pull-request comment."""
-    lines = ["| run | corpus | model | params | chars seen | precision | test bpc | valid | "
-             "headline, all distances | reach | reach (controlled) | effective context |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | corpus | model | params | FLOPs/char | context limit | chars seen | train s | precision | "
+             "test bpc | valid | headline, all distances | reach | reach (controlled) | effective context |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         m, tr, p = r.model, r.train, r.probes or {}
         head = p.get("headline")
         acc, reach, ctrl, ctx = _headline_summary(r, head)
         acc = acc if acc == "—" else f"{head} {acc.replace(' (', ' % (', 1)}"
+        secs = tr.get("seconds")
         lines.append(f"| {r.run_id} | {r.corpus['name']} | {m['kind']} {m['layers']}×{m['hidden']} | "
-                     f"{m['params']:,} | {_chars_seen(tr)} | "
+                     f"{m['params']:,} | {' | '.join(cost_cells(m))} | {_chars_seen(tr)} | "
+                     f"{'—' if secs is None else f'{secs:.0f}'} | "
                      f"{tr.get('precision', 'fp32')} | {num(r.metrics.get('test_bpc', math.nan))} | "
                      f"{pct(r.samples.rate('valid'))} | {acc} | {short(reach)} | {short(ctrl)} | "
                      f"{'—' if ctx is None else f'{ctx:,}'} |")
@@ -672,16 +724,19 @@ def _markdown_buckets(r: RunResult) -> list[str]:
     out = ["", f"**{r.run_id}** · `{head}` on the test split, % right (95 % interval) by characters from opener "
                "to closer", "", "| row | " + " | ".join(buckets) + " |", "|---" * (len(buckets) + 1) + "|"]
     above = set(table.get("model", {}).get("above_baselines") or ())
+    blind = blind_buckets(r.model or {}, buckets)
     for row in rows:
         cells = {b["bucket"]: b for b in table[row]["buckets"]}
         text = []
         for name in buckets:
             b = cells.get(name, {"too_few": True, "events": 0})
-            mark = ABOVE if row == "model" and name in above else ""
+            mark = (ABOVE if row == "model" and name in above else "") + (BLIND if row == "model" and name in blind else "")
             text.append(f"n={b['events']}" if b["too_few"] or b.get("accuracy") is None else
                         f"{100 * b['accuracy']:.0f}{mark}" + (f" ({interval(b)})" if b.get("ci95") else ""))
         out.append(f"| {row} | " + " | ".join(text) + " |")
     if "above_baselines" in table.get("model", {}):
         out += ["", (f"{ABOVE}: the model is above every other row there, paired over documents (the "
                      "difference's 95 % interval above 0).")]
+    if blind:
+        out += ["", BLIND_NOTE]
     return out

@@ -38,6 +38,49 @@ def env_events(text: str) -> Iterator[tuple[str, str, int]]:
         yield kind, name, m.start()
 
 
+@dataclass(frozen=True)
+class EnvStep:
+    """One `\\begin` or `\\end` of `env_walk`, with the stack as it stood before it: `depth` environments
+    open; for an `\\end`, `closes` is the index in that stack of the opener it pops (None: it pops
+    nothing), `opened` that opener's name and `start` its offset."""
+
+    kind: str  # "begin" | "end"
+    name: str
+    pos: int
+    depth: int
+    closes: int | None = None
+    opened: str | None = None
+    start: int | None = None
+
+
+def env_walk(text: str, on_mismatch: str = "pop") -> tuple[list[EnvStep], int]:
+    """The one walk of LaTeX environments over `env_events` (probes, sampled closers, the majority answer and
+    `corpus info` all read it): each step, and how many environments are left open at the end.
+
+    An `\\end` closes the innermost open environment. Where its name differs, `on_mismatch` says what it
+    closed: "pop" -- the innermost one anyway, a wrong close (how a sample's closing decision is judged);
+    "search" -- the innermost open environment of its name, with everything opened above it left unclosed,
+    and nothing when none is open (how real text is read, where such an `\\end` is a typo or a macro)."""
+    if on_mismatch not in ("pop", "search"):
+        raise ValueError(f"on_mismatch {on_mismatch!r}: pop or search")
+    stack: list[tuple[str, int]] = []
+    steps: list[EnvStep] = []
+    for kind, name, pos in env_events(text):
+        if kind == "begin":
+            steps.append(EnvStep(kind, name, pos, len(stack)))
+            stack.append((name, pos))
+            continue
+        at = len(stack) - 1 if stack else None
+        if on_mismatch == "search":
+            at = next((i for i in range(len(stack) - 1, -1, -1) if stack[i][0] == name), None)
+        if at is None:
+            steps.append(EnvStep(kind, name, pos, len(stack)))
+            continue
+        steps.append(EnvStep(kind, name, pos, len(stack), at, *stack[at]))
+        del stack[at:]
+    return steps, len(stack)
+
+
 @dataclass
 class Closures:
     """Closing decisions: `total` = right + wrong is every counted `\\end`; `stray` is the part of
@@ -73,26 +116,21 @@ class Closures:
 
 def latex_closures(text: str, majority_env: str = "") -> Closures:
     out = Closures(chars=len(text))
-    stack: list[tuple[str, int]] = []
-    for kind, name, pos in env_events(text):
-        if kind == "begin":
+    for step in env_walk(text, "pop")[0]:
+        if step.kind == "begin":
             out.opened += 1
-            stack.append((name, pos))
-        elif not stack:  # nothing open: a wrong decision for the model and the baseline alike
+        elif step.closes is None:  # nothing open: a wrong decision for the model and the baseline alike
             out.wrong += 1
             out.stray += 1
-        else:
-            opened, start = stack.pop()
-            if name in VERBATIM and name == opened:  # its end is found by search, not decided: not counted
-                continue
-            dist = pos - start
-            if name == opened:
+        elif not (step.name in VERBATIM and step.name == step.opened):  # a verbatim end is found by search
+            dist = step.pos - step.start
+            if step.name == step.opened:
                 out.right += 1
                 out.distances_right.append(dist)
             else:
                 out.wrong += 1
                 out.distances_wrong.append(dist)
-            out.majority_right += opened == majority_env
+            out.majority_right += step.opened == majority_env
     return out
 
 
@@ -105,10 +143,6 @@ def majority_environment(texts: list[str]) -> str:
 
     counts: Counter[str] = Counter()
     for t in texts:
-        stack: list[str] = []
-        for kind, name, _pos in env_events(t):
-            if kind == "begin":
-                stack.append(name)
-            elif stack and stack.pop() == name and name not in VERBATIM:
-                counts[name] += 1
+        counts.update(s.name for s in env_walk(t, "pop")[0]
+                      if s.kind == "end" and s.opened == s.name and s.name not in VERBATIM)
     return counts.most_common(1)[0][0] if counts else ""

@@ -35,7 +35,7 @@ def test_features_follow_the_scanners():
     assert f["inside math ($…$)"][text.index("y")] and not f["inside math ($…$)"][text.index("z")]
     assert f["inside comment"][text.index("c")] and not f["inside comment"][text.index("z")]
     assert list(line_position("ab\ncd")) == [1, 2, 0, 1, 2]
-    assert latex_env_spans("\\begin{a}\\begin{b}x\\end{a}y") == [(8, 25), (17, 25)]  # \end{a} closes both
+    assert latex_env_spans("\\begin{a}\\begin{b}x\\end{a}y") == [(8, 25, "a"), (17, 25, "b")]  # \end{a} closes both
 
 
 def test_layer_states_equal_the_models_own_outputs():
@@ -86,8 +86,7 @@ def test_a_hand_made_brace_counter_is_found():
     v = vocab()
     model = brace_counter(v)
     st = doc_states(model, v, BRACES[0])
-    depth = features(BRACES[0], "latex")[2].values
-    assert features(BRACES[0], "latex")[2].name == "brace depth"
+    depth = {f.name: f.values for f in features(BRACES[0], "latex")}["brace depth"]
     np.testing.assert_allclose(st.values[:, 6 + 2], depth, atol=1e-4)  # the construction works
     report = analyse(model, v, "latex", BRACES, BRACES, max_chars=10_000)
     by = {f.feature: f for f in report.features}
@@ -179,3 +178,51 @@ def test_html_page_colours_each_character_by_the_picked_unit(tmp_path):
     assert colour[text.index("y")] == "rgb(255, 189, 189)"  # depth 1: 33 of 100, 66 of 200 levels
     assert colour[0] == "rgb(255, 255, 255)"  # outside every brace: white
     assert 'data-unit="L0.h[0]"' in dom("")  # no fragment: the unit the page was written with
+
+
+def _on(values) -> str:
+    return "".join("1" if v else "0" for v in values)
+
+
+def test_which_environment_is_open_and_since_when():
+    text = r"\begin{proof}x\begin{itemize}y\end{itemize}z\end{proof}"
+    f = {x.name: x.values for x in features(text, "latex", ("proof", "itemize"))}
+    inner = slice(text.index("}", text.index(r"\begin{itemize}")), text.index(r"\end{itemize}") + 12)
+    assert f["inside itemize"][inner].all() and not f["inside itemize"][text.index("z")]
+    assert f["inside proof"][text.index("z")] and not f["inside proof"][-1]
+    since = f["chars since \\begin"]
+    assert since[text.index("y")] == text.index("y") - text.index("}", text.index(r"\begin{itemize}"))
+    assert since[text.index("z")] == text.index("z") - text.index("}")  # back to the proof, counting on
+
+
+def test_c_features_follow_the_validators_lexer():
+    text = '#define N 3\nint f(void) { /* c */ char *s = "x{"; return a[1]; }\n'
+    f = {x.name: x.values for x in features(text, "c")}
+    assert _on(f["inside preprocessor line"][:12]) == "111111111110"
+    assert f["inside /* comment */"][text.index("c */")] and not f["inside /* comment */"][text.index("char")]
+    assert f["inside string or char"][text.index("x{")] and not f["inside string or char"][text.index("return")]
+    assert f["{ depth"][text.index("char")] == 1 and f["{ depth"][text.index('x{') + 1] == 1  # a { in a string is no bracket
+    assert f["[ depth"][text.index("1]")] == 1 and f["( depth"][text.index("void")] == 1
+    assert f["chars since an open bracket"][text.index("1]")] == 1
+
+
+def test_markdown_features_fences_links_lists():
+    text = "- a\n  - b [x](y)\n\n```\ncode\n```\n"
+    f = {x.name: x.values for x in features(text, "markdown")}
+    assert f["list depth"][text.index("a")] == 1 and f["list depth"][text.index("b")] == 2
+    assert f["inside link"][text.index("x")] and not f["inside link"][text.index("b")]
+    assert f["inside code fence"][text.index("code")] and not f["inside code fence"][text.index("a")]
+
+
+def test_gate_saturation_finds_the_held_open_gates():
+    """The brace counter's unit holds its input and forget gates open (bias +30): right-saturated at every
+    character, and the only unit of its layer that is."""
+    from gencheck.cells import gate_saturation
+
+    v = vocab()
+    sat = {(r["layer"], r["gate"]): r for r in gate_saturation(brace_counter(v), v, BRACES[0])}
+    assert set(sat) == {(0, "input"), (0, "forget"), (0, "output")}
+    for gate in ("input", "forget"):
+        assert sat[(0, gate)]["units_mostly_right"] == 1 and sat[(0, gate)]["units"] == 6
+        assert sat[(0, gate)]["right"] >= 1 / 6  # that unit at every character, the others at few or none
+    assert sat[(0, "output")]["units_mostly_right"] == 0

@@ -284,3 +284,59 @@ def test_family_settings_count_in_a_points_key_only_for_their_family():
     assert both[0].key == points(PROFILES["cpu"], [{}], 8_192_000, "ab" * 32, True)[0].key
     assert [p.label for p in points(PROFILES["cpu"], parse_grid("model=mingru,conv"), None, "ab" * 32, True)] == \
         ["mingru2x256", "conv2x256"]
+
+
+# --- family grids: per-family settings and --match params=N ------------------------------------------------
+
+def test_per_family_settings_apply_to_their_family_only():
+    from gencheck.grid import family_settings, with_family_settings
+
+    spec = "model=lstm,conv conv.layers=8 transformer.context=64"
+    settings = family_settings(spec)
+    assert settings == {"conv": {"layers": 8}, "transformer": {"context": 64}}
+    assert with_family_settings(parse_grid(spec), settings, "lstm") == [{"kind": "lstm"}, {"kind": "conv", "layers": 8}]
+    assert with_family_settings([{}], {"lstm": {"layers": 3}}, "lstm") == [{"layers": 3}]  # --model lstm, no axis
+    for bad in ("conv.layers=4,8", "cnn.layers=8", "conv.depth=8", "conv.model=lstm"):
+        with pytest.raises(UsageError):
+            family_settings(bad)
+    with pytest.raises(UsageError, match="both an axis"):
+        with_family_settings(parse_grid("model=conv layers=1,2"), family_settings("conv.layers=8"), "lstm")
+
+
+@pytest.mark.parametrize("kind,layers", [("lstm", 1), ("gru", 2), ("rnn", 1), ("mingru", 2), ("transformer", 2),
+                                         ("conv", 8)])
+def test_match_lands_within_ten_percent_and_nearest(kind, layers):
+    from gencheck.models import ModelConfig
+    from gencheck.models.sizing import count_params, match_hidden
+
+    cfg = ModelConfig(60, kind, layers, 128, 32, context=64, heads=4)
+    m = match_hidden(cfg, 150_000)
+    assert m.off <= 0.10 and m.params == count_params(replace(cfg, hidden=m.hidden))
+    step = 8 if kind == "transformer" else 1
+    for other in (m.hidden - step, m.hidden + step):  # no width of the family lands nearer
+        assert abs(count_params(replace(cfg, hidden=other)) - 150_000) >= abs(m.params - 150_000)
+
+
+def test_match_refuses_what_it_cannot_reach_and_beside_hidden(capsys):
+    from gencheck.models import ModelConfig
+    from gencheck.models.sizing import match_hidden, parse_match
+
+    with pytest.raises(UsageError, match="more than 10%"):
+        match_hidden(ModelConfig(200, "lstm", 1, 8, 64), 1_000)  # the embedding alone is 12,800
+    assert parse_match("params=200k") == 200_000
+    for bad in ("200k", "flops=1M", "params="):
+        with pytest.raises(UsageError):
+            parse_match(bad)
+    assert main([*GRID, "--match", "params=20k"]) == 2  # the grid varies hidden: --match would overwrite it
+    assert "leave out --hidden" in capsys.readouterr().err
+
+
+def test_a_matched_grid_sizes_every_family(tmp_path, capsys):
+    grid = ["run", "--corpus", "latex-fixture", "--profile", "smoke", "--grid", "model=lstm,conv conv.layers=3",
+            "--match", "params=30k", "--budget", "8k", "--samples", "2", "--max-chars", "60", "--device", "cpu",
+            "--no-probes", "--no-evolution", "--out", str(tmp_path), "--json"]
+    assert main(grid) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [(r["model"]["kind"], r["model"]["layers"]) for r in results] == [("lstm", 1), ("conv", 3)]
+    assert all(abs(r["model"]["params"] - 30_000) <= 3_000 for r in results)
+    assert results[1]["model"]["context_limit"] == 15  # 1 + 2 · (2³ − 1)

@@ -207,3 +207,29 @@ def test_scoring_in_pieces_equals_one_pass():
         for reset in (False, True):
             cap = ng._caps(ids, np.arange(len(ids)), None, reset)
             assert np.array_equal(ng._chunked_probs(ids, cap, chunk=64), ng._stream_probs(ids, cap))
+
+
+# --- the n-gram row behind the model protocol (gencheck/models/ngram.py) ------------------------------------
+
+def test_the_ngram_model_in_chunks_is_its_distributions_and_its_sparse_scorer_agrees():
+    import torch
+
+    from gencheck.models.ngram import NGramModel
+    from gencheck.probes import model_scorer, scorer_for
+
+    rng = np.random.default_rng(3)
+    train = rng.integers(1, 6, 3000)
+    ng = NGram.fit(train, 4, 6, sep_id=0)
+    model = NGramModel(ng)
+    doc = np.concatenate([[0], rng.integers(1, 6, 90)])
+    want = np.log(ng.distributions(doc, np.arange(1, len(doc) + 1)))
+    x, state, got = torch.from_numpy(doc)[None], None, []
+    for a in range(0, len(doc), 17):  # chunks with the state (the last order-1 ids) carried
+        logits, state = model(x[:, a:a + 17], state)
+        got.append(logits[0].numpy())
+    assert np.allclose(np.concatenate(got), want, atol=1e-6)
+    pos, cand = np.array([3, 40, 91]), np.array([2, 5])
+    sparse = scorer_for(model, torch.device("cpu"))(doc, pos, cand)
+    full = model_scorer(model, torch.device("cpu"), chunk=25)(doc, pos, cand)
+    assert np.allclose(sparse, full, atol=1e-5)
+    assert model.describe().context_limit == 3 and model.cfg.vocab_size == 6

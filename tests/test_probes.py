@@ -449,3 +449,17 @@ def test_versus_marks_buckets_above_every_row_and_leaves_out_a_trivial_majority(
     shorter = aggregate(b.outcomes[:-1], "latex_end", "5-gram")
     got = versus({"model": a, "20-gram": b, "5-gram": shorter})
     assert "skipped" in got["versus"]["5-gram"] and got["above_baselines"] == []
+
+
+def test_one_walk_of_environments_with_two_readings_of_a_mismatch():
+    from gencheck.structure import env_walk
+
+    text = r"\begin{a}\begin{b}\end{a}\end{x}\begin{c}"
+    pop, left_pop = env_walk(text, "pop")
+    ends = [(s.name, s.closes, s.opened, s.depth) for s in pop if s.kind == "end"]
+    assert ends == [("a", 1, "b", 2), ("x", 0, "a", 1)] and left_pop == 1  # each \end pops the innermost
+    search, left_search = env_walk(text, "search")
+    ends = [(s.name, s.closes, s.opened, s.start) for s in search if s.kind == "end"]
+    assert ends == [("a", 0, "a", 0), ("x", None, None, None)] and left_search == 1  # b left unclosed, x stray
+    with pytest.raises(ValueError):
+        env_walk(text, "guess")

@@ -112,6 +112,7 @@ class _Lexer:
         self.raws: list[tuple] = []
         self.pairs: list[tuple[str, int, int, int]] = []  # (closer, opener pos, closer pos, depth): probes
         self.comments: list[tuple[int, int]] = []  # (offset of /*, offset of its */) of closed comments
+        self.literals: list[tuple[int, int]] = []  # (start, end) of closed string and character literals: cells
 
     # pass 1 ------------------------------------------------------------------------------
     def strip_comments(self) -> str:
@@ -148,6 +149,7 @@ class _Lexer:
                 body = _STR_BODY if kind == "str" else _CHR_BODY
                 lm = body.match(text, start)
                 if lm is not None:
+                    self.literals.append((start, lm.end()))
                     pos = lm.end()
                     continue
                 eol = text.find("\n", start)

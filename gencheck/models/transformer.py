@@ -18,6 +18,8 @@ characters later (through the layers' windows), which `describe()` reports as th
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,12 +30,17 @@ from .base import ModelConfig, StackLM, register
 ROPE_BASE = 10_000.0
 
 
-def rope(x: torch.Tensor, start: int) -> torch.Tensor:
-    """Rotate (B, H, L, d) by positions start … start+L−1 (pairs (i, i + d/2), the GPT-NeoX layout)."""
-    d, n = x.shape[-1], x.shape[-2]
-    inv = ROPE_BASE ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
-    ang = torch.arange(start, start + n, device=x.device, dtype=torch.float32)[:, None] * inv
-    cos, sin = ang.cos().repeat(1, 2).to(x.dtype), ang.sin().repeat(1, 2).to(x.dtype)
+def rope_tables(start: int, n: int, d: int, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin (n, d) of positions start … start+n−1, each frequency repeated for its pair."""
+    inv = ROPE_BASE ** (-torch.arange(0, d, 2, device=device, dtype=torch.float32) / d)
+    ang = torch.arange(start, start + n, device=device, dtype=torch.float32)[:, None] * inv
+    return ang.cos().repeat(1, 2).to(dtype), ang.sin().repeat(1, 2).to(dtype)
+
+
+def rope(x: torch.Tensor, start: int, tables: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """Rotate (B, H, L, d) by positions start … start+L−1 (pairs (i, i + d/2), the GPT-NeoX layout);
+    `tables`: `rope_tables` of those positions, where the caller keeps them."""
+    cos, sin = tables if tables is not None else rope_tables(start, x.shape[-2], x.shape[-1], x.device, x.dtype)
     a, b = x.chunk(2, dim=-1)
     return x * cos + torch.cat([-b, a], dim=-1) * sin
 
@@ -51,6 +58,22 @@ class Attention(nn.Module):
         self.heads, self.window, self.dropout = heads, window, dropout
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
+        # RoPE tables by (start, length, width, device, dtype): sampling asks for the same window at every
+        # character, and building its tables each time was most of a sampling step (docs/running.md)
+        self._tables: dict[tuple, Any] = {}
+
+    def _kept(self, key: tuple, make):
+        if key not in self._tables:
+            if len(self._tables) >= 64:  # training and scoring see a few shapes, sampling one: a small bound
+                self._tables.clear()
+            self._tables[key] = make()
+        return self._tables[key]
+
+    def tables(self, start: int, n: int, d: int, device: torch.device, dtype: torch.dtype):
+        return self._kept((start, n, d, device, dtype), lambda: rope_tables(start, n, d, device, dtype))
+
+    def mask(self, t: int, length: int, device: torch.device) -> torch.Tensor:
+        return self._kept(("mask", t, length, device), lambda: window_mask(t, length, self.window, device))
 
     def forward(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None):
         b, t, dim = x.shape
@@ -58,8 +81,10 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = torch.cat([cache[0].to(k.dtype), k], dim=2), torch.cat([cache[1].to(v.dtype), v], dim=2)
         length = k.shape[2]
-        mask = window_mask(t, length, self.window, x.device)
-        y = F.scaled_dot_product_attention(rope(q, length - t), rope(k, 0), v, attn_mask=mask,
+        mask = self.mask(t, length, x.device)
+        d = dim // self.heads
+        y = F.scaled_dot_product_attention(rope(q, length - t, self.tables(length - t, t, d, x.device, q.dtype)),
+                                           rope(k, 0, self.tables(0, length, d, x.device, k.dtype)), v, attn_mask=mask,
                                            dropout_p=self.dropout if self.training else 0.0)
         keep = max(0, length - (self.window - 1))
         return self.out(y.transpose(1, 2).reshape(b, t, dim)), (k[:, :, keep:], v[:, :, keep:])
