@@ -72,7 +72,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, help="hidden units per layer")
     p.add_argument("--embed", type=int, help="character embedding size")
     p.add_argument("--context", type=int, help="transformer: attention window in characters (default 256)")
-    p.add_argument("--heads", type=int, help="transformer: attention heads (default 4)")
+    p.add_argument("--heads", type=int, help="transformer: attention heads; xlstm: mLSTM heads (default 4)")
     p.add_argument("--match", metavar="params=N",
                    help="size the model to N parameters (±10 %%) by choosing its width (--hidden); with --grid, "
                         "every point, so that model families compare at one size: --match params=200k")

@@ -110,11 +110,14 @@ def with_overrides(profile: Profile, **kw) -> Profile:
 
 #: Every `--model` name (gencheck/models registers the same, in this order; a test checks). Kept here so
 #: that the command line parses without importing torch.
-MODEL_KINDS = ("lstm", "gru", "rnn", "mingru", "transformer", "conv")
+MODEL_KINDS = ("lstm", "gru", "rnn", "mingru", "transformer", "conv", "xlstm")
 
 #: Model settings only some families use, with those families: left out of a grid point's identity and of
 #: results.json's `model` for the others, so that older grids keep their folders and an LSTM shows no window.
-FAMILY_SETTINGS: dict[str, tuple[str, ...]] = {"context": ("transformer",), "heads": ("transformer",)}
+FAMILY_SETTINGS: dict[str, tuple[str, ...]] = {
+    "context": ("transformer",), "heads": ("transformer", "xlstm"),
+    # the xlstm package's model embeds at its width and has no dropout
+    "embed": tuple(k for k in MODEL_KINDS if k != "xlstm"), "dropout": tuple(k for k in MODEL_KINDS if k != "xlstm")}
 
 
 def unused_settings(kind: str) -> list[str]:

@@ -171,12 +171,14 @@ def _headline_cells(r: RunResult) -> dict[str, float]:
             if not c.get("too_few") and c.get("accuracy") is not None}
 
 
-def accuracy_by_width(results: Sequence[RunResult]) -> list[Figure]:
+def accuracy_by_width(results: Sequence[RunResult], by_kind: bool | None = None) -> list[Figure]:
     """The headline probe's accuracy against hidden size, one line per distance bucket, one figure per
     depth (and cell kind), the mean over seeds (runs of the same shape): the shape of Zoology's
     recall-against-width plots, where a bucket's line rising with width says how wide a model must be to
-    carry structure that far. A figure per depth: a dozen lines in one terminal plot cannot be read."""
-    by_kind = len({_shape(r)[0] for r in results}) > 1
+    carry structure that far. A figure per depth: a dozen lines in one terminal plot cannot be read.
+    `by_kind`: name the cell kind in each figure (default: when the runs hold more than one)."""
+    if by_kind is None:
+        by_kind = len({_shape(r)[0] for r in results}) > 1
     buckets: list[str] = next((list(r.probes["buckets"]) for r in results if (r.probes or {}).get("buckets")), [])
     order = {b: i for i, b in enumerate(buckets)}
     panels: dict[tuple[str, int], dict[str, dict[float, list[float]]]] = {}
@@ -212,12 +214,45 @@ def bpc_by_params(results: Sequence[RunResult]) -> Figure | None:
                   "test bits/char", series, xlog=True)
 
 
+def families_by_distance(results: Sequence[RunResult]) -> Figure | None:
+    """For a grid of model families: the headline probe's accuracy by distance bucket, one line per shape
+    (the seed mean, bars min-max), beside the first run's 20-gram and majority rows: where each family
+    remembers, at a glance. None when the runs are of one family."""
+    if len({_shape(r)[0] for r in results}) < 2:
+        return None
+    buckets: list[str] = next((list(r.probes["buckets"]) for r in results if (r.probes or {}).get("buckets")), [])
+    head = next((r.probes.get("headline") for r in results if (r.probes or {}).get("headline")), None)
+    if not buckets or not head:
+        return None
+    lines: dict[str, dict[float, list[float]]] = {}
+    for r in results:
+        kind, layers, hidden = _shape(r)
+        for bucket, acc in _headline_cells(r).items():
+            if bucket in buckets:
+                lines.setdefault(f"{kind} {layers}×{hidden}", {}).setdefault(float(buckets.index(bucket)), []).append(acc)
+    series = [_series(label, pts) for label, pts in lines.items()]
+    first = next((headline_by_distance(r) for r in results if headline_by_distance(r)), None)
+    series += [s for s in (first.series if first else []) if s.label in ("20-gram", "majority")]
+    if not series:
+        return None
+    return Figure(f"grid-{head}-by-distance", f"{head} by distance, a line per model: seed mean, bars min-max",
+                  "characters from opener to closer", "accuracy", series, xticks=buckets)
+
+
 def grid_figures(results: Sequence[RunResult]) -> list[Figure]:
-    """For runs of more than one shape: accuracy against width by bucket, test bits/char against
-    parameters. Depth is a line, not an axis: the grids this project runs have two or three depths."""
+    """For runs of more than one shape: accuracy by distance per model family (when several), accuracy
+    against width by bucket (for the shapes with more than one width), test bits/char against parameters.
+    Depth is a line, not an axis: the grids this project runs have two or three depths."""
     if not is_grid(results):
         return []
-    return accuracy_by_width(results) + [f for f in [bpc_by_params(results)] if f]
+    widths: dict[tuple[str, int], set[int]] = {}
+    for r in results:
+        kind, layers, hidden = _shape(r)
+        widths.setdefault((kind, layers), set()).add(hidden)
+    wide = [r for r in results if len(widths[_shape(r)[:2]]) > 1]  # a width axis to plot against
+    by_kind = len({_shape(r)[0] for r in results}) > 1
+    return ([f for f in [families_by_distance(results)] if f] + (accuracy_by_width(wide, by_kind) if wide else [])
+            + [f for f in [bpc_by_params(results)] if f])
 
 
 def figures(results: Sequence[RunResult]) -> list[Figure]:

@@ -304,15 +304,17 @@ def test_per_family_settings_apply_to_their_family_only():
 
 
 @pytest.mark.parametrize("kind,layers", [("lstm", 1), ("gru", 2), ("rnn", 1), ("mingru", 2), ("transformer", 2),
-                                         ("conv", 8)])
+                                         ("conv", 8), ("xlstm", 1)])
 def test_match_lands_within_ten_percent_and_nearest(kind, layers):
+    if kind == "xlstm":
+        pytest.importorskip("xlstm", reason="the xlstm extra is not installed")
     from gencheck.models import ModelConfig
     from gencheck.models.sizing import count_params, match_hidden
 
     cfg = ModelConfig(60, kind, layers, 128, 32, context=64, heads=4)
     m = match_hidden(cfg, 150_000)
     assert m.off <= 0.10 and m.params == count_params(replace(cfg, hidden=m.hidden))
-    step = 8 if kind == "transformer" else 1
+    step = 8 if kind in ("transformer", "xlstm") else 1
     for other in (m.hidden - step, m.hidden + step):  # no width of the family lands nearer
         assert abs(count_params(replace(cfg, hidden=other)) - 150_000) >= abs(m.params - 150_000)
 

@@ -16,6 +16,15 @@ from gencheck.train import Checkpoint, train
 
 CPU = torch.device("cpu")
 RNNS = ["lstm", "gru", "rnn"]
+try:
+    import xlstm  # noqa: F401
+
+    NO_XLSTM = ""
+except ImportError as exc:  # the optional extra (Python >= 3.11): its family's tests are skipped with the reason
+    NO_XLSTM = f"the xlstm extra is not installed ({exc})"
+#: Every family, the xlstm one skipped where its extra is missing.
+FAMILIES = [pytest.param(k, marks=pytest.mark.skipif(bool(NO_XLSTM) and k == "xlstm", reason=NO_XLSTM or "-"))
+            for k in kinds()]
 
 
 def tiny(kind: str, **kw) -> ModelConfig:
@@ -44,7 +53,7 @@ def test_an_unknown_kind_is_a_usage_error_naming_the_known_ones():
         build_model(tiny("gpt5"))
 
 
-@pytest.mark.parametrize("kind", kinds())
+@pytest.mark.parametrize("kind", FAMILIES)
 def test_state_survives_the_checkpoint_round_trip(kind):
     torch.manual_seed(1)
     model = build_model(tiny(kind)).eval()
@@ -88,7 +97,7 @@ def test_a_checkpoint_written_before_the_model_families_still_loads_and_resumes(
     assert r.steps == 8
 
 
-@pytest.mark.parametrize("kind", kinds())
+@pytest.mark.parametrize("kind", FAMILIES)
 def test_chunks_with_carried_state_equal_one_pass(kind):
     torch.manual_seed(0)
     model = build_model(tiny(kind)).eval()
@@ -191,7 +200,7 @@ def test_conv_sees_exactly_its_receptive_field():
 
 
 @pytest.mark.bf16
-@pytest.mark.parametrize("kind", kinds())
+@pytest.mark.parametrize("kind", FAMILIES)
 def test_every_family_trains_in_bf16_autocast(kind):
     """bf16 is probed on the family itself (train.choose_precision), never on an LSTM standing in for it; the
     carried state goes on through steps and the checkpoint's round trip."""
@@ -203,7 +212,7 @@ def test_every_family_trains_in_bf16_autocast(kind):
     choice = choose_precision("bf16", CPU, model)
     assert (choice.precision, choice.failed) == ("bf16", None)
     opt, cfg = make_optimizer(model, TrainConfig(), CPU), TrainConfig()
-    x = torch.randint(0, 20, (2, 17))
+    x = torch.randint(0, 20, (2, 17))  # 17: not a multiple of xlstm's chunk, which takes its other kernel
     state = None
     for _ in range(3):
         loss, state = train_step(model, opt, x, torch.roll(x, -1, 1), state, choice.amp, cfg.grad_clip)
@@ -244,3 +253,30 @@ def test_results_json_with_and_without_the_describe_fields_loads():
     with pytest.raises(ShapeError, match="context_limit"):
         RESULTS({**new, "model": {**new["model"], "context_limit": "far"}}, "")
     assert RunResult.from_json(new).model["flops_per_char"] == 1000
+
+
+@pytest.mark.skipif(bool(NO_XLSTM), reason=NO_XLSTM or "-")
+def test_xlstm_both_kernels_give_one_pass_and_a_given_state_is_not_changed():
+    from gencheck.models.xlstm import CHUNK
+
+    torch.manual_seed(2)
+    model = build_model(tiny("xlstm", layers=2, hidden=16, heads=2)).eval()
+    x = torch.randint(0, 20, (2, 3 * CHUNK))
+    full, _ = model(x)  # 48 characters: a multiple of the chunk, the chunkwise-parallel kernel
+    assert torch.allclose(model.net(x)[0], full, atol=1e-6)  # the package's own forward: the same model
+    cuts = [0, CHUNK, CHUNK + 1, CHUNK + 6, 2 * CHUNK, 3 * CHUNK]  # 16 (chunkwise), 1, 5, 10 (the other kernel), 16
+    parts, state = [], None
+    for a, b in zip(cuts, cuts[1:]):
+        kept = None if state is None else [t.clone() for t in state]
+        out, new = model(x[:, a:b], state)
+        assert kept is None or all(torch.equal(s, k) for s, k in zip(state, kept))  # a caller's state stays
+        parts.append(out)
+        state = new
+    assert torch.allclose(torch.cat(parts, 1), full, atol=1e-5)
+    d = model.describe()
+    assert d.context_limit is None and d.params == sum(p.numel() for p in model.parameters())
+
+
+def test_xlstm_refuses_a_width_its_heads_cannot_split():
+    with pytest.raises(UsageError, match="divisible by 2 × heads"):
+        build_model(tiny("xlstm", hidden=12, heads=4))

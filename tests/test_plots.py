@@ -134,19 +134,21 @@ def test_report_plot_prints_the_axis_labels(tmp_path, capsys):
 
 
 def test_report_plot_of_a_grid_prints_the_width_figures(tmp_path, capsys):
-    runs = [saved(tmp_path, run("a", layers=1, hidden=64, params=1000)), saved(tmp_path, run("b", params=5000))]
+    runs = [saved(tmp_path, run("a", layers=1, hidden=64, params=1000)),
+            saved(tmp_path, run("b", layers=1, hidden=128, params=3000)), saved(tmp_path, run("c", params=5000))]
     assert main(["report", "--plot", *map(str, runs)]) == 0
     out = capsys.readouterr().out
-    for label in ("latex_end by width, 1 layer", "latex_end by width, 2 layers", "hidden units",
-                  "test bits/char by parameters", "parameters"):
+    for label in ("latex_end by width, 1 layer", "hidden units", "test bits/char by parameters", "parameters"):
         assert label in out
+    assert "by width, 2 layers" not in out  # one width at 2 layers: no axis to draw against
     assert "by distance" not in out  # no per-run probe figure for a grid
 
 
 def test_report_png_and_svg_write_valid_files(tmp_path):
-    runs = [saved(tmp_path, run("a", layers=1, params=1000)), saved(tmp_path, run("b", params=5000))]
+    runs = [saved(tmp_path, run("a", layers=1, params=1000)), saved(tmp_path, run("b", layers=1, hidden=64, params=500)),
+            saved(tmp_path, run("c", kind="gru", params=5000))]
     assert main(["report", *map(str, runs), "--png", str(tmp_path / "png"), "--svg", str(tmp_path / "svg")]) == 0
-    names = {"bits-per-char", "grid-accuracy-by-width-1-layer", "grid-accuracy-by-width-2-layers", "grid-test-bpc"}
+    names = {"bits-per-char", "grid-latex_end-by-distance", "grid-accuracy-by-width-lstm-1-layer", "grid-test-bpc"}
     assert {p.stem for p in (tmp_path / "png").iterdir()} == names
     for p in (tmp_path / "png").iterdir():
         data = p.read_bytes()
@@ -182,3 +184,19 @@ def test_plotting_a_run_does_not_import_torch(tmp_path):
             "assert 'torch' not in sys.modules, 'torch imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     assert list((tmp_path / "png").glob("*.png"))
+
+
+def test_a_family_grid_draws_accuracy_by_distance_a_line_per_model():
+    from gencheck.plots import families_by_distance
+
+    runs = [run("a", kind="lstm", layers=1, hidden=64), run("b", kind="lstm", layers=1, hidden=64, seed_shift=-0.2),
+            run("c", kind="conv", layers=8, hidden=50, seed_shift=-0.4)]
+    fig = families_by_distance(runs)
+    assert [s.label for s in fig.series] == ["lstm 1×64", "conv 8×50", "20-gram", "majority"]
+    lstm = fig.series[0]  # two seeds: the mean, bars min-max; 101-300 too few in the model row, left out
+    assert lstm.x == [0.0, 1.0, 2.0] and lstm.y == pytest.approx([0.8, 0.6, 0.5])
+    assert lstm.lo == pytest.approx([0.7, 0.5, 0.4]) and lstm.hi == pytest.approx([0.9, 0.7, 0.6])
+    assert fig.xticks == BUCKETS
+    # one width per family: no width figure, which would be a dot per panel
+    assert [f.name for f in figures(runs)] == ["bits-per-char", "grid-latex_end-by-distance", "grid-test-bpc"]
+    assert families_by_distance([run("a", hidden=64), run("b", hidden=128)]) is None  # one family: none

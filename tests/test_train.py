@@ -29,7 +29,17 @@ def test_training_learns_and_checkpoint_round_trips(fixture_corpus, tiny_profile
     assert bpc == pytest.approx(r.val_bpc, rel=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "mingru", "transformer", "conv"])
+def _xlstm_missing() -> str:
+    try:
+        import xlstm  # noqa: F401
+    except ImportError as exc:
+        return f"the xlstm extra is not installed ({exc})"
+    return ""
+
+
+@pytest.mark.parametrize("kind", ["lstm", "mingru", "transformer", "conv",
+                                  pytest.param("xlstm", marks=pytest.mark.skipif(bool(_xlstm_missing()),
+                                                                                reason=_xlstm_missing() or "-"))])
 def test_resume_after_interruption_equals_straight_run(fixture_corpus, tiny_profile, tmp_path, kind):
     tiny_profile = replace(tiny_profile, kind=kind)
     straight = tmp_path / "straight"

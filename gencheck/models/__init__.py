@@ -9,6 +9,7 @@ from . import rnn  # noqa: F401  (importing a family registers its kinds, in thi
 from . import mingru  # noqa: F401
 from . import transformer  # noqa: F401
 from . import conv  # noqa: F401
+from . import xlstm  # noqa: F401  (the xlstm package itself is imported only when such a model is built)
 from .base import FAMILIES, CharModel, ModelConfig, ModelDescription, State, detach, family, param_count
 
 __all__ = ["CharModel", "ModelConfig", "ModelDescription", "State", "build_model", "detach", "family", "kinds",

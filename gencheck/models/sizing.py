@@ -53,8 +53,9 @@ def count_params(cfg: ModelConfig) -> int:
 
 
 def _step(cfg: ModelConfig) -> int:
-    """The widths a family accepts are multiples of this (transformer: an even head width)."""
-    return 2 * cfg.heads if cfg.kind == "transformer" else 1
+    """The widths a family accepts are multiples of this (transformer: an even head width; xlstm: a query
+    and key half as wide as the values)."""
+    return 2 * cfg.heads if cfg.kind in ("transformer", "xlstm") else 1
 
 
 def match_hidden(cfg: ModelConfig, target: int) -> Match:
