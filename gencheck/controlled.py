@@ -14,7 +14,7 @@ itself, as
   at a whitespace is taken, failing that the last is cut back to a whitespace within `MAX_PAD`
   characters and padded with spaces (or, with none that near, cut mid-word: exactness wins);
 * the distance, measured exactly as the real-text probe measures it, is drawn uniformly inside each
-  bucket of `probes.BUCKET_LABELS` (the last, ">3000", is drawn from 3001-6000), and never below the
+  bucket of `st.BUCKET_LABELS` (the last, ">3000", is drawn from 3001-6000), and never below the
   longest opener token of the K, so that the distance does not depend on the opener (LaTeX therefore
   has no "1-10" documents: `\\begin{X}` alone is 9 characters);
 * the prefix is `prefix_chars` (default 200) characters of the same filler text, ending with a
@@ -59,6 +59,7 @@ from typing import Sequence
 import numpy as np
 
 from . import probes
+from . import stats as st
 from .fsutil import GencheckError
 
 FORMATS = ("latex", "c", "markdown")
@@ -66,8 +67,8 @@ DEFAULT_K = {"latex": 8, "c": 3, "markdown": 2}
 PROBE_OF = {"latex": "latex_end", "c": "c_closer", "markdown": "markdown_fence"}
 # the distance range each bucket label is drawn from (the open-ended last bucket: 3001-6000)
 BUCKET_RANGES: dict[str, tuple[int, int]] = dict(zip(
-    probes.BUCKET_LABELS,
-    [(lo + 1, hi) for lo, hi in zip((0, *probes.BUCKET_BOUNDS[:-1]), probes.BUCKET_BOUNDS)] + [(3001, 6000)],
+    st.BUCKET_LABELS,
+    [(lo + 1, hi) for lo, hi in zip((0, *st.BUCKET_BOUNDS[:-1]), st.BUCKET_BOUNDS)] + [(3001, 6000)],
 ))
 PREFIX_CHARS = 200
 GAP_CHARS = (8, 40)  # filler after each outer opener (depth > 1)
@@ -274,7 +275,7 @@ def controlled_documents(fmt: str, train_texts: Sequence[str], test_texts: Seque
                          per_bucket: int = 48, depth: int = 1, k: int | None = None, seed: int = 0,
                          openers: Sequence[str] | None = None, buckets: Sequence[str] | None = None,
                          prefix_chars: int = PREFIX_CHARS) -> list[ControlledDoc]:
-    """`per_bucket` documents per distance bucket (`buckets`, default all of `probes.BUCKET_LABELS`,
+    """`per_bucket` documents per distance bucket (`buckets`, default all of `st.BUCKET_LABELS`,
     in that order; a bucket below the longest opener token gets none), the openers in equal numbers
     (`openers`, default `common_openers(fmt, train_texts, k)`), the filler from `test_texts`. The same
     inputs and seed give the same documents. GencheckError when the test split has too little filler."""
@@ -286,10 +287,10 @@ def controlled_documents(fmt: str, train_texts: Sequence[str], test_texts: Seque
     if per_bucket < 1:
         raise GencheckError(f"per_bucket must be at least 1, not {per_bucket}")
     ops = _check_openers(fmt, common_openers(fmt, train_texts, k) if openers is None else openers, depth)
-    labels = tuple(probes.BUCKET_LABELS if buckets is None else buckets)
+    labels = tuple(st.BUCKET_LABELS if buckets is None else buckets)
     for label in labels:
         if label not in BUCKET_RANGES:
-            raise GencheckError(f"unknown bucket {label!r} (one of {', '.join(probes.BUCKET_LABELS)})")
+            raise GencheckError(f"unknown bucket {label!r} (one of {', '.join(st.BUCKET_LABELS)})")
     floor = max(len(open_token(fmt, o)) for o in ops)
     ranges = [(label, max(BUCKET_RANGES[label][0], floor), BUCKET_RANGES[label][1]) for label in labels]
     ranges = [r for r in ranges if r[1] <= r[2]]
@@ -314,11 +315,11 @@ def controlled_documents(fmt: str, train_texts: Sequence[str], test_texts: Seque
 # --- scoring ------------------------------------------------------------------------------------------
 
 def outcomes(docs: Sequence[ControlledDoc], vocab, scorer: probes.Scorer,
-             probe_name: str | None = None) -> list[probes.Outcome]:
+             probe_name: str | None = None) -> list[st.Outcome]:
     """Each document's event scored as `probes.probe_outcomes` scores real text (the probe of the
     document's format unless `probe_name`), with the known event in place of extraction; `doc` is the
     index into `docs`. A choice probe's target outside the vocabulary gives no outcome, as in real text."""
-    out: list[probes.Outcome] = []
+    out: list[st.Outcome] = []
     for i, doc in enumerate(docs):
         probe, events = _scored_event(doc, vocab, probe_name)
         out += probes.score_events(probe, i, doc.text, events, vocab, scorer)
@@ -345,14 +346,14 @@ def requests(docs: Sequence[ControlledDoc], vocab, probe_name: str | None = None
 
 def controlled_result(docs: Sequence[ControlledDoc], vocab, scorer: probes.Scorer, scorer_name: str = "model",
                       probe_name: str | None = None, resamples: int = 1000, seed: int = 0,
-                      min_events: int = probes.MIN_EVENTS) -> probes.ProbeResult:
-    """`probes.aggregate` of `outcomes` with chance 1/K (K = the documents' opener kinds)."""
+                      min_events: int = st.MIN_EVENTS) -> st.ProbeResult:
+    """`st.aggregate` of `outcomes` with chance 1/K (K = the documents' opener kinds)."""
     kinds = {doc.openers for doc in docs}
     if len(kinds) > 1:
         raise GencheckError("the documents were drawn from different opener sets; aggregate them apart")
     ops = kinds.pop() if kinds else ()
     name = probe_name or (PROBE_OF[docs[0].format] if docs else "controlled")
-    res = probes.aggregate(outcomes(docs, vocab, scorer, probe_name), name, scorer_name,
+    res = st.aggregate(outcomes(docs, vocab, scorer, probe_name), name, scorer_name,
                            1 / len(ops) if ops else None, resamples, seed, min_events)
     res.extra.update(controlled=True, openers=list(ops), depth=sorted({d.event.depth for d in docs}))
     return res

@@ -26,6 +26,7 @@ from gencheck.validators import FORMATS, validate_many
 from gencheck.validators.base import UNJUDGED
 
 from . import probes as pr
+from . import stats as st
 from .config import SampleConfig
 from .corpus import Corpus, Vocab
 from .longrange import HEADLINE
@@ -145,11 +146,11 @@ class Watcher:
         return row
 
 
-def bucket_counts(outs: Sequence[pr.Outcome]) -> dict[str, list[int]]:
+def bucket_counts(outs: Sequence[st.Outcome]) -> dict[str, list[int]]:
     """[events, right] per distance bucket that has events, in bucket order."""
-    counts = {label: [0, 0] for label in pr.BUCKET_LABELS}
+    counts = {label: [0, 0] for label in st.BUCKET_LABELS}
     for o in outs:
-        cell = counts[pr.BUCKET_LABELS[pr.bucket_of(o.distance)]]
+        cell = counts[st.BUCKET_LABELS[st.bucket_of(o.distance)]]
         cell[0] += 1
         cell[1] += int(o.correct)
     return {k: v for k, v in counts.items() if v[0]}
@@ -162,7 +163,7 @@ def constant_floor(probe: str, texts: Sequence[str]) -> dict[str, float]:
     targets: dict[str, Counter] = {}
     for t in texts:
         for e in pr.PROBES[probe].extract(t):
-            targets.setdefault(pr.BUCKET_LABELS[pr.bucket_of(e.distance)], Counter())[e.target] += 1
+            targets.setdefault(st.BUCKET_LABELS[st.bucket_of(e.distance)], Counter())[e.target] += 1
     return {b: round(max(c.values()) / sum(c.values()), 4) for b, c in targets.items()}
 
 
@@ -176,7 +177,7 @@ def wilson_low(right: int, n: int, z: float = 1.96) -> float:
     return (centre - margin) / (1 + z * z / n)
 
 
-def memory_formed(rows: Sequence[dict[str, Any]], min_events: int = pr.MIN_EVENTS) -> dict[str, int | None]:
+def memory_formed(rows: Sequence[dict[str, Any]], min_events: int = st.MIN_EVENTS) -> dict[str, int | None]:
     """Per distance bucket, the characters seen at the first look where the headline probe's accuracy rose
     above chance beyond noise (Wilson lower bound above 1/K and above the best constant answer's rate on
     the same events) and stayed there at every later look; None where it never did. Empty where the looks
@@ -185,7 +186,7 @@ def memory_formed(rows: Sequence[dict[str, Any]], min_events: int = pr.MIN_EVENT
     if not looks:
         return {}
     out: dict[str, int | None] = {}
-    for label in pr.BUCKET_LABELS:
+    for label in st.BUCKET_LABELS:
         above = [(r["chars_seen"], (c := r["probe_buckets"].get(label)) is not None and c[0] >= min_events
                   and wilson_low(c[1], c[0]) > max(r["probe_chance"], (r.get("probe_floor") or {}).get(label, 0.0)))
                  for r in looks]

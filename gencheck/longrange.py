@@ -35,6 +35,7 @@ from rich.markup import escape
 from . import controlled as ct
 from . import probes as pr
 from . import schema
+from . import stats as st
 from .context import context_curve, model_context_bits, ngram_context_bits
 from .corpus import SEP, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, atomic_write_json, gencheck_home
@@ -80,8 +81,8 @@ def head(texts: list[str], chars: int | None) -> list[str]:
 
 def beyond_training(d_train: int) -> list[str]:
     """Distance buckets whose every distance is longer than any training example (`d_train`)."""
-    lows = (0, *pr.BUCKET_BOUNDS)
-    return [label for label, lo in zip(pr.BUCKET_LABELS, lows) if lo >= d_train]
+    lows = (0, *st.BUCKET_BOUNDS)
+    return [label for label, lo in zip(st.BUCKET_LABELS, lows) if lo >= d_train]
 
 
 def drill_view(fmt: str, params, test: list[str], vocab: Vocab, scorer: pr.Scorer, seed: int,
@@ -91,7 +92,7 @@ def drill_view(fmt: str, params, test: list[str], vocab: Vocab, scorer: pr.Score
     probe = HEADLINE[fmt]
     outs = pr.probe_outcomes(probe, test, vocab, scorer)
     chance = headline_rows["model"].get("chance")
-    by_depth = {str(d): pr.aggregate([o for o in outs if o.depth == d], probe, "model", chance, seed=seed).to_json()
+    by_depth = {str(d): st.aggregate([o for o in outs if o.depth == d], probe, "model", chance, seed=seed).to_json()
                 for d in sorted({o.depth for o in outs})}
     return {"d_train": params.d_train, "level": params.level, "beyond_training": beyond_training(params.d_train),
             "by_depth": by_depth}
@@ -118,7 +119,7 @@ class LongRange:
 
     def to_json(self) -> dict[str, Any]:
         return {"format": self.format, "rows": self.rows, "headline": HEADLINE.get(self.format),
-                "buckets": list(pr.BUCKET_LABELS), "real": self.probes, "controlled": self.controlled,
+                "buckets": list(st.BUCKET_LABELS), "real": self.probes, "controlled": self.controlled,
                 "controlled_info": self.controlled_info, "context": self.context, "ngrams": self.ngrams,
                 "sampled": self.sampled, "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
                 **({"drill": self.drill} if self.drill else {})}
@@ -143,13 +144,13 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
     out: dict[str, dict[str, dict]] = {}
     known = known if known is not None else {}
     for probe in pr.probes_for(fmt):
-        rows: dict[str, pr.ProbeResult] = {}
+        rows: dict[str, st.ProbeResult] = {}
         for name, scorer in scorers.items():
             if name == "model":
                 rows.update(pr.run_probe(probe, test, vocab, scorer, name, train, seed=seed))
                 continue
             outs = _known(known, f"real/{probe.name}/{name}", partial(pr.probe_outcomes, probe, test, vocab, scorer))
-            rows[name] = pr.aggregate(outs, probe.name, name, probe.chance, seed=seed)
+            rows[name] = st.aggregate(outs, probe.name, name, probe.chance, seed=seed)
         chance = rows["model"].chance
         maj = rows["majority"].overall
         if probe.kind == "string" and maj.events and maj.accuracy >= TRIVIAL_MAJORITY:
@@ -159,7 +160,7 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
             chance = None
         for r in rows.values():  # one chance for every row: 1/candidates, or the majority per bucket
             r.chance = chance
-        rows["model"].extra.update(pr.versus(rows, seed))
+        rows["model"].extra.update(st.versus(rows, seed))
         out[probe.name] = {name: r.to_json() for name, r in rows.items()}
     return out
 
@@ -178,19 +179,19 @@ def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
     name = HEADLINE[fmt]
     openers = sorted({d.opener for d in docs})
     chance = 1 / len(openers)
-    rows: dict[str, pr.ProbeResult] = {}
+    rows: dict[str, st.ProbeResult] = {}
     known = known if known is not None else {}
     for row, scorer in scorers.items():
         score = partial(ct.outcomes, docs, vocab, scorer, name)
         outs = score() if row == "model" else _known(known, f"controlled/{name}/{row}", score)
-        rows[row] = pr.aggregate(outs, name, row, chance, seed=seed)
+        rows[row] = st.aggregate(outs, name, row, chance, seed=seed)
     if answer is None:
         answer = pr.majority_answer(name, train)
-    maj = [pr.Outcome(i, d.event.distance, d.event.depth, d.event.target == answer, None) for i, d in enumerate(docs)]
-    rows["majority"] = pr.aggregate(maj, name, "majority", chance, seed=seed)
+    maj = [st.Outcome(i, d.event.distance, d.event.depth, d.event.target == answer, None) for i, d in enumerate(docs)]
+    rows["majority"] = st.aggregate(maj, name, "majority", chance, seed=seed)
     rows["majority"].extra["answer"] = answer
     if "model" in rows:
-        rows["model"].extra.update(pr.versus(rows, seed))
+        rows["model"].extra.update(st.versus(rows, seed))
     info = {"probe": name, "documents": len(docs), "openers": openers, "chance": round(chance, 4),
             "per_bucket": per_bucket, "depth": 1}
     return {name: {row: r.to_json() for row, r in rows.items()}}, info
@@ -248,21 +249,21 @@ def sampled_side(fmt: str, samples: Sequence[str], verdicts: Sequence) -> dict[s
     name = HEADLINE.get(fmt)
     if name is None or not samples:
         return {}
-    right = [0] * len(pr.BUCKET_LABELS)
-    wrong = [0] * len(pr.BUCKET_LABELS)
+    right = [0] * len(st.BUCKET_LABELS)
+    wrong = [0] * len(st.BUCKET_LABELS)
     for text in samples:
         for e in pr.PROBES[name].extract(text):
-            right[pr.bucket_of(e.distance)] += 1
+            right[st.bucket_of(e.distance)] += 1
     kinds = WRONG_CLOSE_KINDS[fmt]
     for v in verdicts:
         for f in v.findings:
             if f.kind in kinds and f.distance is not None:
-                wrong[pr.bucket_of(f.distance)] += 1
+                wrong[st.bucket_of(f.distance)] += 1
     cells = []
-    for label, r, w in zip(pr.BUCKET_LABELS, right, wrong):
+    for label, r, w in zip(st.BUCKET_LABELS, right, wrong):
         n = r + w
-        cells.append({"bucket": label, "closes": n, "wrong": w, "too_few": n < pr.MIN_EVENTS,
-                      "error_rate": round(w / n, 4) if n >= pr.MIN_EVENTS else None})
+        cells.append({"bucket": label, "closes": n, "wrong": w, "too_few": n < st.MIN_EVENTS,
+                      "error_rate": round(w / n, 4) if n >= st.MIN_EVENTS else None})
     return {"probe": name, "wrong_kinds": list(kinds), "samples": len(samples), "buckets": cells}
 
 
@@ -341,7 +342,7 @@ def _measure(corpus: Corpus, model, vocab: Vocab, device, seed: int, orders: Seq
 
 
 #: The modules whose code decides the n-gram rows: a change to any of them is a new cache key.
-_ROW_CODE = ("longrange.py", "ngram.py", "probes.py", "controlled.py", "context.py", "corpus.py")
+_ROW_CODE = ("longrange.py", "ngram.py", "probes.py", "stats.py", "controlled.py", "context.py", "corpus.py")
 
 
 class _CacheMiss(Exception):
@@ -379,7 +380,7 @@ _CACHE = schema.obj({"ngrams": schema.dict_of(schema.obj()), "rows": schema.dict
 
 
 def read_ngram_cache(path: Path | None, rows: Sequence[str]) -> dict | None:
-    """The cached rows as `known` (outcomes as pr.Outcome), or None when absent, unreadable or of another
+    """The cached rows as `known` (outcomes as st.Outcome), or None when absent, unreadable or of another
     shape (for other n-gram `rows`, with an outcome or a context curve that is not one): computed again and
     replaced, a damaged cache never decides a figure."""
     if path is None or not path.is_file():
@@ -392,7 +393,7 @@ def read_ngram_cache(path: Path | None, rows: Sequence[str]) -> dict | None:
         known: dict = {"ngrams": data["ngrams"]}
         for key, value in data["rows"].items():
             (schema.CONTEXT if key.startswith("context/") else _OUTCOMES)(value, key)
-            known[key] = value if key.startswith("context/") else [pr.Outcome(*o) for o in value]
+            known[key] = value if key.startswith("context/") else [st.Outcome(*o) for o in value]
         return known
     except (OSError, ValueError, RecursionError):  # a ShapeError is a ValueError
         return None

@@ -488,7 +488,7 @@ BLIND = "‡"  # a bucket whose every distance is beyond the model's context lim
 def blind_buckets(m: dict, labels: Sequence[str]) -> set[str]:
     """The distance buckets a model cannot see across: every distance in them exceeds its context limit,
     so the opener is out of sight and chance is its ceiling there (not a failure of memory)."""
-    from .probes import BUCKET_BOUNDS, BUCKET_LABELS
+    from .stats import BUCKET_BOUNDS, BUCKET_LABELS
 
     limit = m.get("context_limit")
     if limit is None:

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from gencheck import probes
+from gencheck import probes, stats
 from gencheck.controlled import (
     BUCKET_RANGES,
     ControlledDoc,
@@ -132,7 +132,7 @@ def test_events_are_the_real_probe_events(fmt, depth):
         assert doc.text[e.pos:e.pos + len(e.target)] == e.target
         lo, hi = BUCKET_RANGES[doc.bucket]
         assert lo <= e.distance <= hi
-        assert probes.BUCKET_LABELS[probes.bucket_of(e.distance)] == doc.bucket
+        assert stats.BUCKET_LABELS[stats.bucket_of(e.distance)] == doc.bucket
         a, b = doc.filler  # opener token right before the filler, closer token right after it
         if fmt == "latex":
             name = e.target[:-1]
@@ -191,7 +191,7 @@ def test_buckets_ranges_and_prefix():
     longest = max(len(f"\\begin{{{n}}}") for n in LATEX_NAMES[:8])
     counts = Counter(d.bucket for d in docs)
     assert "1-10" not in counts  # \begin{X} alone is longer than 10 characters
-    assert all(counts[b] == 12 for b in probes.BUCKET_LABELS[1:])
+    assert all(counts[b] == 12 for b in stats.BUCKET_LABELS[1:])
     assert min(d.event.distance for d in docs if d.bucket == "11-30") >= longest
     far = [d.event.distance for d in docs if d.bucket == ">3000"]
     assert all(3001 <= x <= 6000 for x in far) and len(set(far)) > 1

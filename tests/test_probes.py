@@ -22,14 +22,10 @@ from gencheck.context import (
 from gencheck.corpus import SEP, Vocab, encode
 from gencheck.model import CharRNN, ModelConfig
 from gencheck.ngram import NGram
+from gencheck.stats import BUCKET_LABELS, Cell, Outcome, aggregate, bucket_of, paired_difference, reach, versus
 from gencheck.probes import (
-    BUCKET_LABELS,
     PROBES,
-    Cell,
     Event,
-    Outcome,
-    aggregate,
-    bucket_of,
     c_comment_events,
     c_closer_events,
     latex_closer_events,
@@ -38,18 +34,15 @@ from gencheck.probes import (
     markdown_fence_events,
     markdown_link_events,
     model_logprobs,
-    paired_difference,
     model_position_bits,
     model_scorer,
     ngram_scorer,
     probe_outcomes,
     probes_for,
-    reach,
     run_probe,
     model_logprobs_batched,
     planned_model_scorer,
     probe_requests,
-    versus,
 )
 
 CPU = torch.device("cpu")
