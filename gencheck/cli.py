@@ -308,6 +308,7 @@ def _profile(args, device, resume_from: Path | None = None):
 
     if "," in (getattr(args, "kind", None) or "") and not getattr(args, "grid", None):
         raise UsageError(f"--model {args.kind}: a list of cells goes with --grid (one run trains one cell)")
+    _match_target(args)  # a wrong --match is refused before the corpus is built
     over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "context", "heads", "steps",
                                                  "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars",
                                                  "precision")}
