@@ -396,14 +396,6 @@ def _match_target(args) -> int | None:
     return target
 
 
-def _run_vocab_size(profile, corpus, warm) -> int:
-    """The vocabulary size training will use (train.train: both train splits under a warm start)."""
-    from .corpus import Vocab
-
-    texts = corpus.texts("train") + (warm.texts("train") if warm is not None else [])
-    return Vocab.from_texts(texts, profile.train.vocab_min_count).size
-
-
 def _matched(args, profile, corpus, warm):
     """The profile at the width `--match params=N` asks for (unchanged without --match), said in the log."""
     from dataclasses import replace
@@ -413,9 +405,10 @@ def _matched(args, profile, corpus, warm):
         return profile
     from .models.sizing import match_hidden
     from .progress import log
-    from .train import model_config
+    from .train import model_config, run_vocab
 
-    m = match_hidden(model_config(profile, _run_vocab_size(profile, corpus, warm)), target)
+    vocab = run_vocab(corpus, warm, profile.train.vocab_min_count)
+    m = match_hidden(model_config(profile, vocab.size), target)
     log(f"--match params={target:,}: {profile.kind} {profile.layers}×{m.hidden}, {m.params:,} parameters "
         f"({m.off:.1%} off)")
     return replace(profile, hidden=m.hidden, note="")

@@ -14,7 +14,7 @@ itself, as
   at a whitespace is taken, failing that the last is cut back to a whitespace within `MAX_PAD`
   characters and padded with spaces (or, with none that near, cut mid-word: exactness wins);
 * the distance, measured exactly as the real-text probe measures it, is drawn uniformly inside each
-  bucket of `st.BUCKET_LABELS` (the last, ">3000", is drawn from 3001-6000), and never below the
+  bucket of `stats.BUCKET_LABELS` (the last, ">3000", is drawn from 3001-6000), and never below the
   longest opener token of the K, so that the distance does not depend on the opener (LaTeX therefore
   has no "1-10" documents: `\\begin{X}` alone is 9 characters);
 * the prefix is `prefix_chars` (default 200) characters of the same filler text, ending with a
@@ -275,7 +275,7 @@ def controlled_documents(fmt: str, train_texts: Sequence[str], test_texts: Seque
                          per_bucket: int = 48, depth: int = 1, k: int | None = None, seed: int = 0,
                          openers: Sequence[str] | None = None, buckets: Sequence[str] | None = None,
                          prefix_chars: int = PREFIX_CHARS) -> list[ControlledDoc]:
-    """`per_bucket` documents per distance bucket (`buckets`, default all of `st.BUCKET_LABELS`,
+    """`per_bucket` documents per distance bucket (`buckets`, default all of `stats.BUCKET_LABELS`,
     in that order; a bucket below the longest opener token gets none), the openers in equal numbers
     (`openers`, default `common_openers(fmt, train_texts, k)`), the filler from `test_texts`. The same
     inputs and seed give the same documents. GencheckError when the test split has too little filler."""
@@ -347,7 +347,7 @@ def requests(docs: Sequence[ControlledDoc], vocab, probe_name: str | None = None
 def controlled_result(docs: Sequence[ControlledDoc], vocab, scorer: probes.Scorer, scorer_name: str = "model",
                       probe_name: str | None = None, resamples: int = 1000, seed: int = 0,
                       min_events: int = st.MIN_EVENTS) -> st.ProbeResult:
-    """`st.aggregate` of `outcomes` with chance 1/K (K = the documents' opener kinds)."""
+    """`stats.aggregate` of `outcomes` with chance 1/K (K = the documents' opener kinds)."""
     kinds = {doc.openers for doc in docs}
     if len(kinds) > 1:
         raise GencheckError("the documents were drawn from different opener sets; aggregate them apart")

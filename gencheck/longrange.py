@@ -81,8 +81,7 @@ def head(texts: list[str], chars: int | None) -> list[str]:
 
 def beyond_training(d_train: int) -> list[str]:
     """Distance buckets whose every distance is longer than any training example (`d_train`)."""
-    lows = (0, *st.BUCKET_BOUNDS)
-    return [label for label, lo in zip(st.BUCKET_LABELS, lows) if lo >= d_train]
+    return st.buckets_beyond(d_train)
 
 
 def drill_view(fmt: str, params, test: list[str], vocab: Vocab, scorer: pr.Scorer, seed: int,
@@ -380,7 +379,7 @@ _CACHE = schema.obj({"ngrams": schema.dict_of(schema.obj()), "rows": schema.dict
 
 
 def read_ngram_cache(path: Path | None, rows: Sequence[str]) -> dict | None:
-    """The cached rows as `known` (outcomes as st.Outcome), or None when absent, unreadable or of another
+    """The cached rows as `known` (outcomes as stats.Outcome), or None when absent, unreadable or of another
     shape (for other n-gram `rows`, with an outcome or a context curve that is not one): computed again and
     replaced, a damaged cache never decides a figure."""
     if path is None or not path.is_file():

@@ -231,7 +231,7 @@ def families_by_distance(results: Sequence[RunResult]) -> Figure | None:
             if bucket in buckets:
                 lines.setdefault(f"{kind} {layers}×{hidden}", {}).setdefault(float(buckets.index(bucket)), []).append(acc)
     series = [_series(label, pts) for label, pts in lines.items()]
-    first = next((headline_by_distance(r) for r in results if headline_by_distance(r)), None)
+    first = next((f for f in map(headline_by_distance, results) if f), None)
     series += [s for s in (first.series if first else []) if s.label in ("20-gram", "majority")]
     if not series:
         return None

@@ -488,13 +488,10 @@ BLIND = "‡"  # a bucket whose every distance is beyond the model's context lim
 def blind_buckets(m: dict, labels: Sequence[str]) -> set[str]:
     """The distance buckets a model cannot see across: every distance in them exceeds its context limit,
     so the opener is out of sight and chance is its ceiling there (not a failure of memory)."""
-    from .stats import BUCKET_BOUNDS, BUCKET_LABELS
+    from .stats import buckets_beyond
 
     limit = m.get("context_limit")
-    if limit is None:
-        return set()
-    lows = dict(zip(BUCKET_LABELS, (0, *BUCKET_BOUNDS)))
-    return {b for b in labels if b in lows and lows[b] + 1 > limit}
+    return set() if limit is None else set(labels) & set(buckets_beyond(limit))
 
 
 BLIND_NOTE = (f"{BLIND} every distance of the bucket is beyond the model's context limit: the opener is out of its "

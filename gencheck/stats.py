@@ -17,6 +17,13 @@ BUCKET_LABELS = ("1-10", "11-30", "31-100", "101-300", "301-1000", "1001-3000", 
 MIN_EVENTS = 20  # a cell with fewer events is flagged too_few and shows no rates
 
 
+def buckets_beyond(distance: int) -> list[str]:
+    """The buckets whose every distance is longer than `distance`: beyond a drill's longest training example,
+    or beyond a model's context limit."""
+    lows = (0, *BUCKET_BOUNDS)
+    return [label for label, lo in zip(BUCKET_LABELS, lows) if lo >= distance]
+
+
 def bucket_of(distance: int) -> int:
     """Index into BUCKET_LABELS of a distance in characters."""
     for i, bound in enumerate(BUCKET_BOUNDS):

@@ -318,6 +318,11 @@ def set_rng_state(state: dict, device: torch.device) -> None:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def run_vocab(corpus: Corpus, warm: Corpus | None, min_count: int) -> Vocab:
+    """A new run's vocabulary: its train split's characters, and a warm start's too (one model spans both)."""
+    return Vocab.from_texts(corpus.texts("train") + (warm.texts("train") if warm is not None else []), min_count)
+
+
 def model_config(profile: Profile, vocab_size: int) -> ModelConfig:
     """The model a profile trains over a vocabulary of `vocab_size` characters."""
     return ModelConfig(vocab_size, profile.kind, profile.layers, profile.hidden, profile.embed, profile.dropout,
@@ -591,8 +596,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         n_warm = check_warm(cfg, warm, ck, ckpt_path)
     else:
         n_warm = check_warm(cfg, warm, None, ckpt_path)
-        vocab = Vocab.from_texts(corpus.texts("train") + (warm.texts("train") if n_warm else []),
-                                 cfg.vocab_min_count)
+        vocab = run_vocab(corpus, warm if n_warm else None, cfg.vocab_min_count)
         mcfg = model_config(profile, vocab.size)
         ck = None
     model = build_model(mcfg).to(device) if ck is None else ck.build_model(device)

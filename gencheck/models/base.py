@@ -69,12 +69,16 @@ def param_count(model: nn.Module) -> int:
 
 
 def detach(state: State) -> State:
-    """Cut the graph between chunks (truncated BPTT) while keeping the values; any family's state."""
-    if state is None:
-        return None
+    """Cut the graph between chunks (truncated BPTT) while keeping the values; any family's state, and a
+    user's model's (`gencheck probe --model-entry`): tensors inside tuples, lists and dicts, anything else
+    kept as it is."""
+    if isinstance(state, torch.Tensor):
+        return state.detach()
     if isinstance(state, (tuple, list)):
         return tuple(detach(s) for s in state)
-    return state.detach()
+    if isinstance(state, dict):
+        return {k: detach(v) for k, v in state.items()}
+    return state
 
 
 def flatten_state(state: State) -> list[torch.Tensor]:
@@ -110,6 +114,11 @@ class CharModel(nn.Module):
 
     def context_limit(self) -> int | None:
         return None
+
+    @classmethod
+    def width_multiple(cls, cfg: ModelConfig) -> int:
+        """The widths (`hidden`) this family accepts are multiples of this (`--match` steps by it)."""
+        return 1
 
     def extra_flops_per_char(self) -> int:
         """FLOPs per character beyond the weights (attention over the window); 0 for most families."""

@@ -19,7 +19,7 @@ effective context, bits/char and the sampler run on it unchanged. docs/models.md
 from __future__ import annotations
 
 import importlib
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -83,9 +83,6 @@ class EntryModel(CharModel):
         out = logits.index_select(-1, self.cols)
         return out.masked_fill(self.absent, float("-inf")), state
 
-    def detach_state(self, state: State) -> State:
-        return _detach_any(state)
-
     def describe(self) -> ModelDescription:
         own = getattr(self.inner, "describe", None)
         if callable(own):
@@ -93,12 +90,3 @@ class EntryModel(CharModel):
             return ModelDescription(int(d.params), int(d.flops_per_char), d.context_limit)
         return ModelDescription(param_count(self.inner), 0, None)
 
-
-def _detach_any(state: Any) -> Any:
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    if isinstance(state, (tuple, list)):
-        return type(state)(_detach_any(s) for s in state)
-    if isinstance(state, dict):
-        return {k: _detach_any(v) for k, v in state.items()}
-    return state

@@ -52,17 +52,13 @@ def count_params(cfg: ModelConfig) -> int:
         return param_count(build_model(cfg))
 
 
-def _step(cfg: ModelConfig) -> int:
-    """The widths a family accepts are multiples of this (transformer: an even head width; xlstm: a query
-    and key half as wide as the values)."""
-    return 2 * cfg.heads if cfg.kind in ("transformer", "xlstm") else 1
-
-
 def match_hidden(cfg: ModelConfig, target: int) -> Match:
     """The width whose parameter count is nearest `target` (counts grow with width, so a bisection finds
     it); a UsageError where even the nearest is more than TOLERANCE away (a target below what the
     embedding and head alone take)."""
-    step = _step(cfg)
+    from . import family
+
+    step = family(cfg.kind).width_multiple(cfg)
 
     def params(units: int) -> int:
         return count_params(replace(cfg, hidden=units * step))

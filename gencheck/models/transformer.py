@@ -117,6 +117,10 @@ class Transformer(StackLM):
                              "by heads into an even head width (rotary positions rotate pairs)")
         super().__init__(cfg, lambda _: Block(cfg))
 
+    @classmethod
+    def width_multiple(cls, cfg: ModelConfig) -> int:
+        return 2 * cfg.heads  # an even head width: rotary positions rotate pairs
+
     def context_limit(self) -> int | None:
         return self.cfg.layers * (self.cfg.context - 1) + 1
 

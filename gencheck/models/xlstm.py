@@ -56,6 +56,10 @@ class XLSTM(CharModel):
             mode="train", chunk_size=CHUNK, return_last_states=True, autocast_kernel_dtype="float32", **_KERNELS))
         self._backends = [_backend(block) for block in self.net.backbone.blocks]
 
+    @classmethod
+    def width_multiple(cls, cfg: ModelConfig) -> int:
+        return 2 * cfg.heads  # its query and key are half as wide as its values
+
     def forward(self, x: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
         mode = "train" if x.shape[1] % CHUNK == 0 else "inference"
         for backend in self._backends:
