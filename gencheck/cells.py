@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .fsutil import GencheckError, UsageError
+from .progress import show_controls
 
 CELLS_SCHEMA_VERSION = 1
 MAX_CHARS = 30_000  # characters scanned per split: a 2×128 checkpoint within a minute on 2 busy cores
@@ -587,7 +588,7 @@ def show_command(model, vocab, texts: Sequence[str], unit: str, doc: int) -> int
     """`--show UNIT --doc N`: the start of document N coloured by the unit (plain marks when not a TTY)."""
     import sys
 
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
 
     if not 0 <= doc < len(texts):
         raise UsageError(f"--doc {doc}: the split has documents 0 … {len(texts) - 1}")
@@ -596,7 +597,7 @@ def show_command(model, vocab, texts: Sequence[str], unit: str, doc: int) -> int
     if sys.stdout.isatty():
         Console().print(rich_show(text, act), highlight=False)
     else:
-        print(plain_show(text, act))
+        print(show_controls(plain_show(text, act)))
     return 0
 
 
@@ -680,7 +681,7 @@ def cells_command(run: Path, split: str = "test", as_json: bool = False, max_cha
                   page: Path | None = None) -> int:
     import json
 
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
 
     ck, model, corpus, run_id = load_run(run, mirrors, offline)
     if split not in corpus.splits or split == "train":

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from .config import MODEL_KINDS
 from .fsutil import GencheckError, UsageError
+from .progress import show_controls
 
 EXAMPLES = {
     "run": "gencheck run --corpus latex                # auto device, cpu or gpu profile\n"
@@ -449,7 +450,7 @@ def _corpus(args):
 
 
 def cmd_run(args) -> int:
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
 
     from .pipeline import new_run_id, run
     from .scorecard import Scorecard
@@ -536,7 +537,7 @@ def _corpus_names(text: str) -> list[str]:
 
 def _grid_one(args, device, name, base, combos, budget, corpus_name: str, engine=None) -> list:
     """One corpus's grid: time the points if --minutes, run or load each point, print the grid scorecard."""
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
 
     import functools
 
@@ -669,7 +670,7 @@ def _suffix_for(corpus_name: str) -> str:
 
 
 def cmd_calibrate(args) -> int:
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
     from rich.table import Table
 
     from .calibrate import calibrate
@@ -706,7 +707,7 @@ def cmd_calibrate(args) -> int:
 
 def cmd_calibrate_toolchain(args) -> int:
     """`calibrate --toolchain`: the validator's verdict against the toolchain's, per corpus."""
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
 
     from .calibrate import agreement, agreement_tables
 
@@ -729,7 +730,7 @@ def load_results(path: Path):
 
 
 def cmd_report(args) -> int:
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
 
     from .provenance import version_differences
     from .scorecard import Scorecard
@@ -749,7 +750,7 @@ def cmd_report(args) -> int:
     if args.markdown:
         from .scorecard import markdown_report
 
-        print(markdown_report(results), end="")
+        print(show_controls(markdown_report(results)), end="")
         return 0
     if args.evolution:
         from .scorecard import EvolutionView
@@ -801,7 +802,7 @@ def _fmt(m) -> str:
 
 
 def cmd_compare(args) -> int:
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
     from rich.table import Table
 
     from .compare import check_comparable, compare
@@ -826,7 +827,7 @@ def cmd_compare(args) -> int:
         console.print("worse/better: beyond noise (outside the base's 95 % interval for probe cells, over the "
                       "declared default noise otherwise); unmarked deltas are within it", style="dim", highlight=False)
     for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(show_controls(f"warning: {w}"), file=sys.stderr)
     return 0
 
 
@@ -836,23 +837,23 @@ def cmd_check(args) -> int:
     tolerances = parse_tolerances(args.tolerance)
     base, new = _load_pair(args.baseline, args.new)
     for w in check_comparable(base, new, args.allow_other_corpus):
-        print(f"warning: {w}", file=sys.stderr)
+        print(show_controls(f"warning: {w}"), file=sys.stderr)
     deltas, gone = compare(base, new), missing(base, new)
     if not deltas and not gone:
         raise UsageError(f"{args.new} and {args.baseline} have no figure in common to compare")
     bad = regressions(deltas, tolerances)
     for d, tol in bad:
-        print(f"regression: {d.name}: base {_fmt(d.base)}, new {_fmt(d.new)}, tolerance {tol:g}")
+        print(show_controls(f"regression: {d.name}: base {_fmt(d.base)}, new {_fmt(d.new)}, tolerance {tol:g}"))
     for m in gone:
-        print(f"regression: {m.name}: base {_fmt(m)}, new missing or not a finite number")
+        print(show_controls(f"regression: {m.name}: base {_fmt(m)}, new missing or not a finite number"))
     if not bad and not gone:
-        print(f"no regression in {len(deltas)} figures against {base.run_id}")
+        print(show_controls(f"no regression in {len(deltas)} figures against {base.run_id}"))
     return 1 if bad or gone else 0
 
 
 def cmd_corpus(args) -> int:
     from rich import box
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
     from rich.table import Table
 
     from .corpus import builtin_specs, built_summary, load_spec

@@ -176,3 +176,45 @@ def sha256_file(path: Path) -> str:
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_bytes_capped(path: Path | str, cap: int, what: str) -> bytes:
+    """The bytes of a regular file of at most `cap` bytes, or a GencheckError naming `what` and the path.
+
+    Every file the CLI reads from a user goes through here: a FIFO would hang a plain open (it is opened
+    non-blocking and refused), /dev/zero or a sparse multi-GB file would fill memory (refused by kind or by
+    size before anything is read), and a file that grows while read is cut at cap + 1 bytes and refused."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise GencheckError(f"{what} {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise GencheckError(f"{what} {path}: not a regular file")
+        if st.st_size > cap:
+            raise GencheckError(f"{what} {path}: {st.st_size:,} bytes, more than the {cap:,} allowed")
+        chunks, total = [], 0
+        while total <= cap:
+            block = os.read(fd, min(1 << 20, cap + 1 - total))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+        if total > cap:
+            raise GencheckError(f"{what} {path}: more than the {cap:,} bytes allowed")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise GencheckError(f"{what} {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def read_text_capped(path: Path | str, cap: int, what: str) -> str:
+    """read_bytes_capped decoded as UTF-8; invalid UTF-8 is a GencheckError naming the byte offset."""
+    data = read_bytes_capped(path, cap, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GencheckError(f"{what} {path}: not UTF-8 text (byte {exc.start})") from None

@@ -15,9 +15,11 @@ import sys
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.markup import escape
 from rich.text import Text
+
+from gencheck.progress import SafeConsole as Console
 
 #: 1: entry, corpus, model, probes, samples
 PROBE_SCHEMA_VERSION = 1

@@ -3,15 +3,44 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.segment import Segment
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-console = Console(stderr=True, soft_wrap=True)  # a log line is never folded, an error stays one line
+#: Control characters a terminal acts on (C0 but newline and tab, DEL, C1), each shown as a visible picture.
+_CONTROL = {c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)}
+_CONTROL.update({0x7F: "\u2421", **{c: "\ufffd" for c in range(0x80, 0xA0)}})
+_HAS_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def show_controls(text: str) -> str:
+    """`text` with every control character a terminal would act on (ESC, OSC, BEL, C1 CSI...) replaced by a
+    visible picture of it (U+2400 block), so that a file name or a results.json field can never set the
+    terminal's title or move its cursor. rich escapes markup, not control characters."""
+    return text.translate(_CONTROL) if _HAS_CONTROL.search(text) else text
+
+
+class SafeConsole(Console):
+    """A rich Console that shows control characters in what it prints instead of sending them.
+
+    Every text segment is passed through show_controls on its way out; rich's own control segments
+    (cursor moves of a live progress bar) and its styles (added when the buffer is written) are untouched,
+    so colours and bars work as before. Every console gencheck prints data on is one of these."""
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None):
+        for seg in super().render(renderable, options):
+            if seg.control is None and _HAS_CONTROL.search(seg.text):
+                seg = Segment(show_controls(seg.text), seg.style, seg.control)
+            yield seg
+
+
+console = SafeConsole(stderr=True, soft_wrap=True)  # a log line is never folded, an error stays one line
 
 
 class Reporter:
@@ -99,7 +128,7 @@ def print_rows(title: str, columns: tuple[str, ...], cells: list[list[str]], row
         t.add_column(head, justify="right")
     for row in cells:
         t.add_row(*row)
-    Console().print(t)
+    SafeConsole().print(t)
     if json_path:
         with open(json_path, "w") as fh:
             json.dump(rows, fh, indent=2)

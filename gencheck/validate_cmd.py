@@ -23,6 +23,7 @@ EXAMPLES = """examples:
 
 
 from .fsutil import UsageError  # a problem with the command line: one line on stderr, exit 2
+from .progress import show_controls
 
 
 @dataclass
@@ -126,7 +127,7 @@ def _stdin(fmt: str, max_chars: int) -> _Input:
 
 
 def collect_inputs(paths: list[str], fmt: str | None, max_chars: int = 2_000_000,
-                   note=lambda line: print(f"gencheck validate: note: {line}", file=sys.stderr)) -> list[_Input]:
+                   note=lambda line: print(show_controls(f"gencheck validate: note: {line}"), file=sys.stderr)) -> list[_Input]:
     """Expand paths (stdin, files, directories) into inputs with a format each; UsageError on problems.
     What is not a regular file (a FIFO, a link to a device) is skipped with a `note`, never read."""
     from gencheck.validators import FORMATS, format_for_path
@@ -180,10 +181,10 @@ def run(args: argparse.Namespace) -> int:
         _check_values(args)
         inputs = collect_inputs(args.paths, args.format, args.max_chars)
     except UsageError as e:
-        print(f"gencheck validate: error: {e}", file=sys.stderr)
+        print(show_controls(f"gencheck validate: error: {e}"), file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"gencheck validate: error: {e}", file=sys.stderr)
+        print(show_controls(f"gencheck validate: error: {e}"), file=sys.stderr)
         return 2
     from gencheck.validators.pool import failed_verdict
 
@@ -242,7 +243,7 @@ def exit_status(verdicts: list[str]) -> int:
 
 def _print_kinds(fmt: str | None) -> int:
     """The documented taxonomy: what each finding kind means and whether it keeps a prefix viable."""
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
     from rich.markup import escape
     from rich.table import Table
 
@@ -300,7 +301,7 @@ def _judge_cell(op) -> str:
 
 
 def _print_table(inputs, verdicts, warning: str, judged: list | None = None) -> None:
-    from rich.console import Console
+    from gencheck.progress import SafeConsole as Console
     from rich.markup import escape
     from rich.table import Table
 
