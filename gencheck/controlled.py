@@ -333,6 +333,14 @@ def _scored_event(doc: ControlledDoc, vocab, probe_name: str | None) -> tuple[pr
     return probe, [doc.event] if probe.kind == "string" or doc.event.target in vocab.index() else []
 
 
+def null_outcomes(docs: Sequence[ControlledDoc], vocab, probe_name: str | None = None) -> list[st.Outcome]:
+    """The best constant answer per bucket on the events `outcomes` scores, in the same order (the null the
+    rows are tested against: `stats.best_constant_outcomes`)."""
+    events = [(i, e.distance, e.depth, e.target) for i, doc in enumerate(docs)
+              for e in _scored_event(doc, vocab, probe_name)[1]]
+    return st.best_constant_outcomes(events)
+
+
 def requests(docs: Sequence[ControlledDoc], vocab, probe_name: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """What `outcomes` will ask the model, `(ids, positions)` per document, for `probes.planned_model_scorer`."""
     from .corpus import SEP, encode
@@ -347,7 +355,8 @@ def requests(docs: Sequence[ControlledDoc], vocab, probe_name: str | None = None
 def controlled_result(docs: Sequence[ControlledDoc], vocab, scorer: probes.Scorer, scorer_name: str = "model",
                       probe_name: str | None = None, resamples: int = 1000, seed: int = 0,
                       min_events: int = st.MIN_EVENTS) -> st.ProbeResult:
-    """`stats.aggregate` of `outcomes` with chance 1/K (K = the documents' opener kinds)."""
+    """`stats.aggregate` of `outcomes`, tested against the best constant answer and 1/K (K = the documents'
+    opener kinds): its chance is that level per bucket."""
     kinds = {doc.openers for doc in docs}
     if len(kinds) > 1:
         raise GencheckError("the documents were drawn from different opener sets; aggregate them apart")
@@ -355,5 +364,8 @@ def controlled_result(docs: Sequence[ControlledDoc], vocab, scorer: probes.Score
     name = probe_name or (PROBE_OF[docs[0].format] if docs else "controlled")
     res = st.aggregate(outcomes(docs, vocab, scorer, probe_name), name, scorer_name,
                            1 / len(ops) if ops else None, resamples, seed, min_events)
+    if ops:  # tested against the best constant answer per bucket, and at least 1/K
+        null = st.aggregate(null_outcomes(docs, vocab, probe_name), name, "null", None, resamples, seed, min_events)
+        res.with_null(null, 1 / len(ops))
     res.extra.update(controlled=True, openers=list(ops), depth=sorted({d.event.depth for d in docs}))
     return res

@@ -84,15 +84,27 @@ def beyond_training(d_train: int) -> list[str]:
     return st.buckets_beyond(d_train)
 
 
+def drill_floor(corpus: Corpus, train: list[str]) -> float:
+    """A drill's least chance level on its headline probe: 1/K, K the openers it draws uniformly (0 for a
+    corpus that is no drill: there the best constant answer is the whole null)."""
+    drill = corpus.spec.drill
+    if drill is None or corpus.spec.format not in HEADLINE:
+        return 0.0
+    return 1 / len(ct.common_openers(corpus.spec.format, train, drill.k or None))
+
+
 def drill_view(fmt: str, params, test: list[str], vocab: Vocab, scorer: pr.Scorer, seed: int,
-               headline_rows: dict) -> dict[str, Any]:
+               floor: float) -> dict[str, Any]:
     """What a drill adds to the probes: the buckets beyond `d_train`, and the model's headline accuracy by
-    nesting depth × distance (Bhattamishra et al. 2020: bounded depth is what an LSTM can count)."""
+    nesting depth × distance (Bhattamishra et al. 2020: bounded depth is what an LSTM can count), each depth
+    tested against its own null (the best constant answer on that depth's events, at least `floor`)."""
     probe = HEADLINE[fmt]
-    outs = pr.probe_outcomes(probe, test, vocab, scorer)
-    chance = headline_rows["model"].get("chance")
-    by_depth = {str(d): st.aggregate([o for o in outs if o.depth == d], probe, "model", chance, seed=seed).to_json()
-                for d in sorted({o.depth for o in outs})}
+    outs, events = pr.probe_outcomes(probe, test, vocab, scorer), pr.scored_events(probe, test, vocab)
+    by_depth = {}
+    for d in sorted({o.depth for o in outs}):
+        null = st.aggregate(st.best_constant_outcomes([e for e in events if e[2] == d]), probe, "null", seed=seed)
+        by_depth[str(d)] = st.aggregate([o for o in outs if o.depth == d], probe, "model", seed=seed
+                                        ).with_null(null, floor).to_json()
     return {"d_train": params.d_train, "level": params.level, "beyond_training": beyond_training(params.d_train),
             "by_depth": by_depth}
 
@@ -136,10 +148,13 @@ def fit_ngrams(train_ids: np.ndarray, vocab: Vocab, orders: Sequence[int]) -> tu
 
 
 def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, scorers: dict[str, pr.Scorer],
-                seed: int, known: dict[str, list] | None = None) -> dict[str, dict[str, dict]]:
-    """Every probe of the format on the test split: one ProbeResult per row (majority from train).
+                seed: int, known: dict[str, list] | None = None,
+                headline_floor: float = 0.0) -> dict[str, dict[str, dict]]:
+    """Every probe of the format on the test split: one ProbeResult per row (majority from train), each tested
+    against the null (the best constant answer per bucket on the same events, `stats.passing_buckets`).
     `known`: outcomes of rows other than the model's, by "real/<probe>/<row>" (read from the n-gram
-    cache, and filled with what had to be computed)."""
+    cache, and filled with what had to be computed). `headline_floor`: the least chance level of the
+    headline probe (a drill's 1/K: its openers are drawn uniformly)."""
     out: dict[str, dict[str, dict]] = {}
     known = known if known is not None else {}
     for probe in pr.probes_for(fmt):
@@ -150,15 +165,16 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
                 continue
             outs = _known(known, f"real/{probe.name}/{name}", partial(pr.probe_outcomes, probe, test, vocab, scorer))
             rows[name] = st.aggregate(outs, probe.name, name, probe.chance, seed=seed)
-        chance = rows["model"].chance
+        null = rows["model"].null
+        floor = max(probe.chance or 0.0, headline_floor if probe.name == HEADLINE.get(fmt) else 0.0)
         maj = rows["majority"].overall
         if probe.kind == "string" and maj.events and maj.accuracy >= TRIVIAL_MAJORITY:
             # one answer nearly always (`*/`, a fence): the probe asks *when* it comes, not which, and the
             # majority answer is no floor; such a probe has no chance level and no reach
             rows["majority"].extra["trivial"] = True
-            chance = None
-        for r in rows.values():  # one chance for every row: 1/candidates, or the majority per bucket
-            r.chance = chance
+            null = None
+        for r in rows.values():  # one null for every row: the best constant answer per bucket, at least `floor`
+            r.with_null(null, floor)
         rows["model"].extra.update(st.versus(rows, seed))
         out[probe.name] = {name: r.to_json() for name, r in rows.items()}
     return out
@@ -189,6 +205,9 @@ def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,
     maj = [st.Outcome(i, d.event.distance, d.event.depth, d.event.target == answer, None) for i, d in enumerate(docs)]
     rows["majority"] = st.aggregate(maj, name, "majority", chance, seed=seed)
     rows["majority"].extra["answer"] = answer
+    null = st.aggregate(ct.null_outcomes(docs, vocab, name), name, "null", seed=seed)
+    for r in rows.values():  # tested against the best constant answer per bucket, and at least 1/K
+        r.with_null(null, chance)
     if "model" in rows:
         rows["model"].extra.update(st.versus(rows, seed))
     info = {"probe": name, "documents": len(docs), "openers": openers, "chance": round(chance, 4),
@@ -311,10 +330,11 @@ def _measure(corpus: Corpus, model, vocab: Vocab, device, seed: int, orders: Seq
     if pr.probes_for(fmt):
         say(f"probing closers on {len(test)} test documents")
         one_pass = pr.planned_model_scorer(model, device, pr.probe_requests(pr.probes_for(fmt), test, vocab))
-        lr.probes = real_probes(fmt, train, test, vocab, {**scorers, "model": one_pass}, seed, known)
+        floor = drill_floor(corpus, train)
+        lr.probes = real_probes(fmt, train, test, vocab, {**scorers, "model": one_pass}, seed, known, floor)
         drill = corpus.spec.drill
         if drill is not None and fmt in HEADLINE:
-            lr.drill = drill_view(fmt, drill, test, vocab, one_pass, seed, lr.probes[HEADLINE[fmt]])
+            lr.drill = drill_view(fmt, drill, test, vocab, one_pass, seed, floor)
     lr.seconds["probes"] = time.perf_counter() - t
     t = time.perf_counter()
     if fmt in HEADLINE:

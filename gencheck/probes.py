@@ -566,12 +566,27 @@ def majority_outcomes(probe: Probe | str, texts: Sequence[str], vocab, answer: s
             for d, t in enumerate(texts) for e in _scorable(probe, t, index)]
 
 
+def null_outcomes(probe: Probe | str, texts: Sequence[str], vocab) -> list[Outcome]:
+    """The best constant answer per bucket on the events `probe_outcomes` scores, in the same order (the
+    probes' null: `stats.best_constant_outcomes`)."""
+    from .stats import best_constant_outcomes
+
+    return best_constant_outcomes(scored_events(probe, texts, vocab))
+
+
+def scored_events(probe: Probe | str, texts: Sequence[str], vocab) -> list[tuple[int, int, int, str]]:
+    """(document, distance, depth, target) of every event `probe_outcomes` scores, in the same order."""
+    probe = _as_probe(probe)
+    index = vocab.index()
+    return [(d, e.distance, e.depth, e.target) for d, t in enumerate(texts) for e in _scorable(probe, t, index)]
+
+
 def run_probe(probe: Probe | str, texts: Sequence[str], vocab, scorer: Scorer, scorer_name: str = "model",
               train_texts: Sequence[str] | None = None, resamples: int = 1000, seed: int = 0,
               min_events: int = MIN_EVENTS) -> dict[str, ProbeResult]:
     """The probe on `texts` (the test split) for `scorer`, and, given `train_texts`, the majority
-    baseline on the same events. A choice probe's chance is 1/candidates; a string probe's chance is
-    the majority baseline's accuracy per bucket (None without train_texts)."""
+    baseline on the same events. Every row is tested against the null, the best constant answer per bucket
+    on the same events (at least 1/candidates for a choice probe): its chance is that level per bucket."""
     probe = _as_probe(probe)
     result = aggregate(probe_outcomes(probe, texts, vocab, scorer), probe.name, scorer_name, probe.chance,
                        resamples, seed, min_events)
@@ -582,6 +597,7 @@ def run_probe(probe: Probe | str, texts: Sequence[str], vocab, scorer: Scorer, s
                          resamples, seed, min_events)
         base.extra["answer"] = answer
         out["majority"] = base
-        if probe.chance is None:
-            result.chance = {c.label: c.accuracy for c in base.cells if c.events}
+    null = aggregate(null_outcomes(probe, texts, vocab), probe.name, "null", None, resamples, seed, min_events)
+    for row in out.values():
+        row.with_null(null, probe.chance or 0.0)
     return out

@@ -12,6 +12,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+#: Family-wise error rate of reach and of the ▲ marks: over the buckets tested, Holm's step-down keeps the chance of
+#: any spurious bucket at or below this (docs/probes.md, "Chance and reach").
+ALPHA = 0.05
+#: Document resamples behind a bucket's one-sided p-value; the smallest p is 1/(TEST_RESAMPLES + 1), well below
+#: ALPHA / 7 (Holm's strictest level over the seven buckets).
+TEST_RESAMPLES = 2000
 BUCKET_BOUNDS = (10, 30, 100, 300, 1000, 3000)  # inclusive upper bounds; the last bucket is > 3000
 BUCKET_LABELS = ("1-10", "11-30", "31-100", "101-300", "301-1000", "1001-3000", ">3000")
 MIN_EVENTS = 20  # a cell with fewer events is flagged too_few and shows no rates
@@ -111,13 +117,30 @@ class ProbeResult:
     extra: dict[str, Any] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list, repr=False, compare=False)  # for paired comparisons
 
-    def reach(self, chance: float | dict[str, float] | None = None) -> str | None:
-        """The largest bucket whose accuracy is at least twice chance and whose interval's lower bound is
-        above chance (None: no such bucket). `chance` is one number or one per bucket label."""
-        return reach(self.cells, self.chance if chance is None else chance)
+    null: "ProbeResult | None" = field(default=None, repr=False, compare=False)  # the best constant answer's row
+    floor: float = 0.0  # the construction's chance (1/K on drills and controlled documents; 1/candidates)
+    seed: int = 0  # of the bootstrap behind the cells, and so of the tests
+
+    def with_null(self, null: "ProbeResult | None", floor: float = 0.0) -> "ProbeResult":
+        """This row tested against `null` (the best constant answer on the same events) and `floor`; its chance
+        becomes the per-bucket level it is tested against. Returns self."""
+        self.null, self.floor = null, floor
+        self.chance = chance_levels(null, floor)
+        return self
+
+    def passes(self) -> list[bool]:
+        """Per bucket: above chance beyond noise, Holm-corrected over the buckets tested (`passing_buckets`)."""
+        return passing_buckets(self, self.null, self.floor)
+
+    def reach(self) -> str | None:
+        """The farthest bucket of the unbroken run of passing buckets that starts at the nearest bucket with
+        enough events (None: that bucket does not pass, or this row has no null to be tested against)."""
+        if self.null is None:
+            return None
+        return run_end(self.cells, self.passes())
 
     def to_json(self) -> dict[str, Any]:
-        chance = self.chance
+        chance = chance_levels(self.null, self.floor) if self.null is not None else self.chance
         return {
             "probe": self.probe, "scorer": self.scorer,
             "chance": chance if not isinstance(chance, float) else round(chance, 4),
@@ -126,17 +149,108 @@ class ProbeResult:
         }
 
 
-def reach(cells: Sequence[Cell], chance: float | dict[str, float] | None) -> str | None:
-    if chance is None:
+# --- chance, reach and the tests behind them ------------------------------------------------------------
+
+def best_constant_outcomes(events: Sequence[tuple[int, int, int, str]]) -> list[Outcome]:
+    """The null row: on each bucket's events, the constant answer that is right most often there (ties: the
+    smallest string), scored on the same events in the same order. No row without memory of the opener can
+    beat it in expectation where the text before the closer says nothing of the opener (drills, controlled
+    documents); it is chosen after seeing the answers, so it is a generous null. `events`: (document,
+    distance, depth, target) of every scored event."""
+    counts: list[dict[str, int]] = [{} for _ in BUCKET_LABELS]
+    for _, distance, _, target in events:
+        c = counts[bucket_of(distance)]
+        c[target] = c.get(target, 0) + 1
+    best = [min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] if c else None for c in counts]
+    return [Outcome(doc, distance, depth, target == best[bucket_of(distance)], None)
+            for doc, distance, depth, target in events]
+
+
+def chance_levels(null: "ProbeResult | None", floor: float) -> dict[str, float] | None:
+    """The chance level of each bucket that has events: the best constant answer's accuracy there, and at
+    least `floor` (the construction's 1/K)."""
+    if null is None:
         return None
-    best = None
-    for cell in cells:
-        ch = chance.get(cell.label) if isinstance(chance, dict) else chance
-        if ch is None or cell.too_few or not cell.events:
+    return {c.label: round(max(c.accuracy, floor), 4) for c in null.cells if c.events}
+
+
+def _same_events(a: Sequence[Outcome], b: Sequence[Outcome]) -> bool:
+    return len(a) == len(b) and all((x.doc, x.distance, x.depth) == (y.doc, y.distance, y.depth) for x, y in zip(a, b))
+
+
+def one_sided_p(row: Sequence[Outcome], other: Sequence[Outcome] | None, floor: float, resamples: int,
+                seed: Sequence[int]) -> float:
+    """Bootstrap p-value (documents resampled, both rows at once) that `row`'s accuracy is not above
+    max(`other`'s accuracy, `floor`): the share of resamples where it is not, counted as (k + 1) / (B + 1)
+    so that no p is 0. `other` None: against `floor` alone."""
+    uniq, inv = np.unique([o.doc for o in row], return_inverse=True)
+    ev = np.bincount(inv, minlength=len(uniq)).astype(np.float64)
+    mine = np.bincount(inv, weights=[float(o.correct) for o in row], minlength=len(uniq))
+    theirs = (np.bincount(inv, weights=[float(o.correct) for o in other], minlength=len(uniq))
+              if other is not None else None)
+    rng = np.random.default_rng(list(seed))
+    D, not_above = len(uniq), 0
+    step = max(1, 4_000_000 // max(1, D))
+    for a in range(0, resamples, step):
+        idx = rng.integers(0, D, size=(min(step, resamples - a), D))
+        den = ev[idx].sum(axis=1)
+        level = np.full(len(idx), floor) if theirs is None else np.maximum(theirs[idx].sum(axis=1) / den, floor)
+        not_above += int((mine[idx].sum(axis=1) / den <= level).sum())
+    return (not_above + 1) / (resamples + 1)
+
+
+def holm(pvalues: Sequence[float | None], alpha: float = ALPHA) -> list[bool]:
+    """Holm's step-down over the tested hypotheses (None: not tested, never rejected): the i-th smallest p
+    is rejected while p <= alpha / (m - i), m the number tested; the family-wise error stays <= alpha."""
+    tested = sorted((p, i) for i, p in enumerate(pvalues) if p is not None)
+    out = [False] * len(pvalues)
+    for rank, (p, i) in enumerate(tested):
+        if p > alpha / (len(tested) - rank):
+            break
+        out[i] = True
+    return out
+
+
+def _by_bucket(outcomes: Sequence[Outcome]) -> list[list[Outcome]]:
+    out: list[list[Outcome]] = [[] for _ in BUCKET_LABELS]
+    for o in outcomes:
+        out[bucket_of(o.distance)].append(o)
+    return out
+
+
+def _bucket_pvalues(row: "ProbeResult", other: Sequence[Outcome] | None, floor: float,
+                    tag: tuple[int, ...]) -> list[float | None]:
+    """One-sided p per bucket of `row` against `other` (the same events) and `floor`; None where the bucket has
+    too few events to be tested."""
+    mine = _by_bucket(row.outcomes)
+    theirs = _by_bucket(other) if other is not None else [None] * len(BUCKET_LABELS)
+    return [None if cell.too_few or not cell.events else
+            one_sided_p(m, t, floor, TEST_RESAMPLES, (*tag, i))
+            for i, (cell, m, t) in enumerate(zip(row.cells, mine, theirs))]
+
+
+def passing_buckets(row: "ProbeResult", null: "ProbeResult | None", floor: float,
+                    alpha: float = ALPHA) -> list[bool]:
+    """Per bucket: `row` is above chance (the null row's accuracy, at least `floor`) beyond noise, Holm-corrected
+    over the buckets tested. All False without a null or when the rows were not scored on the same events."""
+    if null is None or not _same_events(row.outcomes, null.outcomes):
+        return [False] * len(BUCKET_LABELS)
+    return holm(_bucket_pvalues(row, null.outcomes, floor, (row.seed, 31)), alpha)
+
+
+def run_end(cells: Sequence[Cell], passes: Sequence[bool]) -> str | None:
+    """The farthest bucket of the unbroken run of passing buckets from the nearest bucket with enough events;
+    a bucket with too few events is untested and ends the run."""
+    end = None
+    started = False
+    for cell, ok in zip(cells, passes):
+        if not started and (cell.too_few or not cell.events):
             continue
-        if cell.accuracy >= 2 * ch and cell.ci[0] > ch:
-            best = cell.label
-    return best
+        started = True
+        if not ok or cell.too_few or not cell.events:
+            break
+        end = cell.label
+    return end
 
 
 def aggregate(outcomes: Sequence[Outcome], probe: str, scorer: str = "", chance=None, resamples: int = 1000,
@@ -149,7 +263,7 @@ def aggregate(outcomes: Sequence[Outcome], probe: str, scorer: str = "", chance=
     cells = [_cell(label, outs, resamples, (seed, i), min_events)
              for i, (label, outs) in enumerate(zip(BUCKET_LABELS, by_bucket))]
     overall = _cell("all", list(outcomes), resamples, (seed, len(BUCKET_LABELS)), min_events)
-    return ProbeResult(probe, scorer, cells, overall, chance, outcomes=list(outcomes))
+    return ProbeResult(probe, scorer, cells, overall, chance, outcomes=list(outcomes), seed=seed)
 
 
 # --- paired comparison of two rows ----------------------------------------------------------------------
@@ -214,7 +328,8 @@ def paired_difference(a: ProbeResult, b: ProbeResult, resamples: int = 1000, see
 def versus(rows: dict[str, ProbeResult], seed: int = 0, of: str = "model") -> dict[str, Any]:
     """The `of` row against every other row of one probe (a trivial majority row, one answer nearly
     always, is no floor and is left out): `versus` {row: {overall, buckets}} of paired differences, and
-    `above_baselines`, the buckets where `of` is above every other row beyond noise."""
+    `above_baselines` (▲), the buckets where `of` is above every other row beyond noise -- a one-sided paired
+    test per row, Holm-corrected over the buckets -- and above chance (`passing_buckets`)."""
     mine = rows[of]
     others = {name: r for name, r in rows.items() if name != of and not r.extra.get("trivial")}
     out: dict[str, Any] = {}
@@ -227,7 +342,9 @@ def versus(rows: dict[str, ProbeResult], seed: int = 0, of: str = "model") -> di
             above = [False] * len(BUCKET_LABELS)
             continue
         out[name] = {"overall": overall.to_json(), "buckets": [c.to_json() for c in cells]}
-        flags = [c.above for c in cells]
+        flags = holm(_bucket_pvalues(mine, other.outcomes, 0.0, (seed, 37)), ALPHA)
         above = flags if above is None else [x and y for x, y in zip(above, flags)]
+    if above is not None and mine.null is not None:  # and above chance: ▲ never marks a bucket a constant beats
+        above = [x and y for x, y in zip(above, mine.passes())]
     return {"versus": out,
             "above_baselines": [lab for lab, ok in zip(BUCKET_LABELS, above or []) if ok]}

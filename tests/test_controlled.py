@@ -269,7 +269,7 @@ def test_outcomes_score_the_known_event(fmt):
         assert o.bits == pytest.approx(-np.log2(0.9) * (per_char or len(d.event.target)))
     assert not any(o.correct for o in outcomes(docs, vocab, oracle(vocab, 1 / vocab.size)))  # ties are wrong
     res = controlled_result(docs, vocab, oracle(vocab, 0.9), resamples=50, min_events=1)
-    assert res.chance == pytest.approx(1 / len(docs[0].openers)) and res.extra["controlled"]
+    assert min(res.chance.values()) >= 1 / len(docs[0].openers) - 1e-4 and res.extra["controlled"]
     cells = {c.label: c for c in res.cells}
     assert cells["11-30"].events == cells["11-30"].documents == 6 and cells["301-1000"].accuracy == 1.0
     assert res.overall.events == len(docs)

@@ -22,7 +22,7 @@ from gencheck.context import (
 from gencheck.corpus import SEP, Vocab, encode
 from gencheck.model import CharRNN, ModelConfig
 from gencheck.ngram import NGram
-from gencheck.stats import BUCKET_LABELS, Cell, Outcome, aggregate, bucket_of, paired_difference, reach, versus
+from gencheck.stats import BUCKET_LABELS, Cell, Outcome, aggregate, bucket_of, paired_difference, versus
 from gencheck.probes import (
     PROBES,
     Event,
@@ -290,14 +290,15 @@ def test_bootstrap_interval_contains_estimate_and_narrows():
 def test_too_few_and_reach():
     outs = synthetic(1, 1.0, 0, per_doc=5, distance=5) + synthetic(40, 0.95, 1, distance=200) \
         + synthetic(40, 0.4, 2, distance=2000)
-    r = aggregate(outs, "c_closer", chance=1 / 3)
+    null = aggregate(synthetic(1, 1 / 3, 3, per_doc=5, distance=5) + synthetic(40, 1 / 3, 4, distance=200)
+                     + synthetic(40, 1 / 3, 5, distance=2000), "c_closer", "null")
+    r = aggregate(outs, "c_closer", chance=1 / 3).with_null(null, 1 / 3)
     js = r.to_json()
     first = js["buckets"][0]
     assert first["too_few"] and first["events"] == 5 and first["accuracy"] is None and first["ci95"] is None
     assert js["buckets"][3]["accuracy"] > 0.8 and not js["buckets"][3]["too_few"]
-    assert r.reach() == "101-300"  # the >3000-distance bucket is near chance; the tiny first cell never counts
-    assert reach(r.cells, 0.6) is None
-    assert reach(r.cells, {"101-300": 0.2, "1001-3000": 0.1}) == "1001-3000"
+    assert r.reach() == "101-300"  # the tiny first cell is not tested; the empty 301-1000 bucket ends the run
+    assert aggregate(outs, "c_closer").with_null(null, 0.96).reach() is None  # nothing clears that floor
     empty = aggregate([], "x")
     assert empty.overall.too_few and empty.to_json()["overall"]["accuracy"] is None
     assert isinstance(empty.cells[0], Cell)
