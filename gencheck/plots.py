@@ -21,11 +21,12 @@ from __future__ import annotations
 import io
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from .fsutil import UsageError, atomic_write_bytes
+from .fsutil import GencheckError, UsageError, atomic_write_bytes
+from .progress import show_controls
 from .results import RunResult
 
 INSTALL_PLOTS = "pip install 'gencheck[plots]'"
@@ -256,11 +257,35 @@ def grid_figures(results: Sequence[RunResult]) -> list[Figure]:
 
 
 def figures(results: Sequence[RunResult]) -> list[Figure]:
-    """Every figure the runs can fill, in reading order."""
+    """Every figure the runs can fill, in reading order; only finite points (a results.json may hold NaN or
+    infinite figures: they are left out of the lines, as a bucket with too few events is)."""
     out = [f for f in [training_curve(results)] if f]
-    if is_grid(results):
-        return out + grid_figures(results)
-    return out + [f for f in (headline_by_distance(r) for r in results) if f]
+    out += grid_figures(results) if is_grid(results) else [f for f in (headline_by_distance(r) for r in results) if f]
+    return [f for f in (finite_figure(f) for f in out) if f is not None]
+
+
+def finite_figure(fig: Figure) -> Figure | None:
+    """`fig` with every point whose x, y or interval is not a finite number taken out (None: no point left)."""
+    series = []
+    for s in fig.series:
+        keep = [i for i in range(len(s.x)) if all(math.isfinite(v) for v in
+                (s.x[i], s.y[i], *((s.lo[i], s.hi[i]) if s.lo is not None and s.hi is not None else ())))]
+        if keep:
+            pick = (lambda vals: None if vals is None else [vals[i] for i in keep])  # noqa: E731
+            series.append(Series(s.label, pick(s.x), pick(s.y), pick(s.lo), pick(s.hi)))
+    return replace(fig, series=series) if series else None
+
+
+#: The characters a figure's file name keeps; anything else from the data becomes "-".
+_SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+SLUG_MAX = 120
+
+
+def slug(name: str) -> str:
+    """A file stem made from data (a run id, a probe, a model kind): one safe alphabet, no separator, no
+    leading dot or dash, at most SLUG_MAX characters; never empty."""
+    s = _SLUG_UNSAFE.sub("-", name).strip(".-")[:SLUG_MAX].strip(".-")
+    return s or "figure"
 
 
 def human(x: float) -> str:
@@ -314,7 +339,7 @@ def terminal_plot(fig: Figure, width: int = 80, height: int = 20, color: bool = 
     plt.plot_size(width, height)
     for i, s in enumerate(fig.series):
         hue = COLORS[i % len(COLORS)]
-        plt.plot(s.x, s.y, label=fit_label(s.label, width - LEGEND_MARGIN), marker=MARKERS[i % len(MARKERS)],
+        plt.plot(s.x, s.y, label=fit_label(show_controls(s.label), width - LEGEND_MARGIN), marker=MARKERS[i % len(MARKERS)],
                  color=hue)
         if s.lo is not None and s.hi is not None:
             # plotext's bars are symmetric: centre each on the interval's middle so it spans lo..hi; each
@@ -326,9 +351,9 @@ def terminal_plot(fig: Figure, width: int = 80, height: int = 20, color: bool = 
         plt.xticks(*log_ticks(fig))
     if fig.xticks:
         plt.xticks(list(range(len(fig.xticks))), fig.xticks)
-    plt.title(fig.title)
-    plt.xlabel(fig.xlabel)
-    plt.ylabel(fig.ylabel)
+    plt.title(show_controls(fig.title))
+    plt.xlabel(show_controls(fig.xlabel))
+    plt.ylabel(show_controls(fig.ylabel))
     text = plt.build()
     return text if color else ANSI.sub("", text)
 
@@ -345,14 +370,35 @@ def _matplotlib():
 def render_file(fig: Figure, fmt: str) -> bytes:
     """The figure as PNG or SVG bytes, drawn with matplotlib's object API (no pyplot: no global state,
     no GUI backend)."""
+    import matplotlib
+
     MplFigure = _matplotlib()
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):  # text from data is plain text
+        return _render_file(MplFigure, fig, fmt)
+
+
+#: Control characters (C0, DEL, C1) in text from data, drawn as \\xNN in a file figure: the fonts have no glyph.
+_MPL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MPL_TEXT_MAX = 80
+
+
+def mpl_text(text: str) -> str:
+    """Text from data (a run id, a label) as matplotlib draws it literally: control characters spelled out,
+    at most MPL_TEXT_MAX characters (a longer title or label collapses the axes), never empty, and a leading "_" kept visible
+    (matplotlib drops a legend label that starts with one)."""
+    s = _MPL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    s = s if len(s) <= MPL_TEXT_MAX else s[:MPL_TEXT_MAX - 1] + "\u2026"
+    return " " + s if s.startswith("_") else s or "(no name)"
+
+
+def _render_file(MplFigure, fig: Figure, fmt: str) -> bytes:
     mfig = MplFigure(figsize=(8, 4.5), layout="constrained")
     ax = mfig.add_subplot()
     for i, s in enumerate(fig.series):
         # open markers of different shapes, and dashes, so that coinciding lines (a model that always
         # answers the majority environment) still show both
         line, = ax.plot(s.x, s.y, marker=FILE_MARKERS[i % len(FILE_MARKERS)], markerfacecolor="none",
-                        markersize=8, linestyle=FILE_DASHES[i % len(FILE_DASHES)], label=s.label)
+                        markersize=8, linestyle=FILE_DASHES[i % len(FILE_DASHES)], label=mpl_text(s.label))
         if s.lo is not None and s.hi is not None:
             ax.errorbar(bar_xs(fig, i), s.y, yerr=[[y - lo for y, lo in zip(s.y, s.lo)], [hi - y for y, hi in zip(s.y, s.hi)]],
                         fmt="none", ecolor=line.get_color(), capsize=3, alpha=0.7)
@@ -361,10 +407,10 @@ def render_file(fig: Figure, fmt: str) -> bytes:
         ax.set_xticks(*log_ticks(fig))
         ax.minorticks_off()
     if fig.xticks:
-        ax.set_xticks(range(len(fig.xticks)), fig.xticks)
-    ax.set_title(fig.title, fontsize=10)
-    ax.set_xlabel(fig.xlabel)
-    ax.set_ylabel(fig.ylabel)
+        ax.set_xticks(range(len(fig.xticks)), [mpl_text(t) for t in fig.xticks])
+    ax.set_title(mpl_text(fig.title), fontsize=10)
+    ax.set_xlabel(mpl_text(fig.xlabel))
+    ax.set_ylabel(mpl_text(fig.ylabel))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     buf = io.BytesIO()
@@ -377,9 +423,12 @@ def write_files(figs: Sequence[Figure], folder: Path, fmt: str) -> list[Path]:
     written, so a missing extra leaves no folder and no half set."""
     _matplotlib()
     folder.mkdir(parents=True, exist_ok=True)
+    inside = folder.resolve()
     paths = []
     for fig in figs:
-        path = folder / f"{fig.name}.{fmt}"
+        path = folder / f"{slug(fig.name)}.{fmt}"
+        if path.resolve().parent != inside:  # a slug has no separator; a planted symlink is refused too
+            raise GencheckError(f"refusing to write {path}: it is not a file inside {folder}")
         atomic_write_bytes(path, render_file(fig, fmt))
         paths.append(path)
     return paths

@@ -12,13 +12,17 @@ from typing import Sequence
 from gencheck.validators import VERDICTS, Verdict
 from gencheck.validators.base import UNJUDGED
 
-from .fsutil import GencheckError, atomic_write_json
+from .fsutil import GencheckError, atomic_write_json, read_text_capped
 from .schema import RESULTS, ShapeError
 
 SCHEMA_VERSION = 3  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted; probes; stages
 #                     3: toolchain (the judges' opinions: compiles / renders)
 #: Older schemas this gencheck still reads: each differs only by fields that have a default here.
 READABLE_VERSIONS = (2, SCHEMA_VERSION)
+
+#: The largest results.json any command reads: real ones are tens of kB (a grid's hundreds); a sparse or
+#: runaway file is refused by its size before a byte is read.
+RESULTS_MAX_BYTES = 64 << 20
 
 
 @dataclass
@@ -111,7 +115,7 @@ class RunResult:
     def load(cls, path: Path) -> "RunResult":
         """The run in a results.json; one GencheckError line naming the file (and the field) otherwise."""
         try:
-            return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+            return cls.from_json(json.loads(read_text_capped(path, RESULTS_MAX_BYTES, "results file")))
         except RecursionError:
             raise GencheckError(f"{path} is not a readable results.json: nested too deeply") from None
         except (OSError, ValueError) as exc:

@@ -38,6 +38,25 @@ def whole(v: Any, where: str) -> None:
         raise ShapeError(where, "a whole number", v)
 
 
+def bounded(lo: int, hi: int) -> Shape:
+    """A whole number in [lo, hi]: a count a command multiplies or allocates by (a batch size of 10**400 would
+    overflow a float, a step of -5 would plot before the start)."""
+    def check(v: Any, where: str) -> None:
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            raise ShapeError(where, f"a whole number from {lo:,} to {hi:,}", v)
+    return check
+
+
+def finite(v: Any, where: str) -> None:
+    """A finite number (a figure that is an amount, like characters seen: NaN or infinity means damage)."""
+    if not _is_number(v) or not float("-inf") < float(v) < float("inf"):
+        raise ShapeError(where, "a finite number", v)
+
+
+#: Counts of steps, characters, batches: up to 10**15 (a million times any run's figures).
+COUNT = bounded(0, 10**15)
+
+
 def text(v: Any, where: str) -> None:
     if not isinstance(v, str):
         raise ShapeError(where, "a string", v)
@@ -152,7 +171,9 @@ JUDGED = obj({}, {**{k: number for k in ("texts", "judged", "ok", "tolerant_ok",
                   "kinds": dict_of(whole), "examples": dict_of(text)})
 TOOLCHAIN = obj({}, {"name": text, "column": text, "n": whole, "available": boolean, "version": optional(text),
                      "samples": optional(JUDGED), "real": optional(JUDGED)})
-EVOLUTION_ROW = obj({"step": whole}, {"chars_seen": number, "sample": text, "val_bpc": optional(number),
+HISTORY_ROW = obj({"step": COUNT}, {"train_bpc": optional(number), "val_bpc": optional(number),
+                                    "seconds": optional(number)})
+EVOLUTION_ROW = obj({"step": COUNT}, {"chars_seen": finite, "sample": text, "val_bpc": optional(number),
                                       "valid": optional(number), "probe": text, "probe_accuracy": optional(number),
                                       "probe_buckets": dict_of(list_of(whole, 2)), "probe_chance": number,
                                       "probe_floor": dict_of(number), "trained_on": text})
@@ -167,11 +188,12 @@ RESULTS = obj(
                     "split_hash": text}),
      "model": obj({"kind": text, "layers": whole, "hidden": whole, "params": whole},
                   {"flops_per_char": whole, "context_limit": optional(whole), "context": whole, "heads": whole}),
-     "train": obj({"steps": whole, "seconds": number, "chars_per_s": number},
-                  {"batch_size": whole, "seq_len": whole, "lr": number, "precision": text, "sample_max_chars": whole,
+     "train": obj({"steps": COUNT, "seconds": number, "chars_per_s": number},
+                  {"batch_size": COUNT, "seq_len": COUNT, "lr": number, "precision": text, "sample_max_chars": COUNT,
+                   "history": list_of(HISTORY_ROW),
                    "temperature": number, "evolution": list_of(EVOLUTION_ROW), "evolution_seconds": number,
                    "shape_note": text, "memory_formed": dict_of(optional(whole)),
-                   "warm_start": obj({"corpus": text, "steps": whole, "chars": whole},
+                   "warm_start": obj({"corpus": text, "steps": COUNT, "chars": COUNT},
                                      {"content_hash": text, "look": obj({}, {
                                          "probe": text, "probe_accuracy": optional(number),
                                          "probe_buckets": dict_of(list_of(whole, 2)), "probe_chance": number})})}),
