@@ -243,7 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "distance documents, effective context and bits/char per row.",
                        epilog="example:  gencheck probe --model-entry mymodels:tiny --corpus latex-drill")
     p.add_argument("--model-entry", dest="model_entry", required=True, metavar="MODULE:FACTORY",
-                   help="a factory returning the model (the working folder is importable)")
+                   help="a factory returning the model; imports that module, which runs its code (the working "
+                        "folder is importable for that one import)")
     add_corpus_args(p)
     p.add_argument("--samples", type=int, default=0, metavar="N", help="also sample N documents and validate them")
     p.add_argument("--seed", type=int, default=0, help="seed for the baselines' documents and sampling")

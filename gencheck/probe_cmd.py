@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -38,12 +39,20 @@ class ProbeReport:
         return asdict(self)
 
 
-def _importable_cwd() -> None:
-    """The console script does not put the working folder on sys.path, as `python -m` does; a user's
-    `mymodels.py` beside them should import."""
+@contextmanager
+def _cwd_importable():
+    """The working folder on sys.path for the one import of `--model-entry` (its module, and whatever that
+    imports meanwhile), so a user's `mymodels.py` beside them is found; taken off again at once, so no
+    later import (`ctypes`, `resource`, the validators' parsers) is looked for in that folder."""
     here = os.getcwd()
-    if here not in sys.path:
+    added = here not in sys.path
+    if added:
         sys.path.insert(0, here)
+    try:
+        yield
+    finally:
+        if added and here in sys.path:
+            sys.path.remove(here)
 
 
 def probe_command(args) -> int:
@@ -59,8 +68,9 @@ def probe_command(args) -> int:
     sample_cfg = replace(SampleConfig(), num_samples=args.samples, seed=args.seed) if args.samples else None
     if sample_cfg is not None:
         check_sample(sample_cfg)
-    _importable_cwd()
-    model = EntryModel(load_entry(args.model_entry)).to(device)
+    with _cwd_importable():
+        entry = load_entry(args.model_entry)  # runs that module's code, by design (docs/models.md)
+    model = EntryModel(entry).to(device)
     model.eval()
     desc = model.describe()
     corpus = build(resolve_spec(args.corpus, args.format), offline=args.offline, mirrors=args.mirror, log=log)

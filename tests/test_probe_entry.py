@@ -107,6 +107,7 @@ def test_probe_command_on_the_documented_example(tmp_path, monkeypatch, capsys):
                      "--samples", "3", "--json"]) == 0
     finally:
         sys.modules.pop("mymodels", None)
+    assert str(tmp_path) not in sys.path  # importable for the entry's import only
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["schema_version"] == PROBE_SCHEMA_VERSION and report["entry"] == "mymodels:tiny"
@@ -117,3 +118,20 @@ def test_probe_command_on_the_documented_example(tmp_path, monkeypatch, capsys):
     assert np.isfinite(report["probes"]["context"]["model"]["full_bpc"])
     assert report["samples"]["count"] == 3
     assert "gencheck probe · mymodels:tiny · latex-fixture" in captured.err and "latex_end" in captured.err
+
+
+def test_the_working_folder_is_importable_for_the_entry_import_only(tmp_path, monkeypatch):
+    """`--model-entry mymodels:f` finds mymodels.py beside the user, and nothing imported afterwards (a
+    `ctypes.py`, a `resource.py` there) is looked for in that folder."""
+    from gencheck.probe_cmd import _cwd_importable
+
+    (tmp_path / "mymodels_here.py").write_text("VALUE = 7\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    try:
+        with _cwd_importable():
+            import mymodels_here  # noqa: F401
+        assert sys.modules["mymodels_here"].VALUE == 7
+    finally:
+        sys.modules.pop("mymodels_here", None)
+    assert str(tmp_path) not in sys.path and "" not in sys.path

@@ -191,7 +191,15 @@ GUARD_BYPASSES = {
     "#line naming a host file": '#line 1 "{p}"\nint x = ;\n',
     "a GNU line marker": '# 1 "{p}"\nint x = ;\n',
     "_Pragma GCC dependency": '_Pragma("GCC dependency \\"{p}\\"")\nint x;\n',
+    "#line with octal escapes": '#line 1 "{octal}"\nint x = ;\n',
+    "a line marker with hex escapes": '# 1 "{hexa}"\nint x = ;\n',
 }
+
+
+def _guard_bypass(form: str, path) -> str:
+    """The form's text naming `path`, plainly or with each '/' written as a C escape (gcc decodes them)."""
+    p = str(path)
+    return GUARD_BYPASSES[form].format(p=p, octal=p.replace("/", "\\057"), hexa=p.replace("/", "\\x2f"))
 
 
 @pytest.fixture()
@@ -220,7 +228,7 @@ def gcc_stderr(monkeypatch):
 @needs_gcc
 @pytest.mark.parametrize("form", GUARD_BYPASSES)
 def test_the_include_guard_refuses_each_form_that_bypassed_it(form, host_file):
-    assert gcc_judge.refused_include(GUARD_BYPASSES[form].format(p=host_file)) is not None
+    assert gcc_judge.refused_include(_guard_bypass(form, host_file)) is not None
 
 
 @needs_gcc
@@ -231,7 +239,7 @@ def test_confined_gcc_cannot_read_a_host_file_even_past_the_guard(form, host_fil
     """The guard is only a first line: with it switched off, confined gcc still cannot open the file, and the
     opinion locates no error inside it."""
     monkeypatch.setattr(gcc_judge, "refused_include", lambda text: None)
-    op = gcc_judge.opinion(GUARD_BYPASSES[form].format(p=host_file), limits=SMALL)
+    op = gcc_judge.opinion(_guard_bypass(form, host_file), limits=SMALL)
     assert gcc_stderr and all("HOST-SECRET" not in err for err in gcc_stderr), gcc_stderr
     assert "HOST-SECRET" not in op.message  # the text may name the file; nothing of it is read
     assert op.line is None or op.line <= 4  # no line of the host file passed off as the text's

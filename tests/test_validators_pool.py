@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -104,3 +105,48 @@ def test_fork_server_warm_up_builds_the_parsers():
     importlib.import_module("gencheck.validators.warm")  # what the fork server preloads
     assert markdown._FAST is not None  # built once there, inherited by every forked worker
     assert markdown._FAST is not False  # and the fast block parser passed its start-up check
+
+
+#: Modules a fork server or a worker imports after it starts (multiprocessing's own, the parsers, the
+#: standard library the validators use): planted in the working folder, none of them may run.
+_PLANTED = ("socket", "selectors", "difflib", "tempfile", "ctypes", "resource", "pylatexenc", "pycparser",
+            "markdown_it", "mistune")
+
+
+def test_no_python_file_of_the_working_folder_runs_in_the_pool(tmp_path):
+    """`gencheck validate` run in a folder holding a `difflib.py` (or `probe` putting that folder on
+    sys.path) must not run it in the fork server or a worker. A fresh interpreter, so the fork server
+    starts here and not in an earlier test."""
+    import subprocess
+    import sys
+
+    work, marks = tmp_path / "work", tmp_path / "marks"
+    work.mkdir()
+    for name in _PLANTED:
+        (work / f"{name}.py").write_text(f"import os\nopen({str(marks)!r}, 'a').write('{name} %d\\n' % os.getpid())\n")
+    script = tmp_path / "driver" / "run.py"
+    script.parent.mkdir()
+    script.write_text(
+        "import os, sys\n"
+        "import ctypes, multiprocessing.sharedctypes, tempfile, socket, selectors  # the parent's own, before\n"
+        "from gencheck.validators import validate_many\n"
+        "sys.path.insert(0, os.getcwd())  # as `python -m` does, and `probe` did\n"
+        "sys.path.insert(0, '')\n"
+        "print(os.getpid(), [v.verdict for v in validate_many(['ok $x$', 'a{'], 'latex', workers=2)])\n")
+    done = subprocess.run([sys.executable, str(script)], cwd=work, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    parent = done.stdout.split()[0]
+    ran = [line for line in (marks.read_text().splitlines() if marks.exists() else []) if line.split()[1] != parent]
+    assert ran == [], f"modules of the working folder ran in the pool: {ran}"
+    assert "crash" not in done.stdout, done.stdout
+
+
+def test_a_worker_refuses_to_start_with_the_working_folder_on_its_path(monkeypatch, tmp_path):
+    from gencheck.validators import pool
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    with pytest.raises(RuntimeError, match="working folder"):
+        pool._check_isolated(None)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    pool._check_isolated(None)

@@ -128,7 +128,24 @@ def version() -> str | None:
 
 def _safe_relative(name: str) -> bool:
     parts = name.replace("\\", "/").split("/")
-    return bool(name) and not name.startswith(("/", "~")) and ".." not in parts and ":" not in name
+    return bool(name) and not name.startswith(("/", "~")) and ".." not in parts and ":" not in name and "\0" not in name
+
+
+_ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9A-Fa-f]+)|u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))", re.S)
+_SIMPLE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "e": "\x1b"}
+
+
+def _string_value(body: str) -> str:
+    """The file name a `#line`/line-marker string literal gives gcc: its escapes decoded (octal, hex,
+    universal character names and the one-letter ones), since `"\\057etc\\057passwd"` names /etc/passwd.
+    An escape of a value that is no character decodes to NUL, which no safe name holds."""
+    def sub(m: re.Match) -> str:
+        octal, hexa, u4, u8, other = m.groups()
+        if other is not None:
+            return _SIMPLE_ESCAPES.get(other, other)  # \\ \" \' \? stand for themselves
+        code = int(octal, 8) if octal else int(hexa or u4 or u8, 16)
+        return chr(code) if 0 < code <= 0x10FFFF else "\0"
+    return _ESCAPE.sub(sub, body)
 
 
 def _lines(text: str) -> str:
@@ -159,7 +176,7 @@ def refused_include(text: str) -> str | None:
             continue
         if name in ("line", ""):  # `#line N "file"` and a line marker `# N "file"` rename the text
             lm = _LINE_FILE.match(arg)
-            if lm is not None and not _safe_relative(lm.group(1)):
+            if lm is not None and not _safe_relative(_string_value(lm.group(1))):
                 return f"#line naming {lm.group(1)[:80]!r}, outside the sample's folder: not compiled"
             continue
         am = _INCLUDE_ARG.match(arg)

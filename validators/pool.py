@@ -17,11 +17,19 @@ Processes start from the `forkserver` context (a clean server process that prelo
 worker is forked from it) -- never plain `fork`, which would copy a parent that may hold torch and its
 threads. Where forkserver is unavailable, `spawn`. Workers are reused across samples and receive work
 in chunks, so start-up is paid once per worker, not per sample.
+
+No code from the working folder runs in a worker: the fork server (and the resource tracker) start with
+`python -c`, which puts the working folder first on `sys.path` (Python 3.10 has no `-P`), and a worker
+would otherwise import `difflib`, `pylatexenc`, ... from wherever `gencheck validate` was run. So every
+start happens from the pool's own empty private folder with the working folder taken off `sys.path`
+(`_isolated_start`), and a worker checks at start that its `sys.path` holds no such entry
+(`_check_isolated`), before it imports anything.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
 import sys
 import time
@@ -131,10 +139,58 @@ def _check_one(fmt: str, text: str, timeout_s: float) -> Verdict:
         return failed_verdict(fmt, "crash", f"{type(e).__name__}: {e}"[:500], len(text), time.perf_counter() - t0)
 
 
+def _is_working_folder(entry: str, cwd: str | None) -> bool:
+    """True for a sys.path entry that names the working folder: '' and '.' (the folder at import time,
+    whatever it is then) or a path that resolves to `cwd`."""
+    if entry in ("", "."):
+        return True
+    try:
+        return cwd is not None and os.path.realpath(entry) == cwd
+    except (OSError, ValueError):
+        return False
+
+
+def _without_working_folder(path: list[str], cwd: str | None) -> list[str]:
+    return [p for p in path if not _is_working_folder(p, cwd)]
+
+
+def _current_folder() -> str | None:
+    try:
+        return os.path.realpath(os.getcwd())
+    except OSError:  # a removed folder: nothing can be imported from it
+        return None
+
+
+def _check_isolated(user_cwd: str | None) -> None:
+    """Refuse to run (the worker dies at start, every sample gets `crash`) when `sys.path` still names the
+    working folder -- this one, or the user's (`user_cwd`, where the pool was started from)."""
+    here = _current_folder()
+    bad = [p for p in sys.path if _is_working_folder(p, here) or _is_working_folder(p, user_cwd)]
+    if bad:
+        raise RuntimeError(f"validator worker: sys.path names the working folder ({bad[0]!r}); not starting")
+
+
+@contextmanager
+def _isolated_start(folder: str):
+    """Start processes from `folder` (the pool's own, empty and private) and without the working folder on
+    `sys.path`: a `python -c` child (the fork server, the resource tracker, a spawned worker) puts its
+    working folder first on its path, and a started worker receives the parent's path and folder. Both are
+    restored as soon as the process has started."""
+    saved_path, saved_cwd = list(sys.path), os.getcwd()
+    sys.path[:] = _without_working_folder(saved_path, _current_folder())
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+
+
 def _worker_main(conn: Connection, slot, sys_path: list[str], memory_mb: int, setup_module: str | None,
-                 tmp: str | None = None) -> None:
+                 tmp: str | None = None, user_cwd: str | None = None) -> None:
     """Worker loop (see `_serve`); SIGTERM ends it cleanly. Temporary files of the checks (a toolchain's
     folders) go in `tmp`, the pool's own folder, which the supervisor removes whatever happens to us."""
+    _check_isolated(user_cwd)
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and stops us
     if tmp is not None:
@@ -151,7 +207,7 @@ def _serve(conn: Connection, slot, sys_path: list[str], memory_mb: int, setup_mo
     """Receive chunks [(index, fmt, text)]; answer with lists of (index, Verdict), one list per chunk (or
     every REPLY_EVERY_S on a slow chunk). Before each sample, `slot` (shared memory) is set to (index, start
     time), so the parent can tell which sample hung without a message per sample."""
-    for p in reversed(sys_path):
+    for p in reversed(_without_working_folder(sys_path, _current_folder())):
         if p not in sys.path:
             sys.path.insert(0, p)
     _limit_resources(memory_mb)
@@ -262,15 +318,17 @@ class _Pool:
         self.tmp: str | None = None  # the pool's temporary folder, made by run() and removed by shutdown()
 
     def start_worker(self) -> _Worker:
-        parent, child = self.ctx.Pipe(duplex=True)
-        slot = self.ctx.RawArray("d", [-1.0, 0.0])
-        proc = self.ctx.Process(
-            target=_worker_main,
-            args=(child, slot, list(sys.path), self.memory_mb, self.setup_module, self.tmp),
-            daemon=True,
-            name="gencheck-validate",
-        )
-        with _main_hidden():
+        user_cwd = _current_folder()
+        assert self.tmp is not None, "run() makes the pool's folder before any worker starts"
+        with _main_hidden(), _isolated_start(self.tmp):
+            parent, child = self.ctx.Pipe(duplex=True)
+            slot = self.ctx.RawArray("d", [-1.0, 0.0])
+            proc = self.ctx.Process(
+                target=_worker_main,
+                args=(child, slot, list(sys.path), self.memory_mb, self.setup_module, self.tmp, user_cwd),
+                daemon=True,
+                name="gencheck-validate",
+            )
             proc.start()
         child.close()
         return _Worker(proc, parent, slot)
