@@ -81,7 +81,7 @@ def parse_resources(text: str | None) -> PointResources:
             raise UsageError(f"--resources-per-point {text!r}: write cpu=N and/or gpu=N, e.g. \"gpu=1\" or \"cpu=2\"")
         found[m.group(1)] = float(m.group(2))
     cpus, gpus = found.get("cpu", 1.0), found.get("gpu", 0.0)
-    if cpus < 1 or cpus != int(cpus) or cpus > MAX_POINT_CPUS:
+    if not 1 <= cpus <= MAX_POINT_CPUS or cpus != int(cpus):  # the range first: int() of 400 digits' inf fails
         raise UsageError(f"--resources-per-point {shown(text)!r}: cpu is a whole number of cores from 1 to "
                          f"{MAX_POINT_CPUS:,} (the point's torch threads)")
     if gpus > MAX_POINT_GPUS:

@@ -334,13 +334,14 @@ def _load_payload(path: Path) -> Any:
         raise GencheckError(f"no checkpoint at {path}") from None
     except OSError as exc:
         raise GencheckError(f"checkpoint {path}: {exc.strerror or exc}") from None
+    st = os.fstat(fd)
+    why = ("not a regular file" if not stat.S_ISREG(st.st_mode) else
+           f"{st.st_size:,} bytes, more than the {MAX_CHECKPOINT_BYTES:,} allowed"
+           if st.st_size > MAX_CHECKPOINT_BYTES else None)
+    if why is not None:
+        os.close(fd)
+        raise GencheckError(f"checkpoint {path}: {why}")
     with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise GencheckError(f"checkpoint {path}: not a regular file")
-        if st.st_size > MAX_CHECKPOINT_BYTES:
-            raise GencheckError(f"checkpoint {path}: {st.st_size:,} bytes, more than the {MAX_CHECKPOINT_BYTES:,} "
-                                "allowed")
         try:
             return torch.load(fh, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many kinds for truncated/foreign files
