@@ -16,7 +16,6 @@ import torch
 
 from gencheck import cli, train
 from gencheck.cli import build_parser, main
-from gencheck.config import LIMITS
 
 SMOKE = ["--corpus", "latex-fixture", "--profile", "smoke", "--device", "cpu"]
 HOSTILE = ["9" * 400, "-1", "nan", "inf"]
@@ -299,6 +298,7 @@ def test_a_closed_stdout_is_a_quiet_exit(tmp_path):
 
 
 def test_limits_are_the_ones_sizing_and_the_parser_use():
+    from gencheck.config import LIMITS
     from gencheck.models.sizing import MAX_HIDDEN
 
     assert MAX_HIDDEN == LIMITS["hidden"].hi
