@@ -591,7 +591,7 @@ def show_command(model, vocab, texts: Sequence[str], unit: str, doc: int) -> int
     from gencheck.progress import SafeConsole as Console
 
     if not 0 <= doc < len(texts):
-        raise UsageError(f"--doc {doc}: the split has documents 0 … {len(texts) - 1}")
+        raise UsageError(f"--doc {doc}: the split has " + (f"documents 0 … {len(texts) - 1}" if texts else "no documents"))
     text = texts[doc][:SHOW_CHARS]
     act = unit_activation(model, vocab, text, unit)
     if sys.stdout.isatty():
@@ -690,7 +690,7 @@ def cells_command(run: Path, split: str = "test", as_json: bool = False, max_cha
         return show_command(model, ck.vocab, corpus.texts(split), show, doc)
     texts = corpus.texts(split)
     if page is not None and not 0 <= doc < len(texts):
-        raise UsageError(f"--doc {doc}: the split has documents 0 … {len(texts) - 1}")
+        raise UsageError(f"--doc {doc}: the split has " + (f"documents 0 … {len(texts) - 1}" if texts else "no documents"))
     report = analyse(model, ck.vocab, corpus.spec.format, texts, corpus.texts("train"), run_id=run_id,
                      split=split, max_chars=max_chars, seed=seed)
     if as_json:

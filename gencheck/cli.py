@@ -11,9 +11,11 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from .config import MODEL_KINDS
+from .config import LIMITS, MODEL_KINDS, Limit, setting_problem, shown
 from .fsutil import GencheckError, UsageError
+from .grid import MAX_MINUTES as _MAX_MINUTES, parse_budget as _parse_budget
 from .progress import show_controls
+from .ray_engine import parse_resources as _parse_resources
 
 EXAMPLES = {
     "run": "gencheck run --corpus latex                # auto device, cpu or gpu profile\n"
@@ -35,12 +37,95 @@ EXAMPLES = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its refusals on one line (`error: argument --hidden: … (see gencheck run --help)`), exit 2,
+    as every other error of the command is printed: the usage
+    block argparse prints first hid the line that says what is wrong. Subcommands' parsers are of this class."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, show_controls(f"error: {message} (see {self.prog} --help)") + "\n")
+
+
+#: The most --threads (and --jobs): more than any machine has, fewer than torch's int32 thread count.
+MAX_THREADS = 4096
+
+
+def in_range(limit: Limit, setting: str | None = None):
+    """An argparse `type=` that parses a value into `limit` (a whole number or a finite float), refusing
+    anything else with one line at the parser, before anything is built or any folder made. `setting`: a
+    name in config.LIMITS whose extra rules apply too (a temperature between 0 and 0.001)."""
+    word = "a whole number" if limit.integer else "a number"
+
+    def parse(text: str):
+        try:
+            value = int(text, 10) if limit.integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{shown(text)!r}: not {word}") from None
+        why = setting_problem(setting, value) if setting else limit.problem(value)
+        if why is not None:
+            raise argparse.ArgumentTypeError(f"{shown(text)}: {why}")
+        return value
+
+    parse.__name__ = "int" if limit.integer else "float"
+    parse.numeric = True  # type: ignore[attr-defined]  (tests/test_hardening_cli.py finds every such flag)
+    return parse
+
+
+def int_in(lo: int, hi: int):
+    """`type=` for a whole number from lo to hi."""
+    return in_range(Limit(lo, hi))
+
+
+def float_in(lo: float, hi: float, lo_open: bool = False):
+    """`type=` for a finite number from lo (excluded where lo_open) to hi."""
+    return in_range(Limit(lo, hi, integer=False, lo_open=lo_open))
+
+
+def setting(name: str):
+    """`type=` for a model, training or sampling setting, in the range config.LIMITS gives it (the same
+    range a checkpoint's saved settings are held to)."""
+    return in_range(LIMITS[name], name)
+
+
+def _parse_match(text: str) -> int:
+    """--match params=N, parsed as the run parses it (models.sizing imports torch: only when typed)."""
+    from .models.sizing import parse_match
+
+    return parse_match(text)
+
+
+def checked_text(check, example: str):
+    """`type=` that keeps a value's text but refuses it at the parser when `check(text)` raises a
+    UsageError (--match params=N, --budget, --warm-start NAME:CHARS, --resources-per-point): one line,
+    before the corpus is built. `example` is a valid value's prefix, for the flags test."""
+
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    parse.__name__ = getattr(check, "__name__", "value")
+    parse.numeric = True  # type: ignore[attr-defined]
+    parse.example = example  # type: ignore[attr-defined]
+    return parse
+
+
 def _epilog(cmd: str) -> str:
     return "examples:\n  " + EXAMPLES[cmd]
 
 
+def corpus_name(text: str) -> str:
+    """`type=` of --corpus: an empty name is refused here (as a path it is the working folder, which then
+    said " is a directory")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a corpus name, a declaration file or a directory (not an empty one)")
+    return text
+
+
 def add_corpus_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", default="latex",
+    p.add_argument("--corpus", default="latex", type=corpus_name,
                    help="a corpus name (see `gencheck corpus list`), a declaration file my.toml, or a directory "
                         "of your own files (with --format); default: latex")
     p.add_argument("--format", help="format of the files when --corpus is a directory (latex, c, markdown)")
@@ -69,23 +154,24 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", dest="kind", type=_kinds, metavar="{" + ",".join(KINDS) + "}",
                    help="model family (default lstm; docs/running.md, Model families); with --grid a list, lstm,gru,rnn, is one "
                         "more axis")
-    p.add_argument("--layers", type=int, help="recurrent layers")
-    p.add_argument("--hidden", type=int, help="hidden units per layer")
-    p.add_argument("--embed", type=int, help="character embedding size")
-    p.add_argument("--context", type=int, help="transformer: attention window in characters (default 256)")
-    p.add_argument("--heads", type=int, help="transformer: attention heads; xlstm: mLSTM heads (default 4)")
-    p.add_argument("--match", metavar="params=N",
+    p.add_argument("--layers", type=setting("layers"), help="recurrent layers")
+    p.add_argument("--hidden", type=setting("hidden"), help="hidden units per layer")
+    p.add_argument("--embed", type=setting("embed"), help="character embedding size")
+    p.add_argument("--context", type=setting("context"), help="transformer: attention window in characters (default 256)")
+    p.add_argument("--heads", type=setting("heads"), help="transformer: attention heads; xlstm: mLSTM heads (default 4)")
+    p.add_argument("--match", metavar="params=N", type=checked_text(_parse_match, "params="),
                    help="size the model to N parameters (±10 %%) by choosing its width (--hidden); with --grid, "
                         "every point, so that model families compare at one size: --match params=200k")
-    p.add_argument("--dropout", type=float, help="dropout between layers and before the head")
-    p.add_argument("--steps", type=int, help="training steps (each batch_size × seq_len characters)")
-    p.add_argument("--batch-size", dest="batch_size", type=int, help="parallel streams per step")
-    p.add_argument("--seq-len", dest="seq_len", type=int, help="characters per step per stream (BPTT length)")
-    p.add_argument("--lr", type=float, help="AdamW learning rate")
-    p.add_argument("--seed", type=int, help="seed for initialisation, data order, dropout and sampling")
+    p.add_argument("--dropout", type=setting("dropout"), help="dropout between layers and before the head")
+    p.add_argument("--steps", type=setting("steps"), help="training steps (each batch_size × seq_len characters)")
+    p.add_argument("--batch-size", dest="batch_size", type=setting("batch_size"), help="parallel streams per step")
+    p.add_argument("--seq-len", dest="seq_len", type=setting("seq_len"), help="characters per step per stream (BPTT length)")
+    p.add_argument("--lr", type=setting("lr"), help="AdamW learning rate")
+    p.add_argument("--seed", type=setting("seed"), help="seed for initialisation, data order, dropout and sampling")
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: every core this process may use)")
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), help="CPU threads for torch (default: every core this process may use)")
     p.add_argument("--warm-start", dest="warm_start", metavar="CORPUS[:CHARS]",
+                   type=checked_text(_warm_flag_text, "latex-drill:"),
                    help="train on CORPUS first (a drill such as latex-drill), for its first CHARS characters of the "
                         "budget (8M, 500k; default: half the budget), then on --corpus: one model, one vocabulary "
                         "(both train splits), one checkpoint across the switch")
@@ -97,7 +183,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__, validate_cmd
 
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="gencheck",
         description="How well does a character-level model learn long-range structure? gencheck trains char "
                     "models on a structured corpus, samples documents, validates their structure (LaTeX "
@@ -117,19 +203,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_corpus_args(p)
     add_model_args(p)
     p.add_argument("--out", type=Path, default=Path("runs"), help="folder for run folders (default ./runs)")
-    p.add_argument("--samples", dest="num_samples", type=int, help="how many documents to sample")
-    p.add_argument("--max-chars", dest="max_chars", type=int, help="longest sample, in characters")
+    p.add_argument("--samples", dest="num_samples", type=setting("num_samples"), help="how many documents to sample")
+    p.add_argument("--max-chars", dest="max_chars", type=setting("max_chars"), help="longest sample, in characters")
     p.add_argument("--json", action="store_true", help="also print results.json on stdout")
     p.add_argument("--grid", metavar="SPEC",
                    help="train every combination, e.g. \"layers=1,2 hidden=64,128\" (keys: model, layers, hidden, "
                         "embed, dropout, lr, batch_size, seq_len, context, heads); one folder per point under OUT/grid-<hash>/, "
                         "finished points skipped on a re-run, killed ones resumed; one grid scorecard")
-    p.add_argument("--budget", metavar="CHARS",
+    p.add_argument("--budget", metavar="CHARS", type=checked_text(_parse_budget, ""),
                    help="characters every grid point trains on (30M, 500k; default: the profile's steps)")
-    p.add_argument("--minutes", type=float, metavar="N",
+    p.add_argument("--minutes", type=float_in(0.0, _MAX_MINUTES, lo_open=True), metavar="N",
                    help="instead of --budget: N minutes of training per point, timed here at the slowest point's "
                         "speed and turned into one character budget (kept, so a re-run finds the same points)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=int_in(1, MAX_THREADS), default=1, metavar="N",
                    help="with --grid: run N points at once, each in a process of its own: one per GPU on a machine "
                         "with several, or on the CPU with the cores shared out (default 1: one after another)")
     p.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -138,9 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", metavar="auto|HOST:PORT",
                    help="with --engine ray: the Ray cluster to join (default: a local Ray on this machine's cores)")
     p.add_argument("--resources-per-point", dest="resources_per_point", metavar="SPEC",
+                   type=checked_text(_parse_resources, "cpu="),
                    help="with --engine ray: what each point reserves, e.g. \"gpu=1\" or \"cpu=2\" (default cpu=1; "
                         "the CPUs are the point's torch threads)")
-    p.add_argument("--seeds", type=int, default=1, metavar="K",
+    p.add_argument("--seeds", type=int_in(1, 1000), default=1, metavar="K",
                    help="with --grid: train every point with K seeds (seed, seed+1, …); the scorecard shows "
                         "mean ± spread")
     p.add_argument("--no-probes", dest="no_probes", action="store_true",
@@ -151,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "valid %%, the headline probe; see `report --evolution`)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR",
                    help="finish a killed run: continue training from RUN_DIR/checkpoint.pt, then sample and score")
-    p.add_argument("--compile-samples", dest="compile_samples", type=int, metavar="N",
+    p.add_argument("--compile-samples", dest="compile_samples", type=int_in(0, 1 << 20), metavar="N",
                    help="how many samples (and test documents) the toolchain judges: pdflatex, gcc or mistune "
                         "(default 64; 0: none). Absent tools give n/a")
 
@@ -167,15 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Sample documents in one batch. Output: a .jsonl file (one object per sample), "
                                    "or a folder of files, or stdout.", epilog=_epilog("sample"))
     p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("-n", "--num-samples", dest="num_samples", type=int, default=8)
-    p.add_argument("--max-chars", dest="max_chars", type=int, default=2000)
-    p.add_argument("--temperature", type=float, default=0.8, help="< 1 sharper, > 1 more random, 0 greedy")
-    p.add_argument("--top-k", dest="top_k", type=int, default=0, help="sample only among the k likeliest (0: all)")
+    p.add_argument("-n", "--num-samples", dest="num_samples", type=setting("num_samples"), default=8)
+    p.add_argument("--max-chars", dest="max_chars", type=setting("max_chars"), default=2000)
+    p.add_argument("--temperature", type=setting("temperature"), default=0.8, help="< 1 sharper, > 1 more random, 0 greedy")
+    p.add_argument("--top-k", dest="top_k", type=setting("top_k"), default=0, help="sample only among the k likeliest (0: all)")
     p.add_argument("--prime", default="", help="text every sample starts with")
     p.add_argument("--prime-file", type=Path, help="read the prime text from a file")
-    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--seed", type=setting("seed"), default=1337)
     p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: every core this process may use)")
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), help="CPU threads for torch (default: every core this process may use)")
     p.add_argument("--out", type=Path, help="samples.jsonl, or a folder for one file per sample (default: stdout)")
 
     validate_cmd.add_parser(sub)
@@ -188,13 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "  gencheck calibrate --corpus latex --split all --json")
     add_corpus_args(p)
     p.add_argument("--split", choices=["train", "val", "test", "all"], default="test")
-    p.add_argument("--mutations", type=int, default=200, help="mutants per mutation kind")
+    p.add_argument("--mutations", type=int_in(0, 1_000_000), default=200, help="mutants per mutation kind")
     p.add_argument("--toolchain", action="store_true",
                    help="also ask the real toolchain (pdflatex, gcc, mistune) about every real document and "
                         "mutant, and print the confusion matrix of the validator's verdict against it")
-    p.add_argument("--limit", type=int, default=0, metavar="N",
+    p.add_argument("--limit", type=int_in(0, 10**9), default=0, metavar="N",
                    help="with --toolchain: judge at most N real documents (0: all of the split)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=setting("seed"), default=0)
     p.add_argument("--json", action="store_true", help="print the calibration as JSON on stdout")
 
     p = sub.add_parser("report", help="re-print the scorecard of saved runs (no recomputing)", formatter_class=fmt,
@@ -225,11 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", type=Path, metavar="RUN", help="a run folder with checkpoint.pt")
     p.add_argument("--split", default="test", help="the held-out split to read (default: test)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (with schema_version)")
-    p.add_argument("--max-chars", type=int, default=30_000, metavar="N", help="characters scanned per split")
-    p.add_argument("--seed", type=int, default=0, help="the order the documents are taken in")
+    p.add_argument("--max-chars", type=setting("max_chars"), default=30_000, metavar="N", help="characters scanned per split")
+    p.add_argument("--seed", type=setting("seed"), default=0, help="the order the documents are taken in")
     p.add_argument("--show", metavar="UNIT", help="colour the start of a document by one unit (e.g. L0.c[12]); "
                                                   "plain marks under each line when not a terminal")
-    p.add_argument("--doc", type=int, default=0, metavar="N", help="with --show or --html: the split's document N")
+    p.add_argument("--doc", type=int_in(0, 10**9), default=0, metavar="N", help="with --show or --html: the split's document N")
     p.add_argument("--html", type=Path, metavar="PAGE", help="also write one self-contained page: document N "
                                                              "coloured per character by any unit, with a picker")
     p.add_argument("--mirror", action="append", type=Path, default=[],
@@ -246,10 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a factory returning the model; imports that module, which runs its code (the working "
                         "folder is importable for that one import)")
     add_corpus_args(p)
-    p.add_argument("--samples", type=int, default=0, metavar="N", help="also sample N documents and validate them")
-    p.add_argument("--seed", type=int, default=0, help="seed for the baselines' documents and sampling")
+    p.add_argument("--samples", type=int_in(0, int(LIMITS["num_samples"].hi)), default=0, metavar="N", help="also sample N documents and validate them")
+    p.add_argument("--seed", type=setting("seed"), default=0, help="seed for the baselines' documents and sampling")
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: every core this process may use)")
+    p.add_argument("--threads", type=int_in(1, MAX_THREADS), help="CPU threads for torch (default: every core this process may use)")
     p.add_argument("--json", action="store_true", help="also print the report as JSON (with schema_version)")
 
     p = sub.add_parser("compare", help="two runs side by side, with deltas and whether each is beyond noise",
@@ -289,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--json", action="store_true", help="print JSON on stdout")
     for name, helptext in (("build", "download, verify and build a corpus"), ("info", "statistics of a corpus")):
         cp = csub.add_parser(name, help=helptext)
-        cp.add_argument("name", help="corpus name, declaration file or directory")
+        cp.add_argument("name", type=corpus_name, help="corpus name, declaration file or directory")
         cp.add_argument("--format", help="format when NAME is a directory")
         cp.add_argument("--mirror", action="append", type=Path, default=[],
                         help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
@@ -355,22 +442,26 @@ def _settle_warm_start(args, profile, chars_omitted: bool):
 def _warm_flag(args) -> dict:
     """`--warm-start latex-drill:8M` → warm_start and warm_chars (None when not typed or no CHARS)."""
     text = getattr(args, "warm_start", None)
-    if text is None:
-        return {}
-    from .grid import parse_budget
+    return {} if text is None else _warm_flag_text(text)
 
+
+#: What follows the last colon of `--warm-start NAME:CHARS` when it is meant as CHARS (a number, signed or
+#: not, nan or inf), not as part of a path that holds a colon.
+_WARM_CHARS = re.compile(r"^[-+.\d]|^(nan|inf)", re.IGNORECASE)
+
+
+def _warm_flag_text(text: str) -> dict:
+    """`latex-drill:8M` → {warm_start, warm_chars}; a UsageError for no name or CHARS that are no budget."""
     name, sep, chars = text.rpartition(":")
-    if not sep or not chars or not chars[0].isdigit():  # a name alone (a path may hold a colon)
+    if not sep or not _WARM_CHARS.match(chars):  # a name alone (a path may hold a colon)
         name, chars = text, ""
     if not name:
-        raise UsageError(f"--warm-start {text!r}: name a corpus, e.g. latex-drill or latex-drill:8M")
-    return {"warm_start": name, "warm_chars": parse_budget(chars, "--warm-start") if chars else None}
+        raise UsageError(f"--warm-start {shown(text)!r}: name a corpus, e.g. latex-drill or latex-drill:8M")
+    return {"warm_start": name, "warm_chars": _parse_budget(chars, "--warm-start") if chars else None}
 
 
 def _grid_budget(args) -> int | None:
-    from .grid import parse_budget
-
-    return parse_budget(args.budget) if getattr(args, "grid", None) and getattr(args, "budget", None) else None
+    return _parse_budget(args.budget) if getattr(args, "grid", None) and getattr(args, "budget", None) else None
 
 
 def _warm_corpus(args, profile):
@@ -380,7 +471,9 @@ def _warm_corpus(args, profile):
     from .corpus import build, resolve_spec
     from .progress import log
 
-    return build(resolve_spec(profile.train.warm_start, None), offline=args.offline, mirrors=args.mirror, log=log)
+    # --format says what a folder of files holds, the warm start's folder too (it asked for --format again)
+    return build(resolve_spec(profile.train.warm_start, args.format), offline=args.offline, mirrors=args.mirror,
+                 log=log)
 
 
 def _match_target(args) -> int | None:
@@ -636,15 +729,17 @@ def cmd_sample(args) -> int:
 
 
 def _prime(args) -> str:
-    """--prime, or the text of --prime-file (a UsageError naming it when it cannot be read as UTF-8)."""
+    """--prime, or the text of --prime-file: a regular UTF-8 file of at most MAX_PRIME_CHARS × 4 bytes (a
+    FIFO would hang, /dev/zero fill memory); a UsageError naming it otherwise."""
+    from .config import MAX_PRIME_CHARS
+    from .fsutil import read_text_capped
+
     if not args.prime_file:
         return args.prime
     try:
-        return args.prime_file.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"--prime-file {args.prime_file}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise UsageError(f"--prime-file {args.prime_file}: {exc.strerror or exc}") from None
+        return read_text_capped(args.prime_file, 4 * MAX_PRIME_CHARS, "--prime-file")
+    except GencheckError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _check_writable(folder: Path, out: Path) -> None:
@@ -953,7 +1048,7 @@ def _info_table(info: dict):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a refused value: one line and SystemExit(2), argparse's way
     if not args.command:
         parser.print_help()
         return 2
@@ -976,9 +1071,28 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
-        console.print("[red]interrupted[/]: checkpoints are written atomically; "
-                      "`gencheck run --resume RUN_DIR` (or `gencheck train --out RUN_DIR --resume`) continues")
+        resumable = args.command in ("run", "train")  # only these write checkpoints
+        console.print("[red]interrupted[/]" + (": checkpoints are written atomically; `gencheck run --resume "
+                                               "RUN_DIR` (or `gencheck train --out RUN_DIR --resume`) continues"
+                                               if resumable else ""), highlight=False)
         return 130
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+
+
+def quiet_broken_pipe() -> int:
+    """The reader of stdout went away (`gencheck corpus list --json | head -1`): exit quietly, as `cat` does.
+    stdout is pointed at /dev/null so that the interpreter's final flush of what is still buffered cannot
+    fail a second time and print a traceback on the way out."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a descriptor (a test's capture): nothing to flush there
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by the pipe
 
 
 if __name__ == "__main__":

@@ -125,43 +125,117 @@ def unused_settings(kind: str) -> list[str]:
     return [k for k, families in FAMILY_SETTINGS.items() if kind not in families]
 
 
-#: Settings that must be whole numbers ≥ 1, with the flag that sets them.
-_AT_LEAST_ONE = {"layers": "--layers", "hidden": "--hidden", "embed": "--embed", "context": "--context",
-                 "heads": "--heads"}
-_TRAIN_AT_LEAST_ONE = {"steps": "--steps", "batch_size": "--batch-size", "seq_len": "--seq-len"}
+@dataclass(frozen=True)
+class Limit:
+    """The range a numeric setting may take: `lo` ≤ value ≤ `hi` (`lo` excluded where `lo_open`, `hi` where
+    `hi_open`), a whole number where `integer`. One table (LIMITS) serves the command line's parser
+    (gencheck.cli: `--hidden 1000000000` is refused as it is parsed), the profile check below, and a
+    checkpoint's saved settings (train.Checkpoint.load: a damaged file never reaches torch with them)."""
+
+    lo: float
+    hi: float
+    integer: bool = True
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def problem(self, value: object) -> str | None:
+        """Why `value` is not in range (None when it is); a bool, a string or NaN is never a number here."""
+        import math
+
+        if isinstance(value, bool) or not isinstance(value, int if self.integer else (int, float)):
+            return f"must be {'a whole number' if self.integer else 'a number'}"
+        if not self.integer and not math.isfinite(value):
+            return "must be a finite number"
+        if value < self.lo or value > self.hi or (self.lo_open and value == self.lo) or \
+                (self.hi_open and value == self.hi):
+            return f"must be {self.describe()}"
+        return None
+
+    def describe(self) -> str:
+        show = (lambda v: f"{v:,}") if self.integer else (lambda v: f"{v:g}")
+        lo = f"above {show(self.lo)}" if self.lo_open else f"at least {show(self.lo)}"
+        hi = f"below {show(self.hi)}" if self.hi_open else f"at most {show(self.hi)}"
+        return f"{lo} and {hi}"
+
+
+#: The most characters a vocabulary can hold: every Unicode code point, plus separator and unknown.
+MAX_VOCAB = 0x110000 + 2
+#: The largest seed: what numpy's and torch's generators all accept (K seeds of a grid start below it too).
+MAX_SEED = 2**32 - 1
+
+#: Every numeric model, training and sampling setting, by its name in Profile, TrainConfig, SampleConfig and
+#: models.ModelConfig. Wide enough for any real run, narrow enough that nothing in range overflows or asks
+#: for an absurd allocation (a width of 16,384 is the widest `--match` searches too).
+LIMITS: dict[str, Limit] = {
+    "vocab_size": Limit(2, MAX_VOCAB),
+    "layers": Limit(1, 256), "hidden": Limit(1, 16_384), "embed": Limit(1, 16_384),
+    "context": Limit(1, 1 << 20), "heads": Limit(1, 1024),
+    "dropout": Limit(0.0, 1.0, integer=False, hi_open=True),
+    "steps": Limit(1, 10**9), "batch_size": Limit(1, 1 << 16), "seq_len": Limit(1, 1 << 20),
+    "lr": Limit(0.0, 10.0, integer=False, lo_open=True),
+    "seed": Limit(0, MAX_SEED),
+    "num_samples": Limit(1, 1 << 20), "max_chars": Limit(1, 10**8),
+    "top_k": Limit(0, MAX_VOCAB),
+    # 0 is greedy; between 0 and 1e-3 the logits / temperature overflow to inf (1e-320 crashed torch)
+    "temperature": Limit(0.0, 1000.0, integer=False),
+}
+#: The longest prime (`sample --prime-file`): a megabyte of text is a long document already.
+MAX_PRIME_CHARS = 1 << 20
+#: The most characters one sampling batch holds (samples × (max_chars + prime)): 2 GB of ids.
+MAX_BATCH_CHARS = 1 << 28
+#: The smallest temperature above 0 (greedy) that sampling divides by without overflow.
+MIN_TEMPERATURE = 1e-3
+
+
+def shown(text: str | None, width: int = 40) -> str:
+    """A typed value as a message shows it: one of 400 digits cut to its first `width` characters."""
+    text = text or ""
+    return text if len(text) <= width else text[:width] + "…"
+
+
+def setting_problem(name: str, value: object) -> str | None:
+    """Why a setting's value is out of LIMITS (None when it is in range, or has no limit)."""
+    limit = LIMITS.get(name)
+    why = limit.problem(value) if limit is not None else None
+    if why is None and name == "temperature" and 0 < value < MIN_TEMPERATURE:  # type: ignore[operator]
+        why = f"must be 0 (greedy) or at least {MIN_TEMPERATURE:g}"
+    return why
 
 
 def check_profile(profile: Profile) -> None:
     """Refuse a setting no model can train with, naming the flag, before anything is built (a zero-width
     LSTM otherwise fails deep inside torch, a grid point only after the points before it)."""
+    from dataclasses import asdict
+
     from .fsutil import UsageError
 
-    bad = [f"{flag} {getattr(profile, k)}" for k, flag in _AT_LEAST_ONE.items() if getattr(profile, k) < 1]
-    bad += [f"{flag} {getattr(profile.train, k)}" for k, flag in _TRAIN_AT_LEAST_ONE.items()
-            if getattr(profile.train, k) < 1]
+    flags = {"kind": "--model", "batch_size": "--batch-size", "seq_len": "--seq-len"}
+    settings = {**{k: getattr(profile, k) for k in ("layers", "hidden", "embed", "dropout", "context", "heads")},
+                **{k: v for k, v in asdict(profile.train).items() if k in ("steps", "batch_size", "seq_len", "lr",
+                                                                             "seed")}}
+    bad = [f"{flags.get(k, '--' + k)} {v}: {why}" for k, v in settings.items()
+           if (why := setting_problem(k, v)) is not None]
     if bad:
-        raise UsageError(f"{', '.join(bad)}: must be at least 1")
+        raise UsageError("; ".join(bad))
     if profile.kind not in MODEL_KINDS:
         raise UsageError(f"--model {profile.kind}: choose from {', '.join(MODEL_KINDS)}")
-    if not 0.0 <= profile.dropout < 1.0:
-        raise UsageError(f"--dropout {profile.dropout:g}: must be at least 0 and below 1")
-    if not profile.train.lr > 0:
-        raise UsageError(f"--lr {profile.train.lr:g}: must be positive")
     check_sample(profile.sample)
 
 
 def check_sample(cfg: SampleConfig, count_flag: str = "--samples") -> None:
     """Refuse sampling settings no sampler can use, naming the flag, before a model is trained or loaded
     (no samples crashed a run after training; a NaN temperature crashed torch.multinomial)."""
-    import math
-
     from .fsutil import UsageError
 
-    if cfg.num_samples < 1:
-        raise UsageError(f"{count_flag} {cfg.num_samples}: must be at least 1")
-    if cfg.max_chars < 1:
-        raise UsageError(f"--max-chars {cfg.max_chars}: must be at least 1")
-    if not (math.isfinite(cfg.temperature) and cfg.temperature >= 0):
-        raise UsageError(f"--temperature {cfg.temperature:g}: must be a finite number, 0 (greedy) or more")
-    if cfg.top_k < 0:
-        raise UsageError(f"--top-k {cfg.top_k}: must be 0 (all) or more")
+    flags = {"num_samples": count_flag, "max_chars": "--max-chars", "top_k": "--top-k"}
+    if len(cfg.prime) > MAX_PRIME_CHARS:
+        raise UsageError(f"the prime has {len(cfg.prime):,} characters, more than the {MAX_PRIME_CHARS:,} allowed")
+    for name in ("num_samples", "max_chars", "temperature", "top_k", "seed"):
+        value = getattr(cfg, name)
+        why = setting_problem(name, value)
+        if why is not None:
+            raise UsageError(f"{flags.get(name, '--' + name)} {value}: {why}")
+    chars = cfg.num_samples * (cfg.max_chars + len(cfg.prime))
+    if chars > MAX_BATCH_CHARS:  # the batch holds every sample's characters at once
+        raise UsageError(f"{count_flag} {cfg.num_samples} × --max-chars {cfg.max_chars} (+ the prime): "
+                         f"{chars:,} characters in one batch, more than the {MAX_BATCH_CHARS:,} allowed")

@@ -36,7 +36,7 @@ from typing import Callable, Literal
 from rich.markup import escape
 
 from . import __version__
-from .config import Profile, unused_settings, with_overrides
+from .config import Profile, shown, unused_settings, with_overrides
 from .fsutil import GencheckError, UsageError, atomic_write_json
 from .results import RunResult
 
@@ -45,6 +45,9 @@ GRID_KEYS: dict[str, type] = {"model": str, "layers": int, "hidden": int, "embed
                               "lr": float, "batch_size": int, "seq_len": int, "context": int, "heads": int}
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)\s*$")
+#: The largest character budget (--budget, --match params=, --warm-start NAME:CHARS): a trillion characters,
+#: beyond any run, so that a value of hundreds of digits is refused instead of overflowing a float.
+MAX_CHARS = 10**12
 
 
 def parse_grid(spec: str) -> list[dict]:
@@ -58,6 +61,8 @@ def parse_grid(spec: str) -> list[dict]:
             continue
         if not sep or key not in GRID_KEYS or not values:
             raise UsageError(f"--grid {part!r}: write key=v1,v2 with key one of {', '.join(GRID_KEYS)}")
+        if any(k == ("kind" if key == "model" else key) for k, _ in axes):  # the later one silently won
+            raise UsageError(f"--grid: {key} is given twice; give its values once, {key}=v1,v2")
         axes.append(("kind" if key == "model" else key, [_grid_value(part, key, v) for v in values.split(",")]))
     if not axes and not family_settings(spec):
         raise UsageError("--grid needs at least one key=v1,v2")
@@ -65,10 +70,17 @@ def parse_grid(spec: str) -> list[dict]:
 
 
 def _grid_value(part: str, key: str, value: str):
+    """One value of a grid key, of the key's type and in its range (config.LIMITS, as for its flag)."""
+    from .config import setting_problem
+
     try:
-        return GRID_KEYS[key](value)
+        parsed = GRID_KEYS[key](value)
     except ValueError:
         raise UsageError(f"--grid {part!r}: {key} takes {GRID_KEYS[key].__name__} values") from None
+    why = setting_problem(key, parsed)
+    if why is not None:
+        raise UsageError(f"--grid {part!r}: {key} {value}: {why}")
+    return parsed
 
 
 def family_settings(spec: str) -> dict[str, dict]:
@@ -109,11 +121,15 @@ def parse_budget(text: str, flag: str = "--budget") -> int:
     """`30M`, `500k`, `2000000` → characters."""
     m = _SIZE.match(text)
     if not m:
-        raise UsageError(f"{flag} {text!r}: a number of characters, e.g. 30M or 500k")
+        raise UsageError(f"{flag} {shown(text)!r}: a number of characters, e.g. 30M or 500k")
+    from decimal import Decimal
+
     scale = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9}[m.group(2).lower()]
-    chars = int(float(m.group(1)) * scale)
+    chars = int(Decimal(m.group(1)) * scale)  # exact for any number of digits (a float overflowed at 309)
     if chars <= 0:
-        raise UsageError(f"{flag} {text!r}: must be positive")
+        raise UsageError(f"{flag} {shown(text)!r}: must be positive")
+    if chars > MAX_CHARS:
+        raise UsageError(f"{flag} {shown(text)!r}: more than {MAX_CHARS:,}, the most allowed")
     return chars
 
 

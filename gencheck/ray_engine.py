@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from rich.markup import escape
 
+from .config import shown
 from .fsutil import GencheckError, UsageError
 from .grid import GridPoint, Slot, Todo, Worker, point_state
 from .results import RunResult
@@ -35,6 +36,9 @@ MAX_RETRIES = 2
 #: node lost mid-point would. Ray then retries the point, which must resume from that checkpoint.
 DIE_AFTER_CHECKPOINT = "GENCHECK_TEST_RAY_DIE_AFTER_CHECKPOINT"
 _RESOURCE = re.compile(r"^(cpu|gpu)=(\d+(?:\.\d+)?)$")
+#: The most a point may reserve: more CPUs or GPUs than any one machine has is a typing mistake.
+MAX_POINT_CPUS = 4096
+MAX_POINT_GPUS = 64
 
 
 def import_ray() -> Any:
@@ -77,10 +81,25 @@ def parse_resources(text: str | None) -> PointResources:
             raise UsageError(f"--resources-per-point {text!r}: write cpu=N and/or gpu=N, e.g. \"gpu=1\" or \"cpu=2\"")
         found[m.group(1)] = float(m.group(2))
     cpus, gpus = found.get("cpu", 1.0), found.get("gpu", 0.0)
-    if cpus < 1 or cpus != int(cpus):
-        raise UsageError(f"--resources-per-point {text!r}: cpu is a whole number of cores, at least 1 "
-                         "(the point's torch threads)")
+    if not 1 <= cpus <= MAX_POINT_CPUS or cpus != int(cpus):  # the range first: int() of 400 digits' inf fails
+        raise UsageError(f"--resources-per-point {shown(text)!r}: cpu is a whole number of cores from 1 to "
+                         f"{MAX_POINT_CPUS:,} (the point's torch threads)")
+    if gpus > MAX_POINT_GPUS:
+        raise UsageError(f"--resources-per-point {shown(text)!r}: gpu is at most {MAX_POINT_GPUS}")
     return PointResources(int(cpus), gpus)
+
+
+def check_fits(ray: Any, resources: PointResources) -> None:
+    """Refuse, before any point is submitted, a reservation no node of the cluster can give: Ray would keep
+    such a task queued forever without a word. A point runs on one node, so one node must have it all."""
+    nodes = [n.get("Resources") or {} for n in ray.nodes() if n.get("Alive", True)]
+    need = {"CPU": float(resources.cpus), "GPU": float(resources.gpus)}
+    if any(all(have.get(k, 0.0) >= v for k, v in need.items() if v > 0) for have in nodes):
+        return
+    total = ray.cluster_resources()
+    raise UsageError(f"--resources-per-point cpu={resources.cpus} gpu={resources.gpus:g}: no node of the Ray "
+                     f"cluster has that much (it has {len(nodes)} node(s), {total.get('CPU', 0):g} CPUs and "
+                     f"{total.get('GPU', 0):g} GPUs in all); ask for less")
 
 
 @dataclass(frozen=True)
@@ -155,6 +174,7 @@ class RayEngine:
         ray = import_ray()
         started_here = self._connect(ray)
         try:
+            check_fits(ray, self.resources)
             return self._run(ray, todo, total, worker, log)
         finally:
             if started_here:

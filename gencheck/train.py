@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import stat
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -20,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from rich.markup import escape
 
-from .config import FP32_SHAPES, PROFILES, Profile, SampleConfig, TrainConfig, unused_settings, with_overrides
-from .corpus import SEP, Corpus, Vocab, encode, stream
+from .config import (FP32_SHAPES, MODEL_KINDS, PROFILES, Profile, SampleConfig, TrainConfig, setting_problem, shown,
+                     unused_settings, with_overrides)
+from .corpus import SEP, UNK, Corpus, Vocab, encode, stream
 from .fsutil import GencheckError, UsageError, atomic_write
 from .models import CharModel, ModelConfig, ModelDescription, build_model, param_count
 from .evolution import evolution_steps
@@ -265,22 +267,21 @@ class Checkpoint:
 
     @classmethod
     def load(cls, path: Path) -> "Checkpoint":
-        """Load with weights_only=True: a checkpoint never runs code. Any damage is one clear error."""
+        """Load with weights_only=True: a checkpoint never runs code. Any damage is one clear error.
+
+        Every checkpoint gencheck reads comes through here (sample, cells, a run's scoring, resume, warm
+        start), so this is where a file is held to what it may be: a regular file of at most
+        MAX_CHECKPOINT_BYTES (a FIFO or /dev/zero never reaches torch.load), whose model settings and
+        vocabulary are in range (check_saved_model) before any model is built from them."""
         path = Path(path)
-        if not path.is_file():
-            raise GencheckError(f"no checkpoint at {path}")
-        try:
-            p = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many kinds for truncated/foreign files
-            raise GencheckError(
-                f"{path} is not a readable gencheck checkpoint: truncated, corrupt, or not a torch file "
-                f"({type(exc).__name__}); it was not loaded"
-            ) from None
+        p = _load_payload(path)
         if not isinstance(p, dict) or p.get("format") != CHECKPOINT_FORMAT:
             raise GencheckError(f"{path} is not a gencheck checkpoint (foreign file)")
         if p.get("version") != CHECKPOINT_VERSION:
-            raise GencheckError(f"{path} has checkpoint version {p.get('version')}; this gencheck reads {CHECKPOINT_VERSION}")
+            raise GencheckError(f"{path} has checkpoint version {shown(str(p.get('version')))}; "
+                                f"this gencheck reads {CHECKPOINT_VERSION}")
         try:
+            check_saved_model(p["model_config"], p["vocab"], p["train_config"])
             pos, prof = p["position"], p.get("profile") or {}
             return cls(
                 model_config=ModelConfig(**p["model_config"]),
@@ -294,15 +295,81 @@ class Checkpoint:
                 profile_note=str(prof.get("note") or ""), warm=dict(p.get("warm") or {}),
             )
         except (KeyError, TypeError) as exc:
-            raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {exc})") from None
+            raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {shown(str(exc))})") from None
+        except ValueError as exc:
+            raise GencheckError(f"{path} is a damaged gencheck checkpoint: {exc}; it was not loaded") from None
 
     def build_model(self, device: torch.device) -> CharModel:
+        """The saved model with its weights. Its shape is built on the meta device first (no memory) and must
+        be what the saved weights hold, so a damaged config within range (16,384 wide, 256 deep) never
+        allocates beyond what the file itself holds."""
+        with torch.device("meta"):
+            wanted = {k: tuple(v.shape) for k, v in build_model(self.model_config).state_dict().items()}
+        held = {k: tuple(v.shape) for k, v in self.model_state.items() if isinstance(v, torch.Tensor)} \
+            if isinstance(self.model_state, dict) else {}
+        if held != wanted:
+            odd = sorted(set(wanted) ^ set(held)) or sorted(k for k in wanted if wanted[k] != held[k])
+            raise GencheckError(f"checkpoint weights do not fit its model config ({self.model_config.label()}): "
+                                f"{shown(odd[0], 60)} differs")
         model = build_model(self.model_config)
         try:
             model.load_state_dict(self.model_state)
         except RuntimeError as exc:
             raise GencheckError(f"checkpoint weights do not fit its model config: {str(exc).splitlines()[0]}") from None
         return model.to(device)
+
+
+#: The largest checkpoint gencheck reads: far above any model LIMITS allows to train in reasonable time (the
+#: gpu profile's 3×512 LSTM with its optimiser state is about 100 MB), far below what would exhaust memory.
+MAX_CHECKPOINT_BYTES = 16 << 30
+
+
+def _load_payload(path: Path) -> Any:
+    """torch.load of a checkpoint file (weights_only: its one call site), opened without blocking and checked
+    on the open descriptor to be a regular file of at most MAX_CHECKPOINT_BYTES, so that what is checked is
+    what is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise GencheckError(f"no checkpoint at {path}") from None
+    except OSError as exc:
+        raise GencheckError(f"checkpoint {path}: {exc.strerror or exc}") from None
+    st = os.fstat(fd)
+    why = ("not a regular file" if not stat.S_ISREG(st.st_mode) else
+           f"{st.st_size:,} bytes, more than the {MAX_CHECKPOINT_BYTES:,} allowed"
+           if st.st_size > MAX_CHECKPOINT_BYTES else None)
+    if why is not None:
+        os.close(fd)
+        raise GencheckError(f"checkpoint {path}: {why}")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return torch.load(fh, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many kinds for truncated/foreign files
+            raise GencheckError(
+                f"{path} is not a readable gencheck checkpoint: truncated, corrupt, or not a torch file "
+                f"({type(exc).__name__}); it was not loaded"
+            ) from None
+
+
+def check_saved_model(model: Any, vocab: Any, train_cfg: Any) -> None:
+    """A checkpoint's model settings, vocabulary and training settings, held to the ranges of config.LIMITS
+    (the command line's) before a model is built from them: a damaged file's `hidden` 10**9 would really
+    allocate, `layers` -1, `"64"`, NaN dropout or a vocabulary of numbers failed deep in torch. A ValueError
+    saying what is wrong; the caller names the file."""
+    for what, settings in (("model_config", model), ("train_config", train_cfg)):
+        if not isinstance(settings, dict):
+            raise ValueError(f"{what} is not a table of settings")
+        for name, value in settings.items():
+            why = setting_problem(name, value)
+            if why is not None:
+                raise ValueError(f"{what} {name} {shown(repr(value))}: {why}")
+    if model.get("kind", "lstm") not in MODEL_KINDS:
+        raise ValueError(f"model_config kind {shown(repr(model.get('kind')))}: not one of {', '.join(MODEL_KINDS)}")
+    if not isinstance(vocab, (list, tuple)) or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
+        raise ValueError("its vocabulary is not a list of characters")
+    if len(set(vocab)) != len(vocab) or len(vocab) != model.get("vocab_size") or list(vocab[:2]) != [SEP, UNK]:
+        raise ValueError(f"its vocabulary of {len(vocab):,} characters does not fit model_config vocab_size "
+                         f"{shown(repr(model.get('vocab_size')))} (or repeats a character)")
 
 
 def rng_state(device: torch.device) -> dict:

@@ -2,7 +2,8 @@
 
 Wiring (in gencheck/cli.py):  `validate_cmd.add_parser(subparsers)`; the parser's `func` is `run`.
 Exit status: 0 when every input is valid, 1 when any judged input is not, 3 when none is wrong but some
-could not be judged (verdict unjudged: timeout, crash, too long), 2 on a usage error (one line on stderr).
+could not be judged (verdict unjudged: timeout, crash, too long; or skipped: not a regular file), 2 on a usage
+error (one line on stderr), nothing to validate included.
 """
 
 from __future__ import annotations
@@ -48,8 +49,16 @@ class _NotRegular(Exception):
     """A path that is no regular file (a FIFO, a device, a socket): reading it could hang or never end."""
 
 
+#: The most characters --max-chars may ask for: a gigabyte of text (4 GB read at most, byte_limit).
+MAX_CHARS = 1 << 30
+#: The most worker processes.
+MAX_WORKERS = 1024
+
+
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Add the `validate` subcommand to an argparse subparsers object; returns its parser."""
+    from .cli import float_in, int_in  # every numeric flag parses into its range at the parser
+
     p = subparsers.add_parser(
         "validate",
         help="check the structure of LaTeX, C or Markdown files",
@@ -57,16 +66,17 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "math, fences, tables, ...) and print a verdict per input: valid, viable_prefix (only "
         "things still open at the end, as in a truncated sample), invalid, or unjudged (the check could "
         "not finish: timeout, crash, or longer than --max-chars). Exit status: 0 when every input is valid, "
-        "1 when any judged input is not, 3 when none is wrong but some are unjudged, 2 on a usage error.",
+        "1 when any judged input is not, 3 when none is wrong but some are unjudged or skipped (not a regular "
+        "file), 2 on a usage error or when nothing is left to validate.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("paths", nargs="*", metavar="PATH", help="files, directories (walked) or - for stdin")
     p.add_argument("-f", "--format", default=None, help="latex, c or markdown (default: from the file extension)")
     p.add_argument("--json", action="store_true", help="print one JSON object per input instead of a table")
-    p.add_argument("-j", "--workers", type=int, default=min(2, os.cpu_count() or 1), help="worker processes (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per input before it is judged 'timeout' (default: %(default)s)")
-    p.add_argument("--max-chars", type=int, default=2_000_000, help="longer inputs are judged 'too_long', read no further than that needs (default: %(default)s)")
+    p.add_argument("-j", "--workers", type=int_in(0, MAX_WORKERS), default=min(2, os.cpu_count() or 1), help="worker processes (default: %(default)s)")
+    p.add_argument("--timeout", type=float_in(0.0, MAX_TIMEOUT_S, lo_open=True), default=5.0, help="seconds per input before it is judged 'timeout' (default: %(default)s)")
+    p.add_argument("--max-chars", type=int_in(0, MAX_CHARS), default=2_000_000, help="longer inputs are judged 'too_long', read no further than that needs (default: %(default)s)")
     p.add_argument("--kinds", action="store_true", help="print the finding taxonomy (of --format, or of every "
                    "format): each kind, whether appending text can fix it, and what it means; then exit")
     p.add_argument("--compile", action="store_true", help="also ask the real toolchain about each input: "
@@ -179,7 +189,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.paths:
             raise UsageError("give at least one PATH (a file, a directory, or - for stdin), or --kinds")
         _check_values(args)
-        inputs = collect_inputs(args.paths, args.format, args.max_chars)
+        skipped: list[str] = []
+
+        def note(line: str) -> None:
+            skipped.append(line)
+            print(show_controls(f"gencheck validate: note: {line}"), file=sys.stderr)
+
+        inputs = collect_inputs(args.paths, args.format, args.max_chars, note)
+        if not inputs:  # exit 0 said "all valid" of nothing at all
+            raise UsageError(f"nothing to validate: {len(skipped)} input(s) skipped, and no file of a known format "
+                             f"(latex, c, markdown) among the paths")
     except UsageError as e:
         print(show_controls(f"gencheck validate: error: {e}"), file=sys.stderr)
         return 2
@@ -215,7 +234,9 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(row, ensure_ascii=False))
     else:
         _print_table(inputs, verdicts, WARNING, judged)
-    return exit_status([v.verdict for v in verdicts])
+    from gencheck.validators.base import UNJUDGED
+
+    return exit_status([v.verdict for v in verdicts] + [UNJUDGED] * len(skipped))  # a skipped input: not judged
 
 
 def _check_values(args: argparse.Namespace) -> None:

@@ -183,8 +183,9 @@ def test_a_failing_parallel_point_stops_the_grid_with_its_error(tmp_path, capfd)
 
 def test_settings_no_model_can_train_with_are_usage_errors(capsys):
     for flag, value in (("--hidden", "0"), ("--steps", "0"), ("--dropout", "1"), ("--lr", "0")):
-        assert main(["run", "--corpus", "latex-fixture", "--profile", "smoke", flag, value]) == 2
-        assert flag in capsys.readouterr().err
+        with pytest.raises(SystemExit) as refused:  # at the parser, with the range of config.LIMITS
+            main(["run", "--corpus", "latex-fixture", "--profile", "smoke", flag, value])
+        assert refused.value.code == 2 and flag in capsys.readouterr().err
     assert main([*[a if a != "hidden=16,24" else "hidden=16,0" for a in GRID]]) == 2
 
 

@@ -196,6 +196,10 @@ def test_a_huge_file_is_read_only_as_far_as_max_chars_needs(tmp_path):
 @pytest.mark.parametrize("argv", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "1e300"],
                                   ["--timeout", "0"], ["--max-chars", "-1"], ["--workers", "-1"]])
 def test_values_no_run_can_use_are_usage_errors(files, capsys, argv):
-    assert validate_cmd.run(parse([*argv, str(files / "good.tex")])) == 2
+    from gencheck.cli import main
+
+    with pytest.raises(SystemExit) as refused:  # at the parser, before any input is read
+        main(["validate", *argv, str(files / "good.tex")])
+    assert refused.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("gencheck validate: error:") and argv[0] in line
+    assert line.startswith("error:") and argv[0] in line

@@ -13,13 +13,14 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from ..config import LIMITS
 from ..fsutil import UsageError
 from .base import ModelConfig, param_count
 
 #: How far from the asked count a match may land: the issue's ±10 %.
 TOLERANCE = 0.10
-#: The widest model the search considers.
-MAX_HIDDEN = 16_384
+#: The widest model the search considers: the widest `--hidden` allows (config.LIMITS).
+MAX_HIDDEN = int(LIMITS["hidden"].hi)
 
 
 @dataclass(frozen=True)
