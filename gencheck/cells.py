@@ -601,28 +601,43 @@ def show_command(model, vocab, texts: Sequence[str], unit: str, doc: int) -> int
     return 0
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>gencheck cells · __TITLE__</title>
-<style>
+#: The page's style and script, each hashed into its Content-Security-Policy: nothing else may run or
+#: style the page (no inline handler, no style attribute from markup, no remote load).
+_PAGE_STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; }
+h1 { font-size: 1.1em; }
 pre { font: 13px/1.5 ui-monospace, monospace; white-space: pre-wrap; border: 1px solid #ccc; padding: .8em; }
 .key span { padding: 0 .5em; }
-</style></head>
+.key .neg { background: rgb(55,55,255); }
+.key .pos { background: rgb(255,55,55); }
+#saturation { border-collapse: collapse; }
+#saturation caption { text-align: left; }
+#saturation td { padding: 0 .8em; }
+"""
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="__CSP__">
+<title>gencheck cells · __TITLE__</title>
+<style>__STYLE__</style></head>
 <body>
-<h1 style="font-size:1.1em">gencheck cells · __TITLE__</h1>
+<h1>gencheck cells · __TITLE__</h1>
 <p>unit <select id="unit"></select> <span id="info"></span>
-<span class="key">· <span style="background:rgb(55,55,255)">&nbsp;</span> −1 · 0 ·
-<span style="background:rgb(255,55,55)">&nbsp;</span> +1 (each unit scaled by its largest magnitude in this text)</span></p>
+<span class="key">· <span class="neg">&nbsp;</span> −1 · 0 ·
+<span class="pos">&nbsp;</span> +1 (each unit scaled by its largest magnitude in this text)</span></p>
 <pre id="text"></pre>
-<table id="saturation" style="border-collapse:collapse"></table>
+<table id="saturation"></table>
 <script type="application/json" id="data">__DATA__</script>
-<script>
+<script>__SCRIPT__</script></body></html>
+"""
+
+_PAGE_SCRIPT = """
 const data = JSON.parse(document.getElementById("data").textContent);
 const pre = document.getElementById("text"), pick = document.getElementById("unit");
 const spans = Array.from(data.text, ch => { const s = document.createElement("span"); s.textContent = ch;
   pre.appendChild(s); return s; });
 data.units.forEach(u => { const o = document.createElement("option"); o.value = o.textContent = u;
-  if (data.top[u]) o.textContent += " · " + data.top[u]; pick.appendChild(o); });
+  if (Object.hasOwn(data.top, u)) o.textContent += " · " + data.top[u]; pick.appendChild(o); });
 function colour(a) {  // a in [-100, 100]: blue below 0, red above, white at 0
   const l = Math.round(Math.min(1, Math.abs(a) / 100) * 200);
   return a > 0 ? `rgb(255,${255 - l},${255 - l})` : `rgb(${255 - l},${255 - l},255)`;
@@ -637,34 +652,67 @@ function show(unit) {
 }
 if (data.saturation.length) {  // gate saturation per layer, as in the 2015 paper's figure 3
   const t = document.getElementById("saturation");
-  t.innerHTML = "<caption style='text-align:left'>gate saturation in this text: share of characters at which a " +
-    "unit's gate is below 0.1 (left) or above 0.9 (right), mean over units; units right-saturated most of the time" +
-    "</caption><tr><th>layer</th><th>gate</th><th>left</th><th>right</th><th>units mostly right</th></tr>";
+  t.createCaption().textContent = "gate saturation in this text: share of characters at which a unit's gate is " +
+    "below 0.1 (left) or above 0.9 (right), mean over units; units right-saturated most of the time";
+  const head = t.createTHead().insertRow();
+  ["layer", "gate", "left", "right", "units mostly right"].forEach(h => {
+    const th = document.createElement("th"); th.textContent = h; head.appendChild(th); });
   data.saturation.forEach(r => { const tr = t.insertRow();
     [r.layer, r.gate, (100 * r.left).toFixed(1) + " %", (100 * r.right).toFixed(1) + " %",
-     r.units_mostly_right + " / " + r.units].forEach(v => { const td = tr.insertCell(); td.textContent = v;
-     td.style.padding = "0 .8em"; }); });
+     r.units_mostly_right + " / " + r.units].forEach(v => { tr.insertCell().textContent = v; }); });
 }
 pick.addEventListener("change", () => { history.replaceState(null, "", "#" + pick.value); show(pick.value); });
 show(decodeURIComponent(location.hash.slice(1)) || data.first);
-</script></body></html>
 """
 
 
 def html_page(model, vocab, text: str, title: str, first: str | None = None,
               notes: dict[str, str] | None = None) -> str:
     """One self-contained page: the text, every unit's activation per character (scaled to −100…100),
-    and a picker; `first` is the unit shown on opening (a `#UNIT` in the address wins)."""
-    import html
-    import json
-
+    and a picker; `first` is the unit shown on opening (a `#UNIT` in the address wins). Every value from
+    data (text, title, unit names, notes) is escaped for the place it lands; see fill_page."""
     st = doc_states(model, vocab, text)
     peak = np.abs(st.values).max(axis=0)
     acts = np.rint(100 * st.values / np.where(peak > 0, peak, 1)).astype(int)
     data = {"text": text, "units": st.names, "acts": acts.T.tolist(), "first": first or st.names[0],
             "top": notes or {}, "saturation": gate_saturation(model, vocab, text)}
-    blob = json.dumps(data, ensure_ascii=True).replace("</", "<\\/")  # no `</script>` inside the data
-    return _PAGE.replace("__TITLE__", html.escape(title)).replace("__DATA__", blob)
+    return fill_page(title, script_json(data))
+
+
+def script_json(value) -> str:
+    """`value` as JSON that is inert inside a <script> element: ASCII only (U+2028/2029 become \\u
+    escapes), and `<`, `>`, `&` as \\u003c, \\u003e, \\u0026, so no `</script>`, `<!--` or `]]>` can
+    form; JSON.parse reads it back unchanged."""
+    import json
+
+    return (json.dumps(value, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("&", "\\u0026"))
+
+
+def _csp_hash(source: str) -> str:
+    import base64
+    import hashlib
+
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+def page_csp() -> str:
+    """The page's policy: nothing by default, only its own script and style (by hash), no base, no form."""
+    return (f"default-src 'none'; script-src {_csp_hash(_PAGE_SCRIPT)}; style-src {_csp_hash(_PAGE_STYLE)}; "
+            "img-src 'none'; base-uri 'none'; form-action 'none'")
+
+
+_SLOT = re.compile(r"__(CSP|TITLE|STYLE|SCRIPT|DATA)__")
+
+
+def fill_page(title: str, data_json: str) -> str:
+    """The page with its slots filled in one pass over the template, so that a value (a title holding
+    `__DATA__`) is never itself substituted; each value escaped for where it lands."""
+    import html
+
+    values = {"CSP": html.escape(page_csp(), quote=True), "TITLE": html.escape(title, quote=True),
+              "STYLE": _PAGE_STYLE, "SCRIPT": _PAGE_SCRIPT, "DATA": data_json}
+    return _SLOT.sub(lambda m: values[m.group(1)], _PAGE)
 
 
 def top_notes(report: CellsReport) -> dict[str, str]:

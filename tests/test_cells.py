@@ -151,10 +151,19 @@ def test_show_marks_the_brace_counter_under_each_character():
 CHROMIUM = next((c for c in ("chromium", "chromium-browser", "google-chrome") if __import__("shutil").which(c)), None)
 
 
+def chromium_dom(page, tmp_path, fragment: str = "") -> str:
+    """The page's DOM after its script ran, as headless Chromium serialises it."""
+    import subprocess
+
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--disable-sync", "--no-first-run",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri() + fragment],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium) for the --html page")
 def test_html_page_colours_each_character_by_the_picked_unit(tmp_path):
     import re
-    import subprocess
 
     from gencheck.cells import html_page
 
@@ -164,10 +173,7 @@ def test_html_page_colours_each_character_by_the_picked_unit(tmp_path):
     page.write_text(html_page(brace_counter(v), v, text, "test <page>", first="L0.h[0]"), encoding="utf-8")
 
     def dom(fragment: str) -> str:
-        return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                               "--disable-component-update", "--disable-sync", "--no-first-run",
-                               f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri() + fragment],
-                              capture_output=True, text=True, timeout=60, check=True).stdout
+        return chromium_dom(page, tmp_path, fragment)
 
     out = dom("#L0.c[2]")
     assert 'data-unit="L0.c[2]"' in out
@@ -178,6 +184,64 @@ def test_html_page_colours_each_character_by_the_picked_unit(tmp_path):
     assert colour[text.index("y")] == "rgb(255, 189, 189)"  # depth 1: 33 of 100, 66 of 200 levels
     assert colour[0] == "rgb(255, 255, 255)"  # outside every brace: white
     assert 'data-unit="L0.h[0]"' in dom("")  # no fragment: the unit the page was written with
+
+
+#: What an attacker puts in a run folder's name, a document, a unit's name or a note: each tries to close
+#: its context and run script that sets the page's title.
+HOSTILE_HTML = ["__DATA__", "__TITLE__ __SCRIPT__", "</title><script>document.title='PWNED'</script>",
+                "<img src=x onerror=document.title=/PWNED/.source>", "<!--<script>", "</script><!--", "]]>",
+                "\u2028\u2029", "\" onmouseover=\"document.title='PWNED'", "&lt;&amp;", "__proto__"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (apt-get install chromium) for the --html page")
+def test_html_page_keeps_hostile_text_as_text(tmp_path, monkeypatch):
+    """Hostile text in the document, the title (a run id), unit names and the notes (feature names hold a
+    corpus's environment names): Chromium's DOM keeps the page's own title, every unit is in the picker,
+    the picked unit is shown and the document's characters are all there, as text."""
+    import html
+    import re
+
+    from gencheck import cells
+
+    v = vocab()
+    names = [f"L0.h[{i}]" for i in range(6)] + [f"L0.c[{i}]" for i in range(6)]
+    hostile_units = names[:]
+    for i, h in enumerate(HOSTILE_HTML):
+        hostile_units[i] = f"{h}#{i}"
+    monkeypatch.setattr(cells, "unit_names", lambda model: hostile_units)
+    text = "".join(f"{h} {{x}}\n" for h in HOSTILE_HTML) + "\u2028 end"
+    title = " · ".join(HOSTILE_HTML)
+    notes = {u: f"inside {h} 0.99" for u, h in zip(hostile_units, HOSTILE_HTML)}
+    first = hostile_units[3]
+    page = tmp_path / "page.html"
+    page.write_text(cells.html_page(brace_counter(v), v, text, title, first=first, notes=notes), encoding="utf-8")
+
+    out = chromium_dom(page, tmp_path)
+    assert re.findall(r"<title>(.*?)</title>", out, re.S) == [html.escape("gencheck cells · " + title, quote=False)]
+    assert "PWNED" not in out.split("<title>")[0] and "<img" not in out.replace("&lt;img", "")
+    body = out.split("</head>", 1)[1]
+    assert body.count("<option") == len(hostile_units)  # the picker works: its script ran to the end
+    assert re.search(r'<body data-unit="([^"]*)"', out).group(1) == html.escape(first, quote=True)
+    pre = out.split('id="text">', 1)[1].split("</pre>", 1)[0]
+    shown = "".join(re.findall(r"<span[^>]*>(.*?)</span>", pre, re.S))
+    assert html.unescape(shown) == text  # every character, newlines included, as text
+
+
+def test_page_slots_are_filled_once_and_the_data_is_inert():
+    """Without a browser: a title holding a slot's name is not substituted again, and the script data
+    has no `<`, `>` or `&` and no raw U+2028/2029, yet parses back to the same value."""
+    import html
+    import json
+
+    from gencheck.cells import fill_page, page_csp, script_json
+
+    value = {"text": "</script><!--<script>\u2028\u2029&amp; ]]>", "units": ["__DATA__"]}
+    blob = script_json(value)
+    assert not any(c in blob for c in "<>&\u2028\u2029") and json.loads(blob) == value
+    page = fill_page("run __DATA__ __CSP__", blob)
+    assert page.count(blob) == 1 and "run __DATA__ __CSP__" in page
+    csp = page_csp()
+    assert html.escape(csp, quote=True) in page and csp.startswith("default-src 'none';") and "unsafe" not in csp
 
 
 def _on(values) -> str:
