@@ -132,6 +132,13 @@ def add_corpus_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mirror", action="append", type=Path, default=[],
                    help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
     p.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
+    add_allow_dir_arg(p)
+
+
+def add_allow_dir_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-dir", action="append", type=Path, default=[], metavar="DIR",
+                   help="let a declaration's dir sources read DIR (repeatable); without it a declaration reads "
+                        "only inside its own folder")
 
 
 KINDS = MODEL_KINDS  # the --model names (config.py: parsing needs no torch)
@@ -381,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
         cp.add_argument("--mirror", action="append", type=Path, default=[],
                         help="a directory searched first for source files by name (also $GENCHECK_MIRROR)")
         cp.add_argument("--offline", action="store_true", help="use only the cache and mirrors; never download")
+        add_allow_dir_arg(cp)
         cp.add_argument("--json", action="store_true", help="print JSON on stdout")
     return ap
 
@@ -472,8 +480,8 @@ def _warm_corpus(args, profile):
     from .progress import log
 
     # --format says what a folder of files holds, the warm start's folder too (it asked for --format again)
-    return build(resolve_spec(profile.train.warm_start, args.format), offline=args.offline, mirrors=args.mirror,
-                 log=log)
+    return build(resolve_spec(profile.train.warm_start, args.format, args.allow_dir), offline=args.offline,
+                 mirrors=args.mirror, log=log)
 
 
 def _match_target(args) -> int | None:
@@ -529,7 +537,8 @@ def _default_profile(args) -> str:
         return "gpu"
     names = _corpus_names(args.corpus) if getattr(args, "corpus", None) else []
     try:
-        drills = [resolve_spec(n, getattr(args, "format", None)).drill is not None for n in names]
+        drills = [resolve_spec(n, getattr(args, "format", None), getattr(args, "allow_dir", ())).drill is not None
+                  for n in names]
     except GencheckError:
         return "cpu"  # the corpus's own error comes when it is built, with its context
     return "drill" if drills and all(drills) else "cpu"
@@ -539,7 +548,7 @@ def _corpus(args):
     from .corpus import build, resolve_spec
     from .progress import log
 
-    spec = resolve_spec(args.corpus, args.format)
+    spec = resolve_spec(args.corpus, args.format, args.allow_dir)
     return build(spec, offline=args.offline, mirrors=args.mirror, log=log)
 
 

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from . import declaration as decl
 from .declaration import DeclarationError
@@ -159,9 +159,11 @@ _SPLIT_KEYS = {f for f in SplitMembers.__dataclass_fields__}
 _TOOLCHAIN_KEYS = {f for f in ToolchainDecl.__dataclass_fields__}
 
 
-def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
+def load_spec(path: Path, name: str | None = None, allow_dirs: Sequence[Path] = ()) -> CorpusSpec:
     """Parse a declaration; an unknown, mistyped or unsafe field is one DeclarationError (exit 2) naming the
-    file and the field (gencheck/declaration.py says what each field may hold)."""
+    file and the field (gencheck/declaration.py says what each field may hold). A `dir` source reads only
+    inside the declaration's own folder, or inside a folder the user named in `allow_dirs` (--allow-dir):
+    a declaration somebody hands you is data about its own files."""
     path = Path(path)
     try:
         raw_text = path.read_text(encoding="utf-8")
@@ -197,7 +199,8 @@ def load_spec(path: Path, name: str | None = None) -> CorpusSpec:
         if key not in _TOP_KEYS:
             raise bad(key, "")
     top = fields("", CorpusSpec, {k: v for k, v in data.items() if k not in _TABLES}, _TOP_KEYS - _TABLES)
-    sources = _sources(path, data.get("sources", []), top, lambda s: fields("sources", Source, s, _SOURCE_KEYS))
+    sources = _sources(path, data.get("sources", []), top, lambda s: fields("sources", Source, s, _SOURCE_KEYS),
+                       allow_dirs)
     filters = Filters(**fields("filters", Filters, decl.table(path, "filters", data.get("filters", {})), _FILTER_KEYS))
     for key in ("min_english", "min_ascii", "max_verbatim", "max_comment_lines"):
         decl.in_range(path, f"filters.{key}", getattr(filters, key), 0.0, 1.0)
@@ -259,9 +262,9 @@ def _drill_params(path: Path, data: dict, sources: list[Source]) -> DrillParams 
 _TABLES = {"sources", "filters", "split_members", "toolchain", "drill"}
 
 
-def _sources(path: Path, entries: Any, top: dict, typed_fields) -> list[Source]:
+def _sources(path: Path, entries: Any, top: dict, typed_fields, allow_dirs: Sequence[Path] = ()) -> list[Source]:
     """The [[sources]] entries as checked Sources (a dir source's path made absolute, from the declaration's
-    folder); a DeclarationError naming the first problem."""
+    folder, and confined to it or to `allow_dirs`); a DeclarationError naming the first problem."""
     if not isinstance(entries, list):
         raise DeclarationError(f"{path}: sources must be [[sources]] tables, not {entries!r:.60}")
     sources = []
@@ -274,7 +277,7 @@ def _sources(path: Path, entries: Any, top: dict, typed_fields) -> list[Source]:
         if s["kind"] == "dir":
             if not s.get("path"):
                 raise DeclarationError(f"{path}: a dir source needs `path` (a folder, from the declaration's)")
-            s = {**s, "path": str((path.parent / s["path"]).resolve())}
+            s = {**s, "path": str(decl.dir_source(path, s["path"], allow_dirs))}
         elif s["kind"] == "drill":
             pass  # generated from its base corpus, pinned by the corpus's content_sha256
         elif s.get("verify") == "content":
@@ -324,11 +327,12 @@ def builtin_specs() -> Registry[Path]:
     return reg
 
 
-def resolve_spec(name_or_path: str, fmt: str | None = None) -> CorpusSpec:
-    """A built-in name, a declaration file (`my.toml`), or a directory of the user's own files."""
+def resolve_spec(name_or_path: str, fmt: str | None = None, allow_dirs: Sequence[Path] = ()) -> CorpusSpec:
+    """A built-in name, a declaration file (`my.toml`; its dir sources confined, see load_spec), or a
+    directory of the user's own files."""
     p = Path(name_or_path)
     if name_or_path.endswith(".toml") and p.is_file():
-        return load_spec(p)
+        return load_spec(p, allow_dirs=allow_dirs)
     if p.is_dir():
         if not fmt:
             raise UsageError(f"{name_or_path} is a directory: say which format it holds with --format")

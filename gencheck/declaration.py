@@ -146,6 +146,18 @@ def c_flags(path: Path, flags: tuple[str, ...], folders: list[Path]) -> tuple[st
     return tuple(out)
 
 
+def dir_source(path: Path, folder: str, allow_dirs=()) -> Path:
+    """A `dir` source's folder, resolved from the declaration's folder after symlinks; it must lie inside the
+    declaration's folder or inside a folder the user allowed on the command line (--allow-dir)."""
+    target = Path(os.path.realpath(path.parent / folder))
+    roots = [Path(os.path.realpath(path.parent))] + [Path(os.path.realpath(a)) for a in allow_dirs]
+    if not any(target == root or root in target.parents for root in roots):
+        raise DeclarationError(f"{path}: dir source {_show(folder)} is {target}, outside the declaration's folder "
+                               f"{roots[0]}; a declaration reads only its own folder: if you mean it, "
+                               f"add --allow-dir {target}")
+    return target
+
+
 def dir_folders(sources) -> list[Path]:
     """The resolved folders of a declaration's `dir` sources: the corpus's own tree."""
     return [Path(os.path.realpath(s.path)) for s in sources if s.kind == "dir"]

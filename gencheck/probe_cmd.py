@@ -73,7 +73,7 @@ def probe_command(args) -> int:
     model = EntryModel(entry).to(device)
     model.eval()
     desc = model.describe()
-    corpus = build(resolve_spec(args.corpus, args.format), offline=args.offline, mirrors=args.mirror, log=log)
+    corpus = build(resolve_spec(args.corpus, args.format, args.allow_dir), offline=args.offline, mirrors=args.mirror, log=log)
     log(f"model {escape(args.model_entry)}: {len(model.vocab.chars) - 2} characters, {desc.params:,} parameters")
     unknown = _unknown_share(corpus.texts("test"), model.vocab)
     if unknown:

@@ -187,3 +187,35 @@ def test_fuzz_any_value_in_any_declaration_field_is_one_clear_error_or_a_corpus(
         build(load_spec(tmp / "d.toml"), offline=True, mirrors=[], home=tmp / "home")
     except GencheckError as exc:
         assert str(exc) and "\n" not in str(exc)
+
+
+def _outside_corpus(tmp_path, source: str, extra: str = ""):
+    """A declaration in tmp_path/decl whose second dir source is `source`, and an `outside` folder beside it."""
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "hostname").write_text("secret-host\n")
+    toml = c_corpus(tmp_path / "decl")
+    toml.write_text(C_DIR + f'[[sources]]\nkind = "dir"\npath = "{source}"\n' + extra)
+    return toml
+
+
+@pytest.mark.parametrize("source", ["/etc", "../outside", "link"])
+def test_a_dir_source_outside_the_declarations_folder_needs_allow_dir(tmp_path, capsys, source):
+    toml = _outside_corpus(tmp_path, source, '[toolchain]\nc_flags = ["-I/etc"]\n')
+    (tmp_path / "decl" / "link").symlink_to(tmp_path / "outside")  # inside by name, outside after symlinks
+    with pytest.raises(DeclarationError, match="outside the declaration's folder.*--allow-dir"):
+        load_spec(toml)
+    assert main(["corpus", "build", str(toml), "--offline"]) == 2
+    line = one_error_line(capsys)
+    assert "--allow-dir" in line and "secret-host" not in line
+
+
+def test_allow_dir_opens_that_folder_and_only_it(tmp_path, capsys):
+    toml = _outside_corpus(tmp_path, "../outside")
+    outside = tmp_path / "outside"
+    spec = load_spec(toml, allow_dirs=[outside])
+    assert str(outside.resolve()) in [s.path for s in spec.sources]
+    with pytest.raises(DeclarationError, match="--allow-dir"):
+        load_spec(toml, allow_dirs=[tmp_path / "decl" / "src"])  # another folder is no permission
+    assert main(["corpus", "build", str(toml), "--offline", "--allow-dir", str(outside), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["documents"] >= 3
+
