@@ -423,13 +423,14 @@ def _split_group(path: Path, pattern: str) -> str:
     return pattern
 
 
-def document_groups(paths: list[str], pattern: str) -> list[str]:
+def document_groups(paths: list[str], pattern: str, origin: str = "") -> list[str]:
     """The family of each document for `split_group`: the regex's first group where it matches, else the
-    document's own path (a family of one)."""
+    document's own path (a family of one); every path within one time budget (decl.RegexClock)."""
     if not pattern:
         return list(paths)
-    rx = re.compile(pattern)
-    return [m.group(1) if (m := rx.search(p)) else p for p in paths]
+    where = f"{origin or 'the declaration'}, document paths"
+    rx, clock = decl.regex(where, "split_group", pattern), decl.RegexClock(where)
+    return [m.group(1) if (m := clock.run("split_group", rx, "search", p)) else p for p in paths]
 
 
 def split_documents(n: int, fractions: tuple[float, float, float], seed: int,
@@ -467,12 +468,19 @@ def chunk_text(text: str, member: str, size: int) -> list[tuple[str, str]]:
     return out
 
 
-def split_member(text: str, member: str, how: SplitMembers) -> list[tuple[str, str]]:
-    """(path, text) of the files a concatenated member was made of, in order of first appearance."""
+def split_member(text: str, member: str, how: SplitMembers, origin: str = "") -> list[tuple[str, str]]:
+    """(path, text) of the files a concatenated member was made of, in order of first appearance; the
+    declared patterns share one time budget per member (decl.RegexClock)."""
     if how.chunk_chars:
         return chunk_text(text, member, how.chunk_chars)
-    compiled = {k: re.compile(getattr(how, k)) if getattr(how, k) else None for k in ("begin", "end", "resume", "drop")}
-    begin, end, resume, drop = compiled["begin"], compiled["end"], compiled["resume"], compiled["drop"]
+    where = f"{origin or 'the declaration'}, member {member}"
+    compiled = {k: decl.regex(where, f"[split_members] {k}", getattr(how, k)) if getattr(how, k) else None
+                for k in ("begin", "end", "resume", "drop")}
+    clock = decl.RegexClock(where)
+
+    def full(key: str, line: str):
+        return clock.run(f"[split_members] {key}", compiled[key], "fullmatch", line) if compiled[key] else None
+
     parts: dict[str, list[str]] = {member: []}
     latest: dict[str, str] = {}  # a file's name -> the key of its latest part
     stack: list[str] = []
@@ -485,9 +493,9 @@ def split_member(text: str, member: str, how: SplitMembers) -> list[tuple[str, s
 
     for line in text.splitlines(keepends=True):
         bare = line.rstrip("\n")
-        if drop is not None and drop.fullmatch(bare):
+        if full("drop", bare):
             continue
-        m = begin.fullmatch(bare) if begin is not None else None
+        m = full("begin", bare)
         if m:
             name = clean(m.group("name"))
             key, k = name, 1
@@ -498,10 +506,10 @@ def split_member(text: str, member: str, how: SplitMembers) -> list[tuple[str, s
             stack.append(current)
             latest[name] = current = key
             continue
-        if end is not None and end.fullmatch(bare):
+        if full("end", bare):
             current = stack.pop() if stack else member
             continue
-        m = resume.fullmatch(bare) if resume is not None else None
+        m = full("resume", bare)
         if m:
             name = clean(m.group("name"))
             current = latest.get(name, member if name == member.rsplit("/", 1)[-1] else name)
@@ -547,7 +555,7 @@ def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats, source: Sourc
             continue
         pieces = [(path, text)]
         if sm is not None and matches(path, sm.members, ()):
-            pieces = split_member(text, path, sm)
+            pieces = split_member(text, path, sm, spec.origin)
             stats.split_parts += len(pieces)
         for piece_path, piece in pieces:
             if not keep(piece, spec.filters):
@@ -610,7 +618,7 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
             f"corpus {spec.name!r}: built {len(docs)} documents / {built_chars} chars, but {spec.origin} "
             f"declares {spec.documents} / {spec.chars}"
         )
-    groups = document_groups([d.path for d in docs], spec.split_group) if spec.split_group else None
+    groups = document_groups([d.path for d in docs], spec.split_group, spec.origin) if spec.split_group else None
     corpus = Corpus(spec, docs, split_documents(len(docs), spec.split, spec.split_seed, groups), digest, stats)
     _cache(corpus, cached, files)
     return corpus

@@ -12,6 +12,7 @@ import math
 import os
 import re
 import string
+import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -75,14 +76,42 @@ def plain_name(path: Path, field: str, name: str) -> str:
     return name
 
 
-def regex(path: Path, field: str, pattern: str) -> re.Pattern:
-    """The compiled pattern, or a DeclarationError naming the field (an invalid or oversized regex)."""
+#: The most seconds a declaration's regexes may run over one member (or over every document path): a
+#: pattern such as `(a|aa)+` backtracks exponentially on a line of a's, and `re` cannot be interrupted.
+REGEX_SECONDS = 10.0
+
+
+def regex(path: Path | str, field: str, pattern: str):
+    """The compiled pattern (the `regex` package, whose matches take a time limit; its default V0 syntax is
+    `re`'s), or a DeclarationError naming the field (an invalid or oversized regex)."""
+    import regex as rx
+
     if len(pattern) > MAX_TEXT:
         raise DeclarationError(f"{path}: {field} is longer than {MAX_TEXT} characters")
     try:
-        return re.compile(pattern)
-    except (re.error, OverflowError, RecursionError, ValueError) as exc:
+        return rx.compile(pattern)
+    except (rx.error, OverflowError, RecursionError, ValueError) as exc:
         raise DeclarationError(f"{path}: {field} is not a valid regex: {exc}") from None
+
+
+class RegexClock:
+    """One time budget shared by every match of a declaration's regexes over one piece of work (a member,
+    the document paths): past it, a DeclarationError naming the field and the work, never a hung build."""
+
+    def __init__(self, what: str, seconds: float | None = None):
+        self.what, self.seconds = what, REGEX_SECONDS if seconds is None else seconds
+        self.end = time.monotonic() + self.seconds
+
+    def run(self, field: str, compiled, method: str, text: str):
+        """`compiled.<method>(text)` within what is left of the budget."""
+        left = self.end - time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            return getattr(compiled, method)(text, timeout=left)
+        except TimeoutError:
+            raise DeclarationError(f"{self.what}: {field} ran past {self.seconds:g} s (a pattern that backtracks, "
+                                   "such as (a|aa)+; make its alternatives exclusive)") from None
 
 
 def path_template(path: Path, field: str, template: str) -> str:

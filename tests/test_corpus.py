@@ -331,6 +331,28 @@ def test_split_members_declaration_errors(tmp_path):
         load_spec(declare(tmp_path, base + "begn = 'x'\n"))
 
 
+@pytest.mark.parametrize("table", ["[split_members]\nmembers = ['*.c']\nbegin = '(?P<name>(a|aa)+)'\n",
+                                   "split_group = '^((a|aa)+)$'\n"])
+def test_a_backtracking_regex_is_one_line_within_its_time_budget(tmp_path, monkeypatch, capsys, table):
+    """(a|aa)+ on a line of 46 a's and a '!' backtracks for minutes under `re`; here it stops at the budget."""
+    import time
+
+    from gencheck import declaration
+    from gencheck.cli import main
+
+    monkeypatch.setattr(declaration, "REGEX_SECONDS", 1.0)
+    name = "a" * 46 + "!"
+    write(tmp_path / "src" / f"{name}.c", "int x;\n" + name + "\n" + "int y;\n" * 40)
+    write(tmp_path / "src" / "b.c", "int b;\n" * 40)
+    top, rest = (table, "") if table.startswith("split_group") else ("", table)
+    toml = declare(tmp_path, 'format = "c"\n' + top + '[[sources]]\nkind = "dir"\npath = "src"\n' + rest)
+    t0 = time.monotonic()
+    assert main(["corpus", "build", str(toml), "--offline"]) == 2
+    assert time.monotonic() - t0 < 30
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ran past 1 s" in err[0] and str(toml) in err[0], err
+
+
 def test_chunked_text_corpus_splits_one_book(tmp_path):
     speeches = [f"SPEAKER{i}:\n" + "word " * (40 + i) + "\n" for i in range(30)]
     write(tmp_path / "src" / "book.txt", "\n".join(speeches))
