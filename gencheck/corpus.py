@@ -522,12 +522,17 @@ def split_member(text: str, member: str, how: SplitMembers, origin: str = "") ->
 
 _BYTES_SLACK = 4096  # a BOM, and room to spare: CRLF pairs become one character, never more bytes
 
+#: The most characters of documents one build holds (the largest built-in corpus has 28 million): an archive
+#: of many distinct members, each under its cap, stops here with one line instead of exhausting memory.
+BUILD_MAX_CHARS = 1 << 28
+
 
 def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats, source: Source | None = None) -> list[Document]:
     docs: dict[str, Document] = {}
     seen: set[str] = set()
     src = source or Source(kind="dir")
     sm = spec.split_members
+    held, cap = 0, BUILD_MAX_CHARS
 
     def selected(path: str) -> bool:
         return matches(path, spec.include, spec.exclude)
@@ -565,6 +570,11 @@ def documents_from(spec: CorpusSpec, raw: Path, stats: BuildStats, source: Sourc
                 stats.duplicates += 1
                 if sha256_text(piece) > sha256_text(docs[piece_path].text):
                     continue  # keep the same one whatever the archive's order
+                held -= len(docs[piece_path].text)
+            held += len(piece)
+            if held > cap:
+                raise GencheckError(f"{raw}: the documents pass {cap:,} characters at member {path}, the most one "
+                                    f"corpus build holds; narrow the declaration's include or filters.max_chars")
             docs[piece_path] = Document(piece_path, piece)
     out = []
     for path in sorted(docs):

@@ -222,3 +222,31 @@ def test_member_over_the_global_cap_is_an_error_naming_it(tmp_path, monkeypatch)
     with pytest.raises(GencheckError, match=r"bomb\.tar\.gz: member top/bomb\.tex is larger than 10000 bytes"):
         list(iter_members(archive))
     assert [len(d) for _, d in iter_members(archive, max_bytes=lambda path: 100)] == [101]
+
+
+def test_many_members_each_under_their_cap_stop_at_the_builds_total(tmp_path, monkeypatch):
+    """An archive of 300 distinct members, each under the per-member cap, is refused once the documents
+    pass the build's total, before it holds them all (the audit's bomb: 300 × 10 MB reached 2.3 GB)."""
+    from gencheck import corpus as corpus_mod
+
+    monkeypatch.setattr(corpus_mod, "BUILD_MAX_CHARS", 1_000_000)
+    archive = tmp_path / "mirror" / "many.tar.gz"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        for i in range(300):
+            data = (f"% member {i}\n" + "x" * 50_000).encode()
+            info = tarfile.TarInfo(f"top/m{i:03}.tex")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    body = (f'format = "latex"\ninclude = ["*.tex"]\n[[sources]]\nkind = "mirror"\nfile = "many.tar.gz"\n'
+            f'sha256 = "{sha}"\n[filters]\nmax_chars = 100000\nmin_english = 0\n')
+    spec = load_spec(write(tmp_path / "mine.toml", body))
+    tracemalloc.start()
+    try:
+        with pytest.raises(GencheckError, match=r"many\.tar\.gz: the documents pass 1,000,000 characters at member top/m"):
+            build(spec, home=tmp_path / "home", mirrors=[archive.parent])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20  # 15 MB of text in the archive: it stopped near the cap
