@@ -23,11 +23,11 @@ import io
 import lzma
 import os
 import re
-import shutil
 import subprocess
 import tarfile
 import sys
 import tempfile
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -41,6 +41,7 @@ SOURCE_KINDS = ("deb", "pypi-sdist", "url", "mirror", "dir", "drill")
 VERIFY_MODES = ("sha256", "content")
 URL_SCHEMES = ("https", "http")
 MEMBER_CAP = 256 * 2**20  # the most bytes read of one archive member, whatever a declaration says
+URL_MAX_BYTES = 2 * 2**30  # the most bytes downloaded from one url source (its sha256 is checked after)
 
 
 class FetchError(GencheckError):
@@ -185,8 +186,7 @@ def _download(source: Source, dest: Path) -> Path:
     elif source.kind == "pypi-sdist":
         _pip_fetch_sdist(source, dest)
     elif source.kind == "url":
-        with urllib.request.urlopen(source.url, timeout=60) as resp, open(dest / source.file, "wb") as fh:
-            shutil.copyfileobj(resp, fh)
+        download_url(source.url, dest / source.file)
     else:
         raise FetchError(f"source kind {source.kind!r} cannot be downloaded")
     files = [p for p in dest.iterdir() if p.is_file()]
@@ -196,6 +196,48 @@ def _download(source: Source, dest: Path) -> Path:
     if len(files) == 1:
         return files[0]
     raise FetchError(f"{source.describe()}: expected one file {source.file}, got {[p.name for p in files]}")
+
+
+class _SameSchemeRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to http(s) and never from https down to http (urllib alone follows ftp)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        old, new = urllib.parse.urlsplit(req.full_url).scheme.lower(), urllib.parse.urlsplit(newurl).scheme.lower()
+        if new not in URL_SCHEMES or (old == "https" and new != "https"):
+            raise FetchError(f"{req.full_url}: refused a redirect from {old} to {newurl} (a url source stays on "
+                             f"{'https' if old == 'https' else 'http or https'})")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def download_url(url: str, dest: Path, cap: int | None = None) -> None:
+    """`url` into `dest`, streamed, at most `cap` bytes (URL_MAX_BYTES); a network failure, a refused
+    redirect, an over-long body or a full disk is one FetchError naming the url. The caller removes `dest`
+    (it is written in a temporary folder) and checks the sha256."""
+    import http.client
+
+    cap = URL_MAX_BYTES if cap is None else cap
+    opener = urllib.request.build_opener(_SameSchemeRedirects)
+    try:
+        with opener.open(url, timeout=60) as resp, open(dest, "wb") as fh:
+            declared = resp.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > cap:
+                raise FetchError(f"{url}: the server announces {int(declared):,} bytes, over the {cap:,} a url source "
+                                 "may download")
+            got = 0
+            while block := resp.read(1 << 20):
+                got += len(block)
+                if got > cap:
+                    raise FetchError(f"{url}: more than {cap:,} bytes, the most a url source may download")
+                fh.write(block)
+    except urllib.error.HTTPError as exc:
+        raise FetchError(f"{url}: the server answered {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason if isinstance(exc.reason, str) else getattr(exc.reason, "strerror", None) or exc.reason
+        raise FetchError(f"{url}: {reason}") from None
+    except (http.client.HTTPException, TimeoutError, ValueError) as exc:
+        raise FetchError(f"{url}: {type(exc).__name__}: {exc}".splitlines()[0]) from None
+    except OSError as exc:
+        raise FetchError(f"{url}: {exc.strerror or exc} (writing {dest})") from None
 
 
 # Run by this interpreter's pip: find the declared sdist with pip's own finder (so pip's configuration --

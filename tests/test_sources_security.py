@@ -250,3 +250,77 @@ def test_many_members_each_under_their_cap_stop_at_the_builds_total(tmp_path, mo
     finally:
         tracemalloc.stop()
     assert peak < 8 * 2**20  # 15 MB of text in the archive: it stopped near the cap
+
+
+# --- url downloads -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def web(monkeypatch):
+    """A loopback HTTP server: /zeros streams without end, /small is 10 bytes, /404 is missing, /to-ftp,
+    /to-file and /to-small redirect there; yields its base address."""
+    import http.server
+    import threading
+
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            redirects = {"/to-ftp": "ftp://127.0.0.1/x", "/to-file": "file:///etc/hostname", "/to-small": "/small"}
+            if self.path in redirects:
+                self.send_response(302)
+                self.send_header("Location", redirects[self.path])
+                self.end_headers()
+            elif self.path == "/small":
+                self.send_response(200)
+                self.send_header("Content-Length", "10")
+                self.end_headers()
+                self.wfile.write(b"0123456789")
+            elif self.path == "/zeros":
+                self.send_response(200)
+                self.end_headers()
+                try:
+                    for _ in range(64):  # 64 MiB at most, in case the client never stops
+                        self.wfile.write(b"\0" * 2**20)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            else:
+                self.send_error(404)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _url_fetch(tmp_path, url: str, sha: str = "0" * 64):
+    return fetch(Source(kind="url", url=url, file="x.bin", sha256=sha), tmp_path / "cache", [], offline=False)
+
+
+@pytest.mark.parametrize("path,message", [("/zeros", "more than 1,048,576 bytes"), ("/404", "answered 404"),
+                                          ("/to-ftp", "refused a redirect from http to ftp://"),
+                                          ("/to-file", "'file:///etc/hostname' is not allowed")])
+def test_a_url_download_is_capped_and_every_failure_is_one_line(tmp_path, monkeypatch, web, path, message):
+    monkeypatch.setattr(sources, "URL_MAX_BYTES", 2**20)
+    with pytest.raises(sources.FetchError) as info:
+        _url_fetch(tmp_path, web + path)
+    text = str(info.value)
+    assert message in text and "\n" not in text and web + path in text
+    assert not list((tmp_path / "cache").iterdir())  # nothing left behind: no partial download
+
+
+def test_a_refused_connection_is_one_line_and_a_same_scheme_redirect_is_followed(tmp_path, web):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(sources.FetchError, match=rf"127\.0\.0\.1:{port}/x: Connection refused"):
+        _url_fetch(tmp_path, f"http://127.0.0.1:{port}/x")
+    got = _url_fetch(tmp_path, web + "/to-small", hashlib.sha256(b"0123456789").hexdigest())
+    assert got.read_bytes() == b"0123456789"
