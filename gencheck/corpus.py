@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import hashlib
+import io
 import json
 import random
 import re
@@ -23,7 +24,8 @@ from typing import Any, Sequence
 
 from . import declaration as decl
 from .declaration import DeclarationError
-from .fsutil import GencheckError, UsageError, atomic_write_bytes, gencheck_home, sha256_text
+from . import schema
+from .fsutil import GencheckError, UsageError, atomic_write_bytes, gencheck_home, read_bytes_capped, sha256_text
 from .drill import DrillParams, parse_params
 from .registry import Registry
 from .sources import (MEMBER_CAP, SOURCE_KINDS, VERIFY_MODES, Source, check_source, fetch, iter_members,
@@ -596,8 +598,11 @@ def build(spec: CorpusSpec, *, offline: bool = False, mirrors: list[Path] | None
     if cached.exists():
         try:
             return _load_cached(spec, cached, files)
-        except (OSError, ValueError, KeyError, EOFError):
-            pass  # a damaged cache is rebuilt
+        except StaleCache as exc:
+            if log and exc.damaged:
+                from rich.markup import escape
+
+                log(f"rebuilding the corpus: its cache is damaged ({escape(str(exc))})")
     if spec.drill is not None:
         return _build_drill(spec, cached, offline=offline, mirrors=mirrors, home=home, log=log)
     raw, source = _get_sources(spec, home, mirror_dirs(mirrors), offline, log)
@@ -731,26 +736,66 @@ def built_summary(spec: CorpusSpec, home: Path | None = None) -> dict[str, Any] 
         return None
     files = folder_state(spec)
     try:
-        found = json.loads(summary.read_text())
-    except (OSError, ValueError):
-        try:  # built before summaries were written
+        found = json.loads(read_bytes_capped(summary, 1 << 16, "corpus summary"))
+        _SUMMARY(found, str(summary))
+    except (GencheckError, ValueError, RecursionError):  # absent (built before summaries), damaged: from the cache
+        try:
             corpus = _load_cached(spec, cached, files)
-        except (OSError, ValueError, KeyError, EOFError):
+        except StaleCache:
             return None
         _write_summary(corpus, cached, files)
-        found = json.loads(summary.read_text())
-    if not isinstance(found, dict) or found.pop("files", "") != files:
+        found = {"documents": len(corpus.documents), "chars": corpus.chars(), "content_hash": corpus.content_hash,
+                 "bytes": sum(len(d.text.encode("utf-8")) for d in corpus.documents), "files": files}
+    if found.pop("files") != files:
         return None
     return found
 
 
+_SUMMARY = schema.obj({"documents": schema.COUNT, "chars": schema.COUNT, "bytes": schema.COUNT,
+                       "content_hash": schema.text, "files": schema.text})
+_CACHED = schema.obj({"corpus_format": schema.whole, "fingerprint": schema.text, "files": schema.text,
+                      "content_hash": schema.text,
+                      "stats": schema.obj({k: schema.COUNT for k in BuildStats.__dataclass_fields__}, closed=True),
+                      "splits": schema.dict_of(schema.list_of(schema.COUNT)),
+                      "documents": schema.list_of(schema.tuple_of(schema.text, schema.text))})
+
+
+class StaleCache(ValueError):
+    """A cached build that cannot be used: made from another declaration or other files (stale), or
+    `damaged` (unreadable, of another shape, its split indices or content hash not its documents'); either
+    way it is built again, never trusted."""
+
+    def __init__(self, message: str, damaged: bool = True):
+        super().__init__(message)
+        self.damaged = damaged
+
+
 def _load_cached(spec: CorpusSpec, path: Path, files: str) -> Corpus:
-    """The cached build, if it was made from this declaration and (for a folder) these same files."""
-    payload = json.loads(gzip.decompress(path.read_bytes()))
+    """The cached build, if it was made from this declaration and (for a folder) these same files, and is
+    whole: its shape checked, every split index a document, its content hash its documents' (StaleCache)."""
+    import zlib
+
+    from .sources import read_capped
+
+    cap = 4 * BUILD_MAX_CHARS + (1 << 20)
+    try:
+        packed = read_bytes_capped(path, cap, "corpus cache")
+        with gzip.GzipFile(fileobj=io.BytesIO(packed)) as fh:
+            raw = read_capped(fh, cap)
+        if len(raw) > cap:
+            raise StaleCache(f"{path}: more than {cap:,} bytes unpacked")
+        payload = json.loads(raw)
+        _CACHED(payload, "")
+    except (GencheckError, OSError, EOFError, zlib.error, ValueError, RecursionError) as exc:
+        raise StaleCache(f"{path}: {exc}") from None
     if (payload["corpus_format"] != CORPUS_FORMAT_VERSION or payload["fingerprint"] != spec.fingerprint
-            or payload.get("files", "") != files):
-        raise ValueError("stale cache")
+            or payload["files"] != files):
+        raise StaleCache(f"{path}: made from another declaration or other files", damaged=False)
     docs = [Document(p, t) for p, t in payload["documents"]]
+    if any(i >= len(docs) for idx in payload["splits"].values() for i in idx):
+        raise StaleCache(f"{path}: a split names a document it does not hold")
+    if content_hash(docs) != payload["content_hash"]:
+        raise StaleCache(f"{path}: its documents do not have its content hash")
     return Corpus(spec, docs, payload["splits"], payload["content_hash"], BuildStats(**payload["stats"]))
 
 

@@ -452,3 +452,66 @@ def test_every_shipped_declaration_loads():
         spec = load_spec(path)
         assert spec.format in ("latex", "c", "markdown", "text"), path
         assert spec.sources, path
+
+
+def _damage(payload: dict, how: str) -> dict:
+    if how == "documents as a count":
+        payload["documents"] = 5
+    elif how == "split index out of range":
+        payload["splits"]["test"] = [10**6]
+    elif how == "a document edited":
+        payload["documents"][0][1] += "x"
+    elif how == "stats as text":
+        payload["stats"]["members"] = "many"
+    return payload
+
+
+@pytest.mark.parametrize("how", ["documents as a count", "split index out of range", "a document edited",
+                                 "stats as text", "not gzip", "truncated", "a folder"])
+def test_a_damaged_cache_is_rebuilt_never_a_traceback(tmp_path, capsys, how):
+    """Each damage the audit made to $GENCHECK_HOME (and some more): `corpus build` and `corpus list` print
+    no traceback, and the build comes back equal to a fresh one."""
+    import gzip
+    import json
+    import shutil
+
+    from gencheck.corpus import _cache_path
+
+    home = tmp_path / "home"
+    spec = resolve_spec("latex-fixture")
+    fresh = build(spec, home=home)
+    cache = _cache_path(spec, home)
+    if how == "not gzip":
+        cache.write_bytes(b"{}")
+    elif how == "truncated":
+        cache.write_bytes(cache.read_bytes()[:200])
+    elif how == "a folder":
+        cache.unlink()
+        cache.mkdir()
+    else:
+        cache.write_bytes(gzip.compress(json.dumps(_damage(json.loads(gzip.decompress(cache.read_bytes())), how)).encode()))
+    if how == "a folder":
+        with pytest.raises(GencheckError):  # it cannot be replaced by a file: one line, never a traceback
+            build(spec, home=home)
+        shutil.rmtree(cache)
+    again = build(spec, home=home)
+    assert (again.content_hash, again.splits) == (fresh.content_hash, fresh.splits)
+
+
+@pytest.mark.parametrize("summary", ['{"documents": "many", "chars": 1, "bytes": 1, "content_hash": "x", "files": ""}',
+                                     "[1, 2]", "not json", ""])
+def test_a_damaged_summary_is_read_again_from_the_cache(tmp_path, capsys, monkeypatch, summary):
+    import json
+
+    from gencheck.cli import main
+    from gencheck.corpus import _cache_path
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("GENCHECK_HOME", str(home))
+    spec = resolve_spec("latex-fixture")
+    fresh = build(spec, home=home)
+    cache = _cache_path(spec, home)
+    cache.with_name(cache.name.replace(".json.gz", ".summary.json")).write_text(summary)
+    assert main(["corpus", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["latex-fixture"]["built"]["documents"] == len(fresh.documents)
