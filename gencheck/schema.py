@@ -151,7 +151,7 @@ OVERALL = obj({}, {"bucket": text, "events": whole, "too_few": boolean, **_CELL_
 PROBE_ROW = obj({"buckets": list_of(CELL)},
                 {"probe": text, "scorer": text, "reach": optional(text), "overall": optional(OVERALL),
                  "chance": optional(either(number, dict_of(optional(number)), expected="a number or an object")),
-                 "above_baselines": list_of(text), "trivial": boolean, "answer": anything, "versus": anything})
+                 "above_baselines": list_of(text), "passes": list_of(text), "trivial": boolean, "answer": anything, "versus": anything})
 CONTEXT = obj({}, {"effective_context": optional(number), "full_bpc": optional(number), "bpc": dict_of(optional(number))})
 PROBES = obj({}, {
     "format": text, "rows": list_of(text), "headline": optional(text), "buckets": list_of(text),

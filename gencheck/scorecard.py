@@ -208,8 +208,9 @@ class ProbesView:
     def summary(self) -> Table:
         p = self.probes
         t = Table(title="reach, effective context, bits/char", title_justify="left", pad_edge=False,
-                  caption="reach: the farthest bucket with accuracy ≥ 2× chance and the interval above chance "
-                          "(string probes: chance = the majority's accuracy). effective context: the fewest "
+                  caption="reach: the end of the unbroken run of buckets, from the nearest, whose accuracy is above "
+                          "chance beyond noise (one-sided bootstrap over documents, Holm-corrected; chance = the "
+                          "best constant answer in the bucket, at least 1/K). effective context: the fewest "
                           "characters N whose bits/char is within 1 % of full context.", caption_justify="left")
         t.add_column("row")
         real = list(p.get("real", {}))

@@ -120,17 +120,21 @@ class ProbeResult:
     null: "ProbeResult | None" = field(default=None, repr=False, compare=False)  # the best constant answer's row
     floor: float = 0.0  # the construction's chance (1/K on drills and controlled documents; 1/candidates)
     seed: int = 0  # of the bootstrap behind the cells, and so of the tests
+    _passes: list[bool] | None = field(default=None, init=False, repr=False, compare=False)
 
     def with_null(self, null: "ProbeResult | None", floor: float = 0.0) -> "ProbeResult":
         """This row tested against `null` (the best constant answer on the same events) and `floor`; its chance
         becomes the per-bucket level it is tested against. Returns self."""
-        self.null, self.floor = null, floor
+        self.null, self.floor, self._passes = null, floor, None
         self.chance = chance_levels(null, floor)
         return self
 
     def passes(self) -> list[bool]:
-        """Per bucket: above chance beyond noise, Holm-corrected over the buckets tested (`passing_buckets`)."""
-        return passing_buckets(self, self.null, self.floor)
+        """Per bucket: above chance beyond noise, Holm-corrected over the buckets tested (`passing_buckets`);
+        computed once (2,000 resamples a bucket) until with_null changes the null."""
+        if self._passes is None:
+            self._passes = passing_buckets(self, self.null, self.floor)
+        return self._passes
 
     def reach(self) -> str | None:
         """The farthest bucket of the unbroken run of passing buckets that starts at the nearest bucket with
@@ -140,11 +144,13 @@ class ProbeResult:
         return run_end(self.cells, self.passes())
 
     def to_json(self) -> dict[str, Any]:
+        """`passes`: the buckets above chance beyond noise (the test behind reach), where a null is known."""
         chance = chance_levels(self.null, self.floor) if self.null is not None else self.chance
+        tested = {"passes": [c.label for c, ok in zip(self.cells, self.passes()) if ok]} if self.null is not None else {}
         return {
             "probe": self.probe, "scorer": self.scorer,
             "chance": chance if not isinstance(chance, float) else round(chance, 4),
-            "reach": self.reach(), "overall": self.overall.to_json(),
+            "reach": self.reach(), **tested, "overall": self.overall.to_json(),
             "buckets": [c.to_json() for c in self.cells], **self.extra,
         }
 
