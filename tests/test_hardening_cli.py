@@ -272,10 +272,11 @@ def test_a_warm_start_folder_takes_the_format_given(tmp_path, capsys, monkeypatc
 
     seen = []
     real = corpus.resolve_spec
-    monkeypatch.setattr(corpus, "resolve_spec", lambda name, fmt=None: seen.append((name, fmt)) or real(name, fmt))
+    monkeypatch.setattr(corpus, "resolve_spec", lambda name, fmt=None, allow_dirs=(): seen.append((name, fmt))
+                        or real(name, fmt, allow_dirs))
     (tmp_path / "warm").mkdir()
     (tmp_path / "warm" / "a.tex").write_text("\\begin{document}x\\end{document}\n" * 50)
-    args = argparse.Namespace(format="latex", offline=True, mirror=[])
+    args = argparse.Namespace(format="latex", offline=True, mirror=[], allow_dir=[])
     profile = argparse.Namespace(train=argparse.Namespace(warm_start=str(tmp_path / "warm")))
     try:
         cli._warm_corpus(args, profile)
