@@ -161,6 +161,9 @@ _SPLIT_KEYS = {f for f in SplitMembers.__dataclass_fields__}
 _TOOLCHAIN_KEYS = {f for f in ToolchainDecl.__dataclass_fields__}
 
 
+DECLARATION_MAX_BYTES = 1 << 20  # a declaration is a page of TOML; anything larger is not one
+
+
 def load_spec(path: Path, name: str | None = None, allow_dirs: Sequence[Path] = ()) -> CorpusSpec:
     """Parse a declaration; an unknown, mistyped or unsafe field is one DeclarationError (exit 2) naming the
     file and the field (gencheck/declaration.py says what each field may hold). A `dir` source reads only
@@ -168,14 +171,14 @@ def load_spec(path: Path, name: str | None = None, allow_dirs: Sequence[Path] = 
     a declaration somebody hands you is data about its own files."""
     path = Path(path)
     try:
-        raw_text = path.read_text(encoding="utf-8")
+        raw_text = read_bytes_capped(path, DECLARATION_MAX_BYTES, "declaration").decode("utf-8")
         data = tomllib.loads(raw_text)
     except UnicodeDecodeError as exc:
         raise DeclarationError(f"{path}: not UTF-8 text (byte {exc.start}): a declaration is a TOML file") from None
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise DeclarationError(f"{path}: {exc or 'nested too deeply'}") from None
-    except OSError as exc:
-        raise DeclarationError(f"{path}: {exc.strerror or exc}") from None
+    except GencheckError as exc:  # not a regular file, too large, unreadable
+        raise DeclarationError(str(exc)) from None
 
     def bad(key: str, where: str) -> GencheckError:
         import difflib

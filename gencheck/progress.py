@@ -13,10 +13,13 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-#: Control characters a terminal acts on (C0 but newline and tab, DEL, C1), each shown as a visible picture.
+#: Control characters a terminal acts on (C0 but newline and tab, DEL, C1), each shown as a visible picture;
+#: a lone surrogate (a byte of a file that is not UTF-8, kept by surrogateescape) as U+FFFD, since no
+#: terminal encoding can write it.
 _CONTROL = {c: chr(0x2400 + c) for c in range(0x20) if c not in (0x09, 0x0A)}
 _CONTROL.update({0x7F: "\u2421", **{c: "\ufffd" for c in range(0x80, 0xA0)}})
-_HAS_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL.update({c: "\ufffd" for c in range(0xD800, 0xE000)})
+_HAS_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def show_controls(text: str) -> str:
