@@ -360,19 +360,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="a CI gate: exit 1 when NEW regresses against --baseline", formatter_class=fmt,
                        description="Exit 1 when a quality figure of NEW is worse than the baseline's by more than "
-                                   "its tolerance (bits/char up, valid % down, a probe accuracy down beyond its "
-                                   "interval, reach down) or missing (a figure the baseline has that NEW lacks or has "
-                                   "as NaN), one line per regression; 0 when "
-                                   "none; 2 on a usage error (a missing file, another corpus, a schema from the "
-                                   "future). Default tolerances: bpc 0.02 bits, rate 0.05, probe and context 0.",
-                       epilog="examples:\n  gencheck check runs/new --baseline ci/baseline.json\n"
+                                   "its tolerance (bits/char up, valid % down, a probe accuracy down, reach down) or "
+                                   "missing (a figure the baseline has that NEW lacks or has as NaN); 0 when none; 2 "
+                                   "on a usage error (a missing file, another corpus, a schema from the future). "
+                                   "Each side may be several runs (seeds of one configuration: run folders, or a "
+                                   "folder of them such as a grid made with --seeds): the means are compared, and "
+                                   "with two or more baseline runs each figure's tolerance comes from their spread, "
+                                   "max(floor, 4 × sd × √(1/n + 1/m)); floors: bpc 0.01, rate 0.05, probe 0.05, "
+                                   "reach 1 bucket. With one baseline run the tolerances are defaults (bpc 0.02 "
+                                   "bits, rate 0.05, probe 0 and outside the baseline's interval, reach 0), and the "
+                                   "output says so. Every gated figure is printed with its tolerance.",
+                       epilog="examples:\n  gencheck check runs/new --baseline runs/seeds/  # a folder of seed runs\n"
+                              "  gencheck check new1 new2 new3 --baseline base1 base2 base3\n"
                               "  gencheck check runs/new --baseline base.json --tolerance test_bpc=0.05 "
                               "--tolerance 'probe.*=0.1'")
-    p.add_argument("new", type=Path)
-    p.add_argument("--baseline", type=Path, required=True)
+    p.add_argument("new", type=Path, nargs="+", help="the run(s) to gate: run folders, results.json files or a "
+                                                     "folder of runs")
+    p.add_argument("--baseline", type=Path, nargs="+", required=True,
+                   help="the baseline run(s): several seeds give measured tolerances")
     p.add_argument("--tolerance", action="append", default=[], metavar="METRIC=VALUE",
                    help="how much worse METRIC may get (a name, a glob such as 'probe.*', or a family: bpc, rate, "
-                        "probe, context); repeatable")
+                        "probe, context); repeatable; wins over the measured and default tolerances")
+    p.add_argument("--json", action="store_true", help="print every gated figure as JSON on stdout")
     p.add_argument("--allow-other-corpus", action="store_true", help="gate runs on different corpus content")
 
     p = sub.add_parser("corpus", help="list, build or inspect corpora", formatter_class=fmt,
@@ -936,24 +945,84 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def run_paths(path: Path) -> list[Path]:
+    """The results a path names: a results.json, a run folder, or a folder of run folders (seeds, a grid)."""
+    if path.is_file() or (path / "results.json").is_file():
+        return [path]
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if (p / "results.json").is_file())
+        if found:
+            return found
+    raise UsageError(f"{path}: no results.json there, nor in a folder inside it (a run folder, its results.json, "
+                     "or a folder of runs)")
+
+
+def _load_side(paths: list[Path], what: str):
+    from .compare import check_same_configuration
+
+    runs = []
+    for path in paths:
+        for p in run_paths(path):
+            try:
+                runs.append(load_results(p))
+            except UsageError:
+                raise
+            except GencheckError as exc:
+                raise UsageError(str(exc)) from None
+    check_same_configuration(runs, what)
+    return runs
+
+
+def _gate_value(row, value: float | None) -> str:
+    if value is None:
+        return "missing"
+    return f"{value:.3f}" if row.family in ("bpc", "probe", "rate") else f"{value:g}"
+
+
 def cmd_check(args) -> int:
-    from .compare import check_comparable, compare, missing, parse_tolerances, regressions
+    from gencheck.progress import SafeConsole as Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .compare import K_SD, check_comparable, gate, parse_tolerances
 
     tolerances = parse_tolerances(args.tolerance)
-    base, new = _load_pair(args.baseline, args.new)
-    for w in check_comparable(base, new, args.allow_other_corpus):
+    bases, news = _load_side(args.baseline, "--baseline"), _load_side(args.new, "NEW")
+    for w in check_comparable(bases[0], news[0], args.allow_other_corpus):
         print(show_controls(f"warning: {w}"), file=sys.stderr)
-    deltas, gone = compare(base, new), missing(base, new)
-    if not deltas and not gone:
-        raise UsageError(f"{args.new} and {args.baseline} have no figure in common to compare")
-    bad = regressions(deltas, tolerances)
-    for d, tol in bad:
-        print(show_controls(f"regression: {d.name}: base {_fmt(d.base)}, new {_fmt(d.new)}, tolerance {tol:g}"))
-    for m in gone:
-        print(show_controls(f"regression: {m.name}: base {_fmt(m)}, new missing or not a finite number"))
-    if not bad and not gone:
-        print(show_controls(f"no regression in {len(deltas)} figures against {base.run_id}"))
-    return 1 if bad or gone else 0
+    rows = gate(bases, news, tolerances)
+    if not rows:
+        raise UsageError(f"{args.new[0]} and {args.baseline[0]} have no figure in common to compare")
+    bad = [r for r in rows if r.regression]
+    if args.json:
+        print(json.dumps({"baseline_runs": len(bases), "new_runs": len(news), "k_sd": K_SD,
+                          "figures": [r.to_json() for r in rows], "regressions": len(bad)}, indent=2))
+        return 1 if bad else 0
+    n, m = len(bases), len(news)
+    t = Table(title=f"gate: {m} new run{'s' * (m > 1)} against {n} baseline run{'s' * (n > 1)}", title_justify="left",
+              pad_edge=False, caption=(f"tolerance from seeds: max(floor, {K_SD:g} × sd × √(1/n + 1/m))" if n > 1 else
+                                       "one baseline run: default tolerances (give several seeds for measured ones)"),
+              caption_justify="left")
+    for col, just in (("figure", "left"), ("baseline", "right"), ("new", "right"), ("worse by", "right"),
+                      ("tolerance", "right"), ("from", "left"), ("", "left")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in rows:
+        spread = f" ± {_gate_value(r, r.base_sd)}" if r.base_sd is not None else ""
+        t.add_row(escape(r.name), _gate_value(r, r.base_mean) + spread, _gate_value(r, r.new_mean),
+                  "" if r.worse_by is None else _gate_value(r, r.worse_by), f"{r.tolerance:.3g}", r.source,
+                  "[red]regression[/]" if r.regression else "ok")
+    Console(soft_wrap=True).print(t)
+    for r in bad:
+        got = "missing or not a finite number" if r.new_mean is None else _gate_value(r, r.new_mean)
+        print(show_controls(f"regression: {r.name}: base {_gate_value(r, r.base_mean)}, new {got}, tolerance "
+                            f"{r.tolerance:.3g} ({r.source})"))
+    if n == 1 and not tolerances:
+        print("note: one baseline run, so the tolerances are defaults (bpc 0.02, rate 0.05, probe 0 beyond its "
+              "interval, reach 0); give several seeds (--baseline DIR of runs) for tolerances from their spread")
+    if not bad:
+        print(show_controls(f"no regression in {len(rows)} figures against {bases[0].run_id}"
+                            + (f" and {n - 1} more baseline runs" if n > 1 else "")))
+    return 1 if bad else 0
 
 
 def cmd_corpus(args) -> int:

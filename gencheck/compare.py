@@ -4,8 +4,10 @@ regressions a CI gate should fail on (`gencheck compare BASE NEW`, `gencheck che
 Each compared figure is a `Metric` with a direction (is a rise good or bad?) and, where the run measured
 one, its own noise: a probe cell's 95 % bootstrap interval. A delta is *beyond noise* when the new value
 lies outside the base's interval (probe accuracies), or, for figures without an interval, when it exceeds
-the declared default noise (`DEFAULT_NOISE`). `check` fails on a worsening larger than its tolerance
-(`--tolerance metric=value`, else the default for the metric's family).
+the declared default noise (`DEFAULT_NOISE`). `check` (`gate`) compares the means of one or more new runs
+with those of one or more baseline runs: a worsening larger than the tolerance fails, the tolerance being
+`--tolerance metric=value`, else one measured from the baseline seeds' spread, else (one baseline run) the
+default for the metric's family.
 """
 
 from __future__ import annotations
@@ -99,13 +101,6 @@ def compare(base: RunResult, new: RunResult) -> list[Delta]:
     return [Delta(k, a[k], b[k]) for k in a if k in b]
 
 
-def missing(base: RunResult, new: RunResult) -> list[Metric]:
-    """Gated figures the base has and the new run lacks or has as NaN or infinity: for a gate these are
-    regressions, never figures to leave out (a run that measured nothing must not pass)."""
-    b = metrics_of(new)
-    return [m for k, m in metrics_of(base).items() if m.gated and k not in b]
-
-
 def check_comparable(base: RunResult, new: RunResult, allow_other_corpus: bool = False) -> list[str]:
     """UsageError when the runs measure different things; warning lines when their tools differ."""
     if base.corpus.get("content_hash") != new.corpus.get("content_hash") and not allow_other_corpus:
@@ -137,23 +132,114 @@ def parse_tolerances(specs: list[str]) -> dict[str, float]:
     return out
 
 
-def tolerance_for(d: Delta, tolerances: dict[str, float]) -> float:
+# --- the gate over seeds -----------------------------------------------------------------------------
+
+#: With several baseline runs (seeds), a gated figure regresses when the new runs' mean is worse than the
+#: baseline runs' mean by more than max(FLOOR, K_SD × sd × √(1/n + 1/m)): sd the baseline seeds' sample
+#: standard deviation, n and m the baseline and new run counts. K_SD and the floors were chosen so that
+#: fresh seeds of the same code pass (docs/measurements.md, "Gate from seeds": the false-alarm rate).
+K_SD = 4.0
+FLOOR = {"bpc": 0.01, "rate": 0.05, "probe": 0.05, "context": 1.0}
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One gated figure: the baseline's mean and spread, the new runs' mean, the tolerance and where it came
+    from (`seeds`, `--tolerance`, or `default` with one baseline run), and whether it regressed."""
+
+    name: str
+    family: str
+    higher_is_better: bool
+    base_mean: float
+    base_sd: float | None
+    n: int
+    new_mean: float | None  # None: missing (or not a finite number) in a new run
+    m: int
+    tolerance: float
+    source: str
+    regression: bool
+
+    @property
+    def worse_by(self) -> float | None:
+        if self.new_mean is None:
+            return None
+        change = self.new_mean - self.base_mean
+        return -change if self.higher_is_better else change
+
+    def to_json(self) -> dict:
+        return {"metric": self.name, "family": self.family, "base_mean": self.base_mean, "base_sd": self.base_sd,
+                "baseline_runs": self.n, "new_mean": self.new_mean, "new_runs": self.m, "worse_by": self.worse_by,
+                "tolerance": self.tolerance, "tolerance_from": self.source, "regression": self.regression}
+
+
+def _mean_sd(values: list[float]) -> tuple[float, float | None]:
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def _explicit(name: str, family: str, tolerances: dict[str, float]) -> float | None:
     for pattern, value in tolerances.items():
-        if pattern == d.name or fnmatch.fnmatchcase(d.name, pattern):
+        if pattern == name or fnmatch.fnmatchcase(name, pattern):
             return value
-    if d.base.family in tolerances:
-        return tolerances[d.base.family]
-    return DEFAULT_TOLERANCE.get(d.base.family, 0.0)
+    return tolerances.get(family)
 
 
-def regressions(deltas: list[Delta], tolerances: dict[str, float]) -> list[tuple[Delta, float]]:
-    """Deltas worse than their tolerance; a probe cell must also be beyond its noise (outside the base's
-    interval), so a gate never fails on a difference the run itself cannot tell from chance."""
-    out = []
-    for d in deltas:
-        if not d.base.gated:
+def gate(bases: list[RunResult], news: list[RunResult], tolerances: dict[str, float] | None = None) -> list[GateRow]:
+    """Every gated figure that every baseline run has, judged on the means (module docstring of this section:
+    K_SD, FLOOR). With one baseline run the tolerance is the family's DEFAULT_TOLERANCE, and a probe cell must
+    also leave the baseline's 95 % interval (with one new run; with several, its mean is judged alone); an
+    explicit --tolerance always wins. A figure a new run lacks is a regression."""
+    tolerances = tolerances or {}
+    base_metrics = [metrics_of(r) for r in bases]
+    new_metrics = [metrics_of(r) for r in news]
+    n, m = len(bases), len(news)
+    rows = []
+    for name, first in base_metrics[0].items():
+        if not first.gated or not all(name in b for b in base_metrics[1:]):
             continue
-        tol = tolerance_for(d, tolerances)
-        if d.worse_by > tol + 1e-12 and (d.base.family != "probe" or d.beyond_noise):
-            out.append((d, tol))
-    return out
+        base_mean, base_sd = _mean_sd([b[name].value for b in base_metrics])
+        present = [x[name].value for x in new_metrics if name in x]
+        new_mean = _mean_sd(present)[0] if len(present) == m else None
+        explicit = _explicit(name, first.family, tolerances)
+        if explicit is not None:
+            tol, source = explicit, "--tolerance"
+        elif base_sd is not None:
+            tol = max(FLOOR.get(first.family, 0.0), K_SD * base_sd * math.sqrt(1 / n + 1 / m))
+            source = "seeds"
+        else:
+            tol, source = DEFAULT_TOLERANCE.get(first.family, 0.0), "default"
+        if new_mean is None:
+            bad = True
+        else:
+            change = new_mean - base_mean
+            worse = -change if first.higher_is_better else change
+            bad = worse > tol + 1e-12
+            if bad and source != "seeds" and first.family == "probe" and n == 1 and m == 1:
+                bad = Delta(name, first, new_metrics[0][name]).beyond_noise
+        rows.append(GateRow(name, first.family, first.higher_is_better, base_mean, base_sd, n, new_mean, m, tol,
+                            source, bad))
+    return rows
+
+
+#: What makes two runs seeds of one configuration: everything they were asked to do but the seed.
+_SAME_RUN = ("profile", "model", "train_settings", "corpus")
+
+
+def configuration(r: RunResult) -> dict:
+    """The settings a run was made with, less its seed and what it measured: seeds of one grid point agree."""
+    keep = ("steps", "batch_size", "seq_len", "lr", "sample_max_chars", "temperature", "precision")
+    return {"profile": r.profile, "model": {k: v for k, v in r.model.items() if k != "params"},
+            "train_settings": {k: r.train.get(k) for k in keep}, "corpus": r.corpus.get("content_hash")}
+
+
+def check_same_configuration(runs: list[RunResult], what: str) -> None:
+    """UsageError when `runs` (one side of the gate) are not seeds of one configuration."""
+    first = configuration(runs[0])
+    for r in runs[1:]:
+        other = configuration(r)
+        for key in _SAME_RUN:
+            if other[key] != first[key]:
+                raise UsageError(f"{what}: {runs[0].run_id} and {r.run_id} differ in {key.replace('_', ' ')}: give "
+                                 "the seeds of one configuration (one grid point) on each side")
