@@ -175,6 +175,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seq-len", dest="seq_len", type=setting("seq_len"), help="characters per step per stream (BPTT length)")
     p.add_argument("--lr", type=setting("lr"), help="AdamW learning rate")
     p.add_argument("--seed", type=setting("seed"), help="seed for initialisation, data order, dropout and sampling")
+    p.add_argument("--data-seed", dest="data_seed", type=setting("seed"), metavar="N",
+                   help="seed for the training data's order alone (default: --seed)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--threads", type=int_in(1, MAX_THREADS), help="CPU threads for torch (default: every core this process may use)")
     p.add_argument("--warm-start", dest="warm_start", metavar="CORPUS[:CHARS]",
@@ -235,8 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --engine ray: what each point reserves, e.g. \"gpu=1\" or \"cpu=2\" (default cpu=1; "
                         "the CPUs are the point's torch threads)")
     p.add_argument("--seeds", type=int_in(1, 1000), default=1, metavar="K",
-                   help="with --grid: train every point with K seeds (seed, seed+1, …); the scorecard shows "
-                        "mean ± spread")
+                   help="with --grid: train every point with K initialisations (seed, seed+1, …; the data's order "
+                        "stays that of --seed); the scorecard shows mean ± spread")
+    p.add_argument("--data-seeds", dest="data_seeds", type=int_in(1, 1000), default=1, metavar="K",
+                   help="with --grid: train every point on K orders of the training data (data seed, +1, …; the "
+                        "initialisation stays); with --seeds, every pair")
     p.add_argument("--no-probes", dest="no_probes", action="store_true",
                    help="skip the long-range probes (n-gram baselines, closer accuracy by distance, controlled "
                         "documents, effective context): faster, scorecard without the probes table")
@@ -416,7 +421,7 @@ def _profile(args, device, resume_from: Path | None = None):
         raise UsageError(f"--model {args.kind}: a list of cells goes with --grid (one run trains one cell)")
     _match_target(args)  # a wrong --match is refused before the corpus is built
     over = {k: getattr(args, k, None) for k in ("kind", "layers", "hidden", "embed", "dropout", "context", "heads", "steps",
-                                                 "batch_size", "seq_len", "lr", "seed", "num_samples", "max_chars",
+                                                 "batch_size", "seq_len", "lr", "seed", "data_seed", "num_samples", "max_chars",
                                                  "precision")}
     over.update(_warm_flag(args))
     if resume_from is not None:
@@ -577,8 +582,9 @@ def cmd_run(args) -> int:
         check_minutes(args.minutes)
     if args.grid:
         return _run_grid(args, device)
-    if args.budget or args.minutes is not None or args.seeds != 1 or args.jobs != 1 or args.engine != "local":
-        raise UsageError("--budget, --minutes, --seeds, --jobs and --engine go with --grid "
+    if (args.budget or args.minutes is not None or args.seeds != 1 or args.data_seeds != 1 or args.jobs != 1
+            or args.engine != "local"):
+        raise UsageError("--budget, --minutes, --seeds, --data-seeds, --jobs and --engine go with --grid "
                          "(for one run, use --steps and --seed)")
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
@@ -616,7 +622,7 @@ def _run_grid(args, device) -> int:
             raise UsageError("give the cells once: --model lstm,gru or model=... in --grid, not both")
         combos = [{"kind": k, **c} for k in kinds for c in combos]
     combos = with_family_settings(combos, family_settings(args.grid), base.kind)
-    combos = with_seeds(combos, args.seeds, base.train.seed)
+    combos = with_seeds(combos, args.seeds, base.train.seed, args.data_seeds, base.train.data_seed)
     budget = parse_budget(args.budget) if args.budget else None
     results = [r for c in _corpus_names(args.corpus) for r in _grid_one(args, device, name, base, combos, budget, c, engine)]
     if args.json:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from .fsutil import UsageError
 from .provenance import version_differences
-from .results import RunResult
+from .results import RunResult, configuration
 
 #: Declared run-to-run noise for figures that carry no interval of their own (until a seed spread is
 #: measured): bits/char in bits, rates as shares.
@@ -223,23 +223,12 @@ def gate(bases: list[RunResult], news: list[RunResult], tolerances: dict[str, fl
     return rows
 
 
-#: What makes two runs seeds of one configuration: everything they were asked to do but the seed.
-_SAME_RUN = ("profile", "model", "train_settings", "corpus")
-
-
-def configuration(r: RunResult) -> dict:
-    """The settings a run was made with, less its seed and what it measured: seeds of one grid point agree."""
-    keep = ("steps", "batch_size", "seq_len", "lr", "sample_max_chars", "temperature", "precision")
-    return {"profile": r.profile, "model": {k: v for k, v in r.model.items() if k != "params"},
-            "train_settings": {k: r.train.get(k) for k in keep}, "corpus": r.corpus.get("content_hash")}
-
-
 def check_same_configuration(runs: list[RunResult], what: str) -> None:
     """UsageError when `runs` (one side of the gate) are not seeds of one configuration."""
     first = configuration(runs[0])
     for r in runs[1:]:
         other = configuration(r)
-        for key in _SAME_RUN:
+        for key in first:
             if other[key] != first[key]:
-                raise UsageError(f"{what}: {runs[0].run_id} and {r.run_id} differ in {key.replace('_', ' ')}: give "
-                                 "the seeds of one configuration (one grid point) on each side")
+                raise UsageError(f"{what}: {runs[0].run_id} and {r.run_id} differ in {key}: give the seeds of one "
+                                 "configuration (one grid point) on each side")

@@ -17,6 +17,8 @@ class TrainConfig:
     eval_chars: int = 200_000  # val chars scored at each interval (the final score uses all of val/test)
     vocab_min_count: int = 1
     seed: int = 1337
+    # the training data's order alone (None: `seed`); `--seeds` varies seed with this fixed, `--data-seeds` this
+    data_seed: int | None = None
     # fp32, bf16 (autocast; fp32 master weights) or auto. A checkpoint stores what actually ran.
     precision: str = "auto"
     # A warm start (`--warm-start latex-drill:8M`): the first `warm_chars` characters of the budget are drawn
@@ -173,7 +175,7 @@ LIMITS: dict[str, Limit] = {
     "dropout": Limit(0.0, 1.0, integer=False, hi_open=True),
     "steps": Limit(1, 10**9), "batch_size": Limit(1, 1 << 16), "seq_len": Limit(1, 1 << 20),
     "lr": Limit(0.0, 10.0, integer=False, lo_open=True),
-    "seed": Limit(0, MAX_SEED),
+    "seed": Limit(0, MAX_SEED), "data_seed": Limit(0, MAX_SEED),
     "num_samples": Limit(1, 1 << 20), "max_chars": Limit(1, 10**8),
     "top_k": Limit(0, MAX_VOCAB),
     # 0 is greedy; between 0 and 1e-3 the logits / temperature overflow to inf (1e-320 crashed torch)
@@ -195,6 +197,8 @@ def shown(text: str | None, width: int = 40) -> str:
 
 def setting_problem(name: str, value: object) -> str | None:
     """Why a setting's value is out of LIMITS (None when it is in range, or has no limit)."""
+    if name == "data_seed" and value is None:
+        return None  # the run's seed orders the data
     limit = LIMITS.get(name)
     why = limit.problem(value) if limit is not None else None
     if why is None and name == "temperature" and 0 < value < MIN_TEMPERATURE:  # type: ignore[operator]
@@ -212,7 +216,7 @@ def check_profile(profile: Profile) -> None:
     flags = {"kind": "--model", "batch_size": "--batch-size", "seq_len": "--seq-len"}
     settings = {**{k: getattr(profile, k) for k in ("layers", "hidden", "embed", "dropout", "context", "heads")},
                 **{k: v for k, v in asdict(profile.train).items() if k in ("steps", "batch_size", "seq_len", "lr",
-                                                                             "seed")}}
+                                                                             "seed", "data_seed")}}
     bad = [f"{flags.get(k, '--' + k)} {v}: {why}" for k, v in settings.items()
            if (why := setting_problem(k, v)) is not None]
     if bad:

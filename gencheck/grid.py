@@ -142,17 +142,29 @@ class GridPoint:
     @property
     def label(self) -> str:
         p = self.profile
-        return f"{p.kind}{p.layers}x{p.hidden}" + (f"-s{p.train.seed}" if "seed" in self.overrides else "")
+        return (f"{p.kind}{p.layers}x{p.hidden}" + (f"-s{p.train.seed}" if "seed" in self.overrides else "")
+                + (f"-d{p.train.data_seed}" if "data_seed" in self.overrides else ""))
 
 
-def with_seeds(combos: list[dict], seeds: int, base_seed: int) -> list[dict]:
-    """Each combination `seeds` times with seeds base, base+1, … (unchanged when seeds is 1, so the
-    points' keys and folders stay those of a grid run before --seeds)."""
-    if seeds < 1:
-        raise UsageError(f"--seeds {seeds}: give at least 1")
-    if seeds == 1:
+def with_seeds(combos: list[dict], seeds: int, base_seed: int, data_seeds: int = 1,
+               base_data_seed: int | None = None) -> list[dict]:
+    """Each combination with `seeds` initialisations (seed base, base+1, …) and `data_seeds` orders of the
+    training data (data seed base, base+1, …), every pair; what is not varied is held: with --seeds alone
+    the data's order is the base seed's, so the spread is the initialisation's. Unchanged when both are 1,
+    so the points' keys and folders stay those of a grid run before --seeds."""
+    for flag, k in (("--seeds", seeds), ("--data-seeds", data_seeds)):
+        if k < 1:
+            raise UsageError(f"{flag} {k}: give at least 1")
+    if seeds == 1 and data_seeds == 1:
         return combos
-    return [{**ov, "seed": base_seed + k} for ov in combos for k in range(seeds)]
+    data_base = base_seed if base_data_seed is None else base_data_seed
+    out = []
+    for ov in combos:
+        for k in range(seeds):
+            for j in range(data_seeds):
+                point = {**ov, "data_seed": data_base + j}
+                out.append({**point, "seed": base_seed + k} if seeds > 1 else point)
+    return out
 
 
 def points(base: Profile, combos: list[dict], budget_chars: int | None, corpus_hash: str,
@@ -165,8 +177,10 @@ def points(base: Profile, combos: list[dict], budget_chars: int | None, corpus_h
             per_step = p.train.batch_size * p.train.seq_len
             p = replace(p, train=replace(p.train, steps=max(1, budget_chars // per_step)))
         identity = {k: v for k, v in asdict(p).items() if k != "note"}  # the note explains, it is not a setting
-        if not p.train.warm_start:  # settings added later count only when used, so older grids keep their folders
-            identity["train"] = {k: v for k, v in identity["train"].items() if k not in ("warm_start", "warm_chars")}
+        # settings added later count only when used, so older grids keep their folders
+        later = (("warm_start", "warm_chars") if not p.train.warm_start else ()) + (
+            ("data_seed",) if p.train.data_seed is None else ())
+        identity["train"] = {k: v for k, v in identity["train"].items() if k not in later}
         for k in unused_settings(p.kind):  # likewise the settings of other model families
             identity.pop(k)
         blob = json.dumps({"profile": identity, "corpus": corpus_hash, "probes": probes, "gencheck": __version__},

@@ -199,6 +199,8 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
         train={"steps": trained.steps, "seconds": trained.train_seconds, "chars_per_s": trained.chars_per_s,
                "batch_size": ck.train_config.batch_size, "seq_len": ck.train_config.seq_len,
                "lr": ck.train_config.lr, "precision": ck.train_config.precision, "history": trained.history,
+               "seed": ck.train_config.seed,
+               "data_seed": ck.train_config.seed if ck.train_config.data_seed is None else ck.train_config.data_seed,
                "shape_note": ck.profile_note, "memory_formed": memory_formed(trained.evolution),
                "evolution": trained.evolution, "evolution_seconds": round(trained.evolution_seconds, 1),
                "sample_max_chars": profile.sample.max_chars, "temperature": profile.sample.temperature,

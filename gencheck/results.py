@@ -130,3 +130,14 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+#: The training settings that make two runs the same configuration (what differs between seeds is not here).
+CONFIGURATION_TRAIN = ("steps", "batch_size", "seq_len", "lr", "precision", "sample_max_chars", "temperature")
+
+
+def configuration(r: RunResult) -> dict:
+    """What a run was asked to do, less its seeds and what it measured: the seeds of one grid point (an
+    initialisation or a data order apart) have the same configuration, and nothing else does."""
+    return {"corpus": r.corpus.get("content_hash"), "model": {k: v for k, v in r.model.items() if k != "params"},
+            "train": {k: r.train.get(k) for k in CONFIGURATION_TRAIN}}

@@ -190,6 +190,7 @@ RESULTS = obj(
                   {"flops_per_char": whole, "context_limit": optional(whole), "context": whole, "heads": whole}),
      "train": obj({"steps": COUNT, "seconds": number, "chars_per_s": number},
                   {"batch_size": COUNT, "seq_len": COUNT, "lr": number, "precision": text, "sample_max_chars": COUNT,
+                   "seed": COUNT, "data_seed": COUNT,
                    "history": list_of(HISTORY_ROW),
                    "temperature": number, "evolution": list_of(EVOLUTION_ROW), "evolution_seconds": number,
                    "shape_note": text, "memory_formed": dict_of(optional(whole)),

@@ -7,6 +7,7 @@ the floor (baseline) and the ceiling (real text).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -434,7 +435,8 @@ class GridView:
         rs = self.results
         head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
         t = Table(title=f"gencheck grid · {escape(rs[0].corpus['name'])} · {len(groups)} points × seeds · mean ± sd "
-                        f"over seeds · {escape(head or 'no probe')} accuracy over all distances, %", title_justify="left",
+                        f"over seeds ({seeds_varied(groups)}) · {escape(head or 'no probe')} accuracy over all "
+                        "distances, %", title_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         formed = any("memory_formed" in r.train for r in rs)
         for col in ("model\nparams · ctx", "FLOPs\n/char", "seeds", "chars\nseen", "chars/s", "test\nbpc",
@@ -586,13 +588,25 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
 
 
 def seed_groups(results: list[RunResult]) -> list[list[RunResult]]:
-    """Results that differ only in their seed, in first-seen order (one group per grid point)."""
+    """Results that differ only in their seeds (results.configuration), in first-seen order (one group per
+    grid point)."""
+    from .results import configuration
+
     groups: dict[str, list[RunResult]] = {}
     for r in results:
-        tr = {k: v for k, v in r.train.items() if k in ("steps", "batch_size", "seq_len", "lr", "precision")}
-        key = repr((r.corpus.get("content_hash"), sorted(r.model.items()), sorted(tr.items())))
-        groups.setdefault(key, []).append(r)
+        groups.setdefault(json.dumps(configuration(r), sort_keys=True, default=str), []).append(r)
     return list(groups.values())
+
+
+def seeds_varied(groups: list[list[RunResult]]) -> str:
+    """What the seeds of the groups varied, for a table's title: initialisation, data order or both (runs
+    before --data-seeds record neither seed: their seed varied both)."""
+    init = any(len({r.train.get("seed", r.seed) for r in g}) > 1 for g in groups)
+    known = all("data_seed" in r.train for g in groups for r in g)
+    data = any(len({r.train.get("data_seed") for r in g}) > 1 for g in groups) if known else init
+    if init and data:
+        return "initialisation and data order varied" if known else "initialisation and data order varied together"
+    return "initialisation varied, data order fixed" if init else "data order varied, initialisation fixed"
 
 
 def _mean_sd(values: list) -> tuple[float, float]:

@@ -191,7 +191,8 @@ class Streams:
 
     @classmethod
     def from_texts(cls, texts: list[str], vocab: Vocab, cfg: TrainConfig) -> "Streams":
-        return cls([encode(SEP + t, vocab) for t in texts], cfg.batch_size, cfg.seq_len, cfg.seed)
+        return cls([encode(SEP + t, vocab) for t in texts], cfg.batch_size, cfg.seq_len,
+                   cfg.seed if cfg.data_seed is None else cfg.data_seed)
 
     def epoch(self, epoch: int) -> torch.Tensor:
         """(batch_size, n) ids for this epoch: a pure function of (seed, epoch)."""

@@ -107,10 +107,27 @@ def test_seeds_repeat_each_point_and_the_scorecard_shows_the_spread(tmp_path, ca
     out = capsys.readouterr().out
     (grid,) = tmp_path.iterdir()
     names = sorted(p.name.rsplit("-", 1)[0] for p in grid.iterdir() if p.is_dir())
-    assert names == ["lstm1x16-s1337", "lstm1x16-s1338", "lstm1x24-s1337", "lstm1x24-s1338"]
-    seeds = {json.loads((p / "results.json").read_text())["seed"] for p in grid.iterdir() if p.is_dir()}
-    assert seeds == {1337, 1338}
-    assert "mean ± sd over seeds" in out and "±" in out
+    # --seeds varies the initialisation and holds the data's order at the base seed's (-d)
+    assert names == ["lstm1x16-s1337-d1337", "lstm1x16-s1338-d1337", "lstm1x24-s1337-d1337", "lstm1x24-s1338-d1337"]
+    trains = [json.loads((p / "results.json").read_text())["train"] for p in grid.iterdir() if p.is_dir()]
+    assert {t["seed"] for t in trains} == {1337, 1338} and {t["data_seed"] for t in trains} == {1337}
+    assert "mean ± sd over seeds (initialisation varied, data order fixed)" in " ".join(out.split())
+
+
+def test_data_seeds_vary_the_order_and_hold_the_initialisation(tmp_path, capsys):
+    from gencheck.grid import with_seeds
+
+    assert with_seeds([{}], 1, 7) == [{}]
+    assert with_seeds([{}], 1, 7, data_seeds=2) == [{"data_seed": 7}, {"data_seed": 8}]
+    assert with_seeds([{}], 2, 7, data_seeds=2) == [{"data_seed": 7, "seed": 7}, {"data_seed": 8, "seed": 7},
+                                                    {"data_seed": 7, "seed": 8}, {"data_seed": 8, "seed": 8}]
+    assert main([*[a if a != "hidden=16,24" else "hidden=16" for a in GRID], "--data-seeds", "2",
+                 "--out", str(tmp_path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    (grid,) = tmp_path.iterdir()
+    trains = [json.loads((p / "results.json").read_text())["train"] for p in grid.iterdir() if p.is_dir()]
+    assert sorted(t["data_seed"] for t in trains) == [1337, 1338] and {t["seed"] for t in trains} == {1337}
+    assert "(data order varied, initialisation fixed)" in out
 
 
 def test_cells_and_corpora_as_lists(tmp_path, capsys):
@@ -343,3 +360,19 @@ def test_a_matched_grid_sizes_every_family(tmp_path, capsys):
     assert [(r["model"]["kind"], r["model"]["layers"]) for r in results] == [("lstm", 1), ("conv", 3)]
     assert all(abs(r["model"]["params"] - 30_000) <= 3_000 for r in results)
     assert results[1]["model"]["context_limit"] == 15  # 1 + 2 · (2³ − 1)
+
+
+def test_the_data_seed_alone_orders_the_training_stream():
+    from gencheck.config import TrainConfig
+    from gencheck.corpus import Vocab
+    from gencheck.train import Streams
+
+    texts = [f"document {i} " * 5 for i in range(12)]
+    v = Vocab.from_texts(texts)
+
+    def first_epoch(**kw):
+        return Streams.from_texts(texts, v, TrainConfig(batch_size=2, seq_len=8, **kw)).epoch(0)
+
+    assert first_epoch(seed=1).equal(first_epoch(seed=1, data_seed=1))
+    assert first_epoch(seed=1, data_seed=2).equal(first_epoch(seed=2))
+    assert not first_epoch(seed=1, data_seed=2).equal(first_epoch(seed=1))
