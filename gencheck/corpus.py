@@ -721,11 +721,16 @@ def folder_state(spec: CorpusSpec) -> str:
     return h.hexdigest()
 
 
-def _write_summary(corpus: Corpus, cached: Path, files: str) -> None:
-    summary = {"documents": len(corpus.documents), "chars": corpus.chars(), "content_hash": corpus.content_hash,
-               "bytes": sum(len(d.text.encode("utf-8")) for d in corpus.documents), "files": files}
+def _summary(corpus: Corpus, files: str) -> dict[str, Any]:
+    return {"documents": len(corpus.documents), "chars": corpus.chars(), "content_hash": corpus.content_hash,
+            "bytes": sum(len(d.text.encode("utf-8")) for d in corpus.documents), "files": files}
+
+
+def _write_summary(corpus: Corpus, cached: Path, files: str) -> dict[str, Any]:
+    summary = _summary(corpus, files)
     atomic_write_bytes(cached.with_name(cached.name.replace(".json.gz", ".summary.json")),
                        json.dumps(summary).encode())
+    return summary
 
 
 def built_summary(spec: CorpusSpec, home: Path | None = None) -> dict[str, Any] | None:
@@ -746,9 +751,7 @@ def built_summary(spec: CorpusSpec, home: Path | None = None) -> dict[str, Any] 
             corpus = _load_cached(spec, cached, files)
         except StaleCache:
             return None
-        _write_summary(corpus, cached, files)
-        found = {"documents": len(corpus.documents), "chars": corpus.chars(), "content_hash": corpus.content_hash,
-                 "bytes": sum(len(d.text.encode("utf-8")) for d in corpus.documents), "files": files}
+        found = _write_summary(corpus, cached, files)
     if found.pop("files") != files:
         return None
     return found

@@ -75,14 +75,20 @@ def views(tmp_path: Path) -> list[list[str]]:
     return [[a.replace("PNG", str(tmp_path / "png")).replace("SVG", str(tmp_path / "svg")) for a in v] for v in VIEWS]
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_a_hostile_results_json_is_one_line_in_every_view(tmp_path, capsys, name):
+def damaged_run(tmp_path: Path, damage) -> Path:
+    """A run folder whose results.json is the full one with `damage` applied."""
     pytest.importorskip("matplotlib")
     d = full_results()
-    HOSTILE[name](d)
+    damage(d)
     run = tmp_path / "run"
     run.mkdir()
     (run / "results.json").write_text(json.dumps(d))
+    return run
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_results_json_is_one_line_in_every_view(tmp_path, capsys, name):
+    run = damaged_run(tmp_path, HOSTILE[name])
     for view in views(tmp_path):
         rc, err = report(capsys, str(run), *view)
         lines = err.strip().splitlines()
@@ -91,12 +97,7 @@ def test_a_hostile_results_json_is_one_line_in_every_view(tmp_path, capsys, name
 
 @pytest.mark.parametrize("name", sorted(ODD_BUT_READABLE))
 def test_odd_but_readable_figures_draw_without_a_traceback(tmp_path, capsys, name):
-    pytest.importorskip("matplotlib")
-    d = full_results()
-    ODD_BUT_READABLE[name](d)
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "results.json").write_text(json.dumps(d))
+    run = damaged_run(tmp_path, ODD_BUT_READABLE[name])
     for view in views(tmp_path):
         rc = main(["report", str(run), *view])
         out = capsys.readouterr()

@@ -99,38 +99,37 @@ def test_reach_against_a_null_row_and_a_floor():
     assert aggregate(near + far, "x").reach() is None  # no null: nothing to be tested against
 
 
-def test_rows_without_memory_get_no_reach_or_mark_beyond_their_sight_on_drills(tmp_path):
-    trials = reaches = marks = 0
+def memoryless_trials(tmp_path):
+    """Per seed and memoryless row: (corpus, train, test, vocab, seed, rows to score with the row as model,
+    the row's sight); the other n-gram stands beside it, as in a run."""
     for seed in SEEDS:
         corpus = drill_corpus(tmp_path, seed)
         train, test = lr.baseline_train(corpus), corpus.texts("test")
         vocab = Vocab.from_texts(corpus.texts("train"))
-        floor = lr.drill_floor(corpus, train)
-        assert floor == pytest.approx(1 / 8)
         rows = memoryless_rows(corpus, vocab, seed)
         for name, (scorer, sight) in rows.items():
             other = "5-gram" if name == "20-gram" else "20-gram"
-            out = lr.real_probes("latex", train, test, vocab, {"model": scorer, other: rows[other][0]}, seed,
-                                 headline_floor=floor)["latex_end"]["model"]
-            r, m = spurious(out, sight)
-            trials, reaches, marks = trials + 1, reaches + r, marks + m
+            yield corpus, train, test, vocab, seed, {"model": scorer, other: rows[other][0]}, sight
+
+
+def test_rows_without_memory_get_no_reach_or_mark_beyond_their_sight_on_drills(tmp_path):
+    trials = reaches = marks = 0
+    for corpus, train, test, vocab, seed, scorers, sight in memoryless_trials(tmp_path):
+        floor = lr.drill_floor(corpus, train)
+        assert floor == pytest.approx(1 / 8)
+        out = lr.real_probes("latex", train, test, vocab, scorers, seed, headline_floor=floor)["latex_end"]["model"]
+        r, m = spurious(out, sight)
+        trials, reaches, marks = trials + 1, reaches + r, marks + m
     assert trials == len(SEEDS) * 4
     assert reaches / trials <= st.ALPHA and marks / trials <= st.ALPHA, (reaches, marks, trials)
 
 
 def test_rows_without_memory_get_no_reach_on_controlled_documents(tmp_path):
     trials = reaches = marks = 0
-    for seed in SEEDS:
-        corpus = drill_corpus(tmp_path, seed)
-        train, test = lr.baseline_train(corpus), corpus.texts("test")
-        vocab = Vocab.from_texts(corpus.texts("train"))
-        rows = memoryless_rows(corpus, vocab, seed)
-        for name, (scorer, sight) in rows.items():
-            other = "5-gram" if name == "20-gram" else "20-gram"
-            tables, info = lr.controlled_probes("latex", train, test, vocab, {"model": scorer, other: rows[other][0]},
-                                                seed, per_bucket=40)
-            r, m = spurious(tables["latex_end"]["model"], sight)
-            trials, reaches, marks = trials + 1, reaches + r, marks + m
+    for _, train, test, vocab, seed, scorers, sight in memoryless_trials(tmp_path):
+        tables, info = lr.controlled_probes("latex", train, test, vocab, scorers, seed, per_bucket=40)
+        r, m = spurious(tables["latex_end"]["model"], sight)
+        trials, reaches, marks = trials + 1, reaches + r, marks + m
     assert reaches / trials <= st.ALPHA and marks / trials <= st.ALPHA, (reaches, marks, trials)
 
 
