@@ -2,8 +2,9 @@
 
 Wiring (in gencheck/cli.py):  `validate_cmd.add_parser(subparsers)`; the parser's `func` is `run`.
 Exit status: 0 when every input is valid, 1 when any judged input is not, 3 when none is wrong but some
-could not be judged (verdict unjudged: timeout, crash, too long; or skipped: not a regular file), 2 on a usage
-error (one line on stderr), nothing to validate included.
+could not be judged (verdict unjudged: timeout, crash, too long; or skipped: not a regular file) or had
+nothing to judge (verdict trivial: an empty file, only comments, no structure; not an error, but no `valid`
+either), 2 on a usage error (one line on stderr), nothing to validate included.
 """
 
 from __future__ import annotations
@@ -64,10 +65,12 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="check the structure of LaTeX, C or Markdown files",
         description="Check the structure of LaTeX, C or Markdown documents (environments, brackets, "
         "math, fences, tables, ...) and print a verdict per input: valid, viable_prefix (only "
-        "things still open at the end, as in a truncated sample), invalid, or unjudged (the check could "
-        "not finish: timeout, crash, or longer than --max-chars). Exit status: 0 when every input is valid, "
-        "1 when any judged input is not, 3 when none is wrong but some are unjudged or skipped (not a regular "
-        "file), 2 on a usage error or when nothing is left to validate.",
+        "things still open at the end, as in a truncated sample), invalid, trivial (no error, but nothing to "
+        "judge: empty, only comments, no structure of the format, or under 20 non-space characters; the first "
+        "finding says which), or unjudged (the check could not finish: timeout, crash, or longer than "
+        "--max-chars). Exit status: 0 when every input is valid, 1 when any judged input is not, 3 when none "
+        "is wrong but some are trivial, unjudged or skipped (not a regular file), 2 on a usage error or when "
+        "nothing is left to validate.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -252,14 +255,15 @@ def _check_values(args: argparse.Namespace) -> None:
 
 
 def exit_status(verdicts: list[str]) -> int:
-    """0: all valid; 1: a judged input is not valid; 3: nothing judged wrong, but something unjudged.
-    A failure found outranks one not looked at; unjudged is never passed off as valid."""
-    from gencheck.validators import VALID
+    """0: all valid; 1: a judged input is not valid; 3: nothing judged wrong, but something unjudged or
+    trivial. A failure found outranks one not looked at; neither unjudged nor trivial (an empty file) is
+    passed off as valid, and neither is an error."""
+    from gencheck.validators import TRIVIAL, VALID
     from gencheck.validators.base import UNJUDGED
 
-    if any(v not in (VALID, UNJUDGED) for v in verdicts):
+    if any(v not in (VALID, UNJUDGED, TRIVIAL) for v in verdicts):
         return 1
-    return 3 if UNJUDGED in verdicts else 0
+    return 3 if UNJUDGED in verdicts or TRIVIAL in verdicts else 0
 
 
 def _print_kinds(fmt: str | None) -> int:
@@ -328,7 +332,7 @@ def _print_table(inputs, verdicts, warning: str, judged: list | None = None) -> 
 
     from gencheck.validators import VERDICTS
 
-    style = {"valid": "green", "viable_prefix": "yellow", "invalid": "red", "unjudged": "magenta"}
+    style = {"valid": "green", "viable_prefix": "yellow", "invalid": "red", "trivial": "cyan", "unjudged": "magenta"}
     table = Table(title="gencheck validate", show_lines=False)
     for col in ("path", "format", "verdict", "errors", "first finding") + (("toolchain",) if judged else ()):
         table.add_column(col, overflow="fold")
@@ -337,7 +341,8 @@ def _print_table(inputs, verdicts, warning: str, judged: list | None = None) -> 
         counts[v.verdict] = counts.get(v.verdict, 0) + 1
         errors = [f for f in v.findings if f.severity != warning]
         first = errors[0] if errors else (v.findings[0] if v.findings else None)
-        where = f"{first.kind} {first.line}:{first.col} {first.message}" if first else ""
+        where = "" if not first else f"trivial: {first.message}" if first.kind == "trivial" else \
+            f"{first.kind} {first.line}:{first.col} {first.message}"
         cells = [escape(inp.path), inp.format, f"[{style.get(v.verdict, '')}]{v.verdict}[/]", str(len(errors)),
                  escape(where)]
         if judged:

@@ -22,7 +22,7 @@ def parse(argv):
 def files(tmp_path):
     (tmp_path / "good.tex").write_text("\\begin{document}$x$\\end{document}\n")
     (tmp_path / "bad.tex").write_text("\\begin{proof}x\\end{lemma}\n")
-    (tmp_path / "ok.md").write_text("# t\n\ntext\n")
+    (tmp_path / "ok.md").write_text("# The title\n\nSome text under it.\n")
     (tmp_path / "cut.c").write_text("int main(void) {\n")
     (tmp_path / "notes.txt").write_text("ignored in directories\n")
     return tmp_path
@@ -80,10 +80,11 @@ def test_gcc_column_is_a_second_opinion(files, capsys):
 
     if gcc_opinion("int x;\n").ok is None:
         pytest.skip("no gcc on this machine")
-    (files / "typo.c").write_text("int main(void) {\n  return 0\n}\n")
+    # a type error: the structure is right (pycparser parses it), only a compiler sees what is wrong
+    (files / "typo.c").write_text("int main(void) {\n  int x; x.y = 1;\n  return 0;\n}\n")
     code = validate_cmd.run(parse(["--json", "--gcc", str(files / "typo.c"), str(files / "ok.md")]))
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert code == 0  # our checks find the braces balanced; gcc never changes the verdict
+    assert code == 0  # our checks find the structure right; gcc never changes the verdict
     assert rows[0]["verdict"] == "valid" and rows[0]["gcc"]["ok"] is False and rows[0]["gcc"]["message"].startswith("2:11:")
     assert "gcc" not in rows[1]  # only C inputs are compiled
     validate_cmd.run(parse(["--gcc", str(files / "typo.c")]))

@@ -22,14 +22,14 @@ def test_unjudged_input_is_reported_and_exits_3(tmp_path, capsys):
     row = json.loads(capsys.readouterr().out)
     assert row["verdict"] == "unjudged" and row["findings"][0]["kind"] == "too_long"
     assert validate_cmd.run(parse(["--max-chars", "5", "--workers", "1", str(good)])) == 3
-    assert "1 inputs: 0 valid, 0 viable_prefix, 0 invalid, 1 unjudged" in capsys.readouterr().out
+    assert "1 inputs: 0 valid, 0 viable_prefix, 0 invalid, 0 trivial, 1 unjudged" in capsys.readouterr().out
 
 
 def test_a_judged_failure_outranks_unjudged(tmp_path, capsys):
     (tmp_path / "bad.tex").write_text("\\end{x}\n")
     (tmp_path / "long.tex").write_text("\\begin{document}$x$\\end{document}\n")
     assert validate_cmd.run(parse(["--max-chars", "10", "--workers", "1", str(tmp_path)])) == 1
-    assert "2 inputs: 0 valid, 0 viable_prefix, 1 invalid, 1 unjudged" in capsys.readouterr().out
+    assert "2 inputs: 0 valid, 0 viable_prefix, 1 invalid, 0 trivial, 1 unjudged" in capsys.readouterr().out
 
 
 def test_help_documents_the_exit_statuses():

@@ -43,6 +43,11 @@ continued";
 '''
 
 
+#: A line with structure: what the tests append to a directive to see it judged valid (a text without
+#: brackets, or shorter than the floor, is trivial).
+CODE = "int main(void) { return 0; }\n"
+
+
 def kinds(text):
     return [f.kind for f in validate(text, "c").findings if f.severity != WARNING]
 
@@ -104,12 +109,12 @@ def test_unterminated_literals_and_comments():
     assert kinds("x = 'a;\ny;") == ["char_unterminated"]
     assert validate("int x; /* abc", "c").verdict == VIABLE_PREFIX
     assert kinds("int x; /* abc") == ["comment_unterminated"]
-    assert validate("#error don't do this\nint x;", "c").verdict == VALID
+    assert validate("#error don't do this\n" + CODE, "c").verdict == VALID
 
 
 def test_preprocessor_groups():
     assert validate("#if 1\nint x;\n", "c").verdict == VIABLE_PREFIX  # #if open at the end
-    v = validate("#endif\nint x;", "c")
+    v = validate("#endif\n" + CODE, "c")
     assert v.verdict == VALID and v.findings[0].kind == "pp_stray" and v.findings[0].severity == WARNING
 
 
@@ -149,13 +154,13 @@ def test_gcc_missing_is_no_opinion(monkeypatch):
 
 def test_error_directive_continued_over_lines():
     # translation phase 2 splices `\`-newline before tokenizing: one #error directive, one string
-    text = '#if !X\n#  error "WAL mode needs NT, compile\\\n with SQLITE_OMIT_WAL."\n#endif\nint x;\n'
+    text = '#if !X\n#  error "WAL mode needs NT, compile\\\n with SQLITE_OMIT_WAL."\n#endif\n' + CODE
     assert validate(text, "c").verdict == VALID
-    text = '#if A\n# error "Two or more of:\\\n are defined but\\\n at most one is allowed:\\\n A, B"\n#endif\nint x;\n'
+    text = '#if A\n# error "Two or more of:\\\n are defined but\\\n at most one is allowed:\\\n A, B"\n#endif\n' + CODE
     assert validate(text, "c").verdict == VALID
-    assert validate("#warning don't\\\n do that, it's slow\nint x;\n", "c").verdict == VALID
+    assert validate("#warning don't\\\n do that, it's slow\n" + CODE, "c").verdict == VALID
     # CRLF line ends: the continuation is backslash, CR, LF
-    assert validate('#error "a\\\r\n b"\r\nint x;\r\n', "c").verdict == VALID
+    assert validate('#error "a\\\r\n b"\r\n' + CODE.replace("\n", "\r\n"), "c").verdict == VALID
 
 
 def test_error_directive_without_continuation_ends_at_its_line():

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from gencheck.validators import FORMATS, VALID, VIABLE_PREFIX, INVALID, validate
+from gencheck.validators import FORMATS, TRIVIAL, VALID, VIABLE_PREFIX, INVALID, validate
 from gencheck.validators import latex
 
 
 def kinds(text: str) -> list[str]:
-    return [f.kind for f in validate(text, "latex").findings]
+    """The kinds of the findings, less the `trivial` note on the verdict (tests/test_validity_trivial.py)."""
+    return [f.kind for f in validate(text, "latex").findings if f.kind != "trivial"]
 
 
 def verdict(text: str) -> str:
@@ -111,7 +112,7 @@ def test_math_delimiters():
     assert kinds(r"a \] b") == ["math_stray_close"]
     assert kinds(r"$$a$ b") == ["math_mismatch"]
     assert verdict(r"$$a$") == VIABLE_PREFIX  # the text may stop halfway through the closing $$
-    assert verdict(r"$a$$b$ \\[3pt] \[c\]") == VALID
+    assert verdict(r"Let $a$$b$ \\[3pt] and \[c\]") == VALID
     assert kinds(r"\begin{equation} x \end{align}") == ["math_mismatch"]
     assert kinds(r"\begin{equation} x") == ["math_unclosed"]
 
@@ -141,7 +142,9 @@ def test_learned_verbatim_environment():
 
 
 def test_verb_reads_raw():
-    assert verdict(r"\verb|{| and \verb+\end{x}+ and \verb*!$!") == VALID
+    # every brace, \end and $ is inside a \verb: no error, and nothing outside them to judge
+    assert verdict(r"\verb|{| and \verb+\end{x}+ and \verb*!$!") == TRIVIAL
+    assert verdict(r"\verb|{| and \verb+\end{x}+ and \verb*!$! in {a group}") == VALID
     assert kinds("\\verb|abc\nmore") == ["verb_unterminated"]
     assert verdict("\\verb|abc") == VIABLE_PREFIX
 
@@ -151,7 +154,8 @@ def test_short_verb():
 
 
 def test_comment_ignored_but_not_escaped_percent():
-    assert verdict("% \\begin{x}\nfoo") == VALID
+    assert verdict("% \\begin{x}\nfoo") == TRIVIAL  # the \begin is in a comment: nothing is opened
+    assert verdict("% \\begin{x}\nfoo {and a group of words}") == VALID
     assert verdict("50\\% {") == VIABLE_PREFIX
 
 
@@ -160,7 +164,7 @@ def test_macro_bodies_are_opaque():
     assert verdict(r"\newenvironment{x}{\begin{center}}{\end{center}}") == VALID
     assert verdict(r"\NewDocumentEnvironment{y}{m}% c" + "\n" + r"{\begin{list}{}{}}{\end{list}}") == VALID
     assert verdict(r"\def\x#1{\begin{y}#1}\def~{\verb~}") == VALID
-    assert verdict(r"\let\bgroup={ \let\egroup=}") == VALID
+    assert verdict(r"\let\bgroup={ \let\egroup=}") == TRIVIAL  # the braces are \let's targets: no group
     # the body must still be a balanced group
     assert verdict(r"\newcommand{\x}{\begin{y}") == VIABLE_PREFIX
 
@@ -210,7 +214,7 @@ def test_many_stray_closers_capped_and_invalid():
 
 @pytest.mark.parametrize("text", ["", " \n\t ", "\\", "\\begin", "\\begin{", "\\verb", "$", "\x00{\x00}", "\udcff"])
 def test_edge_inputs(text):
-    assert validate(text, "latex").verdict in (VALID, VIABLE_PREFIX, INVALID)
+    assert validate(text, "latex").verdict in (VALID, VIABLE_PREFIX, INVALID, TRIVIAL)
 
 
 def test_taxonomy_documented():

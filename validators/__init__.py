@@ -1,10 +1,12 @@
 """gencheck.validators: structure checks for LaTeX, C and Markdown, usable without torch.
 
     from gencheck.validators import validate
-    v = validate(text, "latex")      # Verdict(verdict="valid" | "viable_prefix" | "invalid", findings=...)
+    v = validate(text, "latex")      # Verdict(verdict="valid" | "viable_prefix" | "invalid" | "trivial", ...)
 
-`validate_many` (the supervised pool) adds "unjudged": the checker timed out, crashed or the text was
-too long to check, so there is no verdict on the text.
+`validate` also says "trivial": nothing to judge (no structure of the format's kinds, or fewer than
+`base.MIN_CONTENT_CHARS` non-space characters outside comments). `validate_many` (the supervised pool)
+adds "unjudged": the checker timed out, crashed or the text was too long to check, so there is no verdict
+on the text. Neither counts in a rate (`base.share`); `base`'s docstring says what each verdict means.
 
 Each format module registers itself with one `register_format(...)` declaration.
 """
@@ -16,6 +18,7 @@ from gencheck.registry import Registry
 from .base import (
     ERROR,
     INVALID,
+    TRIVIAL,
     UNJUDGED,
     VALID,
     VERDICTS,
@@ -66,6 +69,7 @@ __all__ = [
     "WARNING",
     "FORMATS",
     "INVALID",
+    "TRIVIAL",
     "UNJUDGED",
     "VALID",
     "VERDICTS",

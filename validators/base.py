@@ -2,6 +2,22 @@
 
 Every validator is a function `text -> Report`; `validate()` wraps it with the verdict rule and timing.
 This module imports no torch: validators are usable alone, on text from any generator.
+
+What a verdict means, for every format (each format module states what it checks and what it counts as
+structure):
+
+- `valid`: the checks found no error, and the text has structure for them to be right about;
+- `viable_prefix`: every error is something still open at the end (a truncated sample could be finished);
+- `invalid`: an error that appending text cannot repair -- at any length, a defect is a defect;
+- `trivial`: no error, but nothing to judge: the text has none of the structure its format's checks are
+  about, or fewer than `MIN_CONTENT_CHARS` non-space characters outside comments (an empty file, 2,000
+  characters of `%` comments). "Valid" would be vacuous there, so a trivial text counts beside the rates
+  and outside them, like `unjudged`;
+- `unjudged`: the checker could not finish (timeout, crash, too long): no statement about the text.
+
+Rates (`share`) are of the *rated* texts: valid, viable_prefix and invalid ones. Every rate in gencheck --
+the scorecard's samples and real-text columns, `calibrate`'s acceptance, the evolution's valid share --
+goes through `share`, so they are computed alike.
 """
 
 from __future__ import annotations
@@ -17,7 +33,15 @@ INVALID = "invalid"
 #: The checker could not judge the text (timeout, crash, out of memory, too long to check): the one finding
 #: says why. It is no statement about the text, so it counts in no rate and as no detection.
 UNJUDGED = "unjudged"
-VERDICTS = (VALID, VIABLE_PREFIX, INVALID, UNJUDGED)
+#: No error, and nothing to judge (see the module docstring): its one finding, kind `trivial` (a warning),
+#: says why. Like UNJUDGED it counts in no rate; unlike it, the checks did run.
+TRIVIAL = "trivial"
+VERDICTS = (VALID, VIABLE_PREFIX, INVALID, TRIVIAL, UNJUDGED)
+#: The verdicts rates are shares of: what the checks had something to say about.
+RATED = (VALID, VIABLE_PREFIX, INVALID)
+#: Fewer non-space characters than this outside comments make a text trivial, whatever it holds: a check
+#: of a dozen characters says nothing about a model (a bare `{}` or `$x$` is no evidence of structure).
+MIN_CONTENT_CHARS = 20
 
 ERROR = "error"
 WARNING = "warning"
@@ -49,10 +73,12 @@ class Finding:
 
 @dataclass(frozen=True)
 class Report:
-    """What a format checker returns: findings plus named syntax checks (e.g. C: balanced, parses)."""
+    """What a format checker returns: findings plus named syntax checks (e.g. C: balanced, parses), and
+    `trivial`: why the text has nothing to judge (`trivial_reason`), or "" when it has."""
 
     findings: tuple[Finding, ...] = ()
     syntax: dict[str, bool] = field(default_factory=dict)
+    trivial: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +144,37 @@ def cap_findings(findings: list[Finding], limit: int = 100) -> list[Finding]:
     return kept
 
 
+def nonspace(text: str) -> int:
+    """Characters of `text` that are not whitespace."""
+    return len("".join(text.split()))
+
+
+def trivial_reason(text: str, content_chars: int, missing: str, where: str = "outside comments") -> str:
+    """Why a text has nothing to judge, or "" when it has something: the rule every format applies.
+
+    `content_chars`: non-space characters the checks read (`where`: outside comments, say); `missing`:
+    what structure the text lacks ("" when it has some), e.g. "no \\begin, {...} group or math"."""
+    if not text.strip():
+        return "empty text" if not text else "only whitespace"
+    if content_chars == 0:
+        return f"nothing {where}"
+    if content_chars < MIN_CONTENT_CHARS:
+        return f"only {content_chars} non-space characters {where} (fewer than {MIN_CONTENT_CHARS})"
+    return f"no structure: {missing} {where}" if missing else ""
+
+
+def rated(counts: Mapping[str, int]) -> int:
+    """How many texts rates are shares of: the valid, viable_prefix and invalid ones."""
+    return sum(counts.get(v, 0) for v in RATED)
+
+
+def share(counts: Mapping[str, int], verdict: str) -> float:
+    """The share of `verdict` among the rated texts (NaN when none is); for a verdict outside the rates
+    (trivial, unjudged), its share of every text. The one rate rule of gencheck."""
+    whole = rated(counts) if verdict in RATED else sum(counts.values())
+    return counts.get(verdict, 0) / whole if whole else float("nan")
+
+
 Checker = Callable[[str], Report]
 
 
@@ -169,13 +226,24 @@ def line_starts_of(text: str) -> list[int]:
     return starts
 
 
+def verdict_of_report(report: Report) -> tuple[str, tuple[Finding, ...]]:
+    """The verdict and findings of a report: `verdict_of`, except that a valid text with nothing to judge
+    is trivial, with one `trivial` warning saying why. Errors come first: a short invalid text stays
+    invalid, since the defect is a fact about it."""
+    verdict = verdict_of(report.findings)
+    if verdict != VALID or not report.trivial:
+        return verdict, tuple(report.findings)
+    return TRIVIAL, (Finding("trivial", report.trivial, 1, 1, severity=WARNING), *report.findings)
+
+
 def timed(fmt: str, check: Checker, text: str) -> Verdict:
     t0 = time.perf_counter()
     report = check(text)
+    verdict, findings = verdict_of_report(report)
     return Verdict(
         format=fmt,
-        verdict=verdict_of(report.findings),
-        findings=tuple(report.findings),
+        verdict=verdict,
+        findings=findings,
         syntax=dict(report.syntax),
         seconds=time.perf_counter() - t0,
         chars=len(text),

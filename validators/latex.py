@@ -21,8 +21,18 @@ Two passes, both bounded:
    the opaque spans. Its error becomes one `parse_error` finding (fixable only when it merely ran
    out of text).
 
-Verdicts follow `base.verdict_of`: no findings -> valid; only kinds in `FIXABLE_KINDS` (something
-still open at the end of the text, as in a truncated sample) -> viable_prefix; else invalid.
+What the verdicts mean here (`base.verdict_of_report`):
+
+- valid: neither pass found an error, and the text has structure: outside `%` comments it opens an
+  environment (`\\begin`, verbatim-like ones included), a brace group (`{...}`, also the arguments of
+  definitions and `\\url` read raw; not `\\{`), math (`$`, `$$`, `\\(`, `\\[`) or a `\\left`; and
+  it has at least `base.MIN_CONTENT_CHARS` non-space characters outside comments;
+- viable_prefix: the only errors are kinds in `FIXABLE_KINDS` (something still open at the end of the
+  text, as in a truncated sample);
+- invalid: any other error;
+- trivial: no error, but none of that structure, or under the floor: an empty file, or 2,000 characters
+  of `%` comment lines (what an undertrained model writes after a template's preamble) -- counted beside
+  the rates, not in them. Its finding `trivial` says which.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .base import WARNING, Finding, Report, line_col, line_starts_of, matching_end
+from .base import WARNING, Finding, Report, line_col, line_starts_of, matching_end, nonspace, trivial_reason
 from .base import cap_findings as _cap_findings
 from . import register_format
 
@@ -55,7 +65,11 @@ KINDS: dict[str, str] = {
     "checker_error": "pylatexenc raised an unexpected exception, or recursed too deep (a gap in gencheck or "
     "pylatexenc, not a verdict on the text; warning: the verdict rests on the scanner, syntax.parses is null)",
     "truncated_findings": "more findings than MAX_FINDINGS; the rest are summarised in one finding",
+    "trivial": "warning, and the verdict trivial: no error, but no \\begin, {...} group, math or \\left outside "
+    "comments, or fewer than 20 non-space characters outside them (nothing to judge; in no rate)",
 }
+#: What a text lacks when it has none of the structure the scanner checks (the `trivial` finding's words).
+NO_STRUCTURE = "no \\begin, {...} group or math"
 
 #: Kinds that are fixable when they occur at the end of the text (the finding's own
 #: `fixable_by_append` is authoritative: math_unclosed at a paragraph break is not fixable).
@@ -209,11 +223,15 @@ class _Raw:
 
 @dataclass
 class ScanResult:
-    """What the scanner learned: findings (offsets), raw spans (for blanking), and max nesting depth."""
+    """What the scanner learned: findings (offsets), raw spans (for blanking), max nesting depth, how many
+    structures it opened (environments, brace groups, math, `\\left`; raw ones too) and how many non-space
+    characters it read in comments (for `base.trivial_reason`)."""
 
     raws: list[_Raw]
     raw_spans: list[tuple[int, int]]
     max_depth: int
+    opened: int = 0
+    comment_chars: int = 0
 
 
 def _mismatch_kind(a: str, b: str) -> str:
@@ -306,6 +324,8 @@ class _Scanner:
         self.raws: list[_Raw] = []
         self.raw_spans: list[tuple[int, int]] = []
         self.max_depth = 0
+        self.opened = 0  # structures opened, read raw or not: none at all makes the text trivial
+        self.comment_chars = 0  # non-space characters in % comments
         packages = loaded_packages(text)
         self.verbatim_envs = VERBATIM_ENVS | learned_verbatim_envs(text, packages)
         self.short_verb, self.short_from = short_verb_chars(text, packages)
@@ -313,6 +333,7 @@ class _Scanner:
     # -- stack operations ---------------------------------------------------------------
     def push(self, cls: str, key: str, text: str, pos: int) -> None:
         self.stack.append(_Open(cls, key, text, pos))
+        self.opened += 1
         self.family_count[_FAMILY[cls]] += 1
         if cls == MATH:
             self.math_delims += 1
@@ -352,6 +373,7 @@ class _Scanner:
     def raw_group(self, pos: int, comments: bool = True) -> int:
         """`text[pos] == '{'`: return the index after its matching '}', reading the body opaquely.
         At EOF report brace_unclosed (fixable) and return n."""
+        self.opened += 1
         end = _group_end(self.text, pos, self.n, _RAW if comments else _RAW_NOCOMMENT)
         if end >= 0:
             return end
@@ -479,6 +501,7 @@ class _Scanner:
         return end + 1
 
     def verbatim_env(self, name: str, start: int, body: int) -> int:
+        self.opened += 1
         end_tag = "\\end{" + name + "}"
         end = self.text.find(end_tag, body)
         if end == -1:
@@ -576,9 +599,10 @@ class _Scanner:
                     self.paragraph(start)
             elif kind == "short" and start >= self.short_from:
                 pos = self.short_verbatim(m.group(), start, pos)
-            # comments: nothing to do
+            elif kind == "comment":
+                self.comment_chars += nonspace(m.group())
         self.unclosed()
-        return ScanResult(self.raws, self.raw_spans, self.max_depth)
+        return ScanResult(self.raws, self.raw_spans, self.max_depth, self.opened, self.comment_chars)
 
     def mention(self, start: int, after: int) -> int:
         """`\\Macro{\\begin{X}}`, `\\addtocontents{toc}{\\protect\\begin{multicols}{2}}`: a brace group that holds
@@ -790,7 +814,8 @@ def cap_findings(findings: list[Finding], limit: int = MAX_FINDINGS) -> list[Fin
 @register_format("latex", (".tex",), "LaTeX: environments, braces, math modes, \\left/\\right, verbatim",
                  kinds=KINDS, fixable=FIXABLE_KINDS)
 def check(text: str) -> Report:
-    """Scanner findings; if none, pylatexenc's strict verdict on the blanked text."""
+    """Scanner findings; if none, pylatexenc's strict verdict on the blanked text; trivial when the scanner
+    opened nothing or read under the floor outside comments."""
     res = scan(text)
     starts = line_starts_of(text) if res.raws else []
     findings = [_finding(text, starts, r) for r in res.raws]
@@ -804,4 +829,5 @@ def check(text: str) -> Report:
     syntax = {"balanced": balanced}
     if ran_strict:
         syntax["parses"] = None if any(f.kind == "checker_error" for f in findings) else not findings
-    return Report(tuple(cap_findings(findings)), syntax)
+    trivial = trivial_reason(text, nonspace(text) - res.comment_chars, "" if res.opened else NO_STRUCTURE)
+    return Report(tuple(cap_findings(findings)), syntax, trivial)

@@ -40,6 +40,14 @@ where a strict reading would call a character "unbalanced".
   (HTML ignores it). Unclosed at the end is fixable.
 * `heading_jump` (warning): a heading more than one level deeper than the previous heading.
 * `list_numbering` (warning): an ordered list numbered neither consecutively nor all alike (`1. 1. 1.`).
+
+What the verdicts mean here (`base.verdict_of_report`): valid -- no error, and the text has structure of a
+kind these checks read: a code block (fenced or indented), a heading, a list, a table, a blockquote, an
+HTML block or tag, a link or image bracket (`[` with a `]` in the same block) or a code span (a backtick),
+and at least `base.MIN_CONTENT_CHARS` non-space characters outside HTML comments; viable_prefix -- every
+error is fixable (at the end of the text); invalid -- any other error; trivial -- no error, but plain
+paragraphs only (or under the floor): nothing these checks could have found wrong, so it counts beside the
+rates, not in them (its finding `trivial` says which).
 """
 
 from __future__ import annotations
@@ -50,7 +58,7 @@ from itertools import accumulate
 from operator import add, sub
 
 from . import register_format
-from .base import WARNING, Finding, Report, cap_findings, line_col, line_starts_of, matching_end
+from .base import WARNING, Finding, Report, cap_findings, line_col, line_starts_of, matching_end, nonspace, trivial_reason
 
 KINDS: dict[str, str] = {
     "fence_unclosed": "a code fence never closed (fixable when the text simply ends inside it)",
@@ -69,7 +77,14 @@ KINDS: dict[str, str] = {
     "heading_jump": "warning: heading level jumps by more than one (h1 -> h3)",
     "list_numbering": "warning: ordered list items numbered neither 1,2,3... nor all alike",
     "truncated_findings": "more findings than MAX_FINDINGS; the rest are summarised in one finding",
+    "trivial": "warning, and the verdict trivial: no error, but no code block, heading, list, table, blockquote, "
+               "HTML, link bracket or code span, or fewer than 20 non-space characters outside HTML comments",
 }
+#: What a text lacks when it is plain paragraphs (the `trivial` finding's words).
+NO_STRUCTURE = "no code block, heading, list, table, blockquote, HTML, link or code span"
+#: Block tokens that are structure these checks read (a paragraph or a rule is not).
+STRUCTURE_BLOCKS = frozenset({"fence", "code_block", "heading_open", "bullet_list_open", "ordered_list_open",
+                              "table_open", "blockquote_open", "html_block"})
 _INNER_OPENER = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*([A-Za-z][\w+#.-]*.*)$")
 
 FIXABLE_KINDS = frozenset({"fence_unclosed", "table_header", "link_unbalanced", "code_unclosed", "html_unclosed"})
@@ -408,6 +423,7 @@ class _Checker:
         self.html_stack: list[tuple[str, int, int, bool]] = []
         # `[` left open by a paragraph: (line, col, fixable); a stray `]` in a later block closes one
         self.pending_brackets: list[tuple[int, int, bool]] = []
+        self.structured = False  # any structure the checks read: none makes the text trivial
 
     def add(self, kind, message, line, col, fixable=False, severity=None, opener=None, oline=None, ocol=None):
         kw = {"severity": severity} if severity else {}
@@ -487,6 +503,8 @@ class _Checker:
         at_end = self.at_end(map_[1]) if map_ else True
         brackets = "[" in content or "]" in content
         tags = "<" in content
+        if "`" in content or ("[" in content and "]" in content):
+            self.structured = True
         if "`" in content:
             content = self.code_spans(content, first, at_end, blank=brackets or tags)
         if brackets:
@@ -602,6 +620,7 @@ class _Checker:
             name = m.group(2).lower()
             if name not in HTML_TAGS:
                 continue
+            self.structured = True
             if m.group(4) or name in VOID_TAGS:
                 continue
             line, col = pos(m.start())
@@ -640,6 +659,8 @@ class _Checker:
         para = False
         for tok in tokens:
             t = tok.type
+            if t in STRUCTURE_BLOCKS:
+                self.structured = True
             if t == "inline":
                 content = tok.content
                 if para and "|" in content and "\n" in content and tok.map:
@@ -767,8 +788,12 @@ def _cell_count(line: str) -> int:
 @register_format("markdown", (".md", ".markdown"), "Markdown: fences, tables, links, inline code, HTML; heading/list warnings",
                  kinds=KINDS, fixable=FIXABLE_KINDS)
 def check(text: str) -> Report:
-    findings = _Checker(text).run()
+    """Block and inline findings; trivial for plain paragraphs or under the floor."""
+    checker = _Checker(text)
+    findings = checker.run()
     errors = [f for f in findings if f.severity != WARNING]
     syntax = {"fences_closed": not any(f.kind == "fence_unclosed" for f in errors),
               "balanced": not errors}
-    return Report(tuple(cap_findings(findings, MAX_FINDINGS)), syntax)
+    content = nonspace(_mask_comments(text) if "<!--" in text else text)
+    trivial = trivial_reason(text, content, "" if checker.structured else NO_STRUCTURE, "outside HTML comments")
+    return Report(tuple(cap_findings(findings, MAX_FINDINGS)), syntax, trivial)
