@@ -2,10 +2,11 @@
 
 Two numbers per corpus: the share of real documents accepted (every rejection listed, so a reader can
 tell a real error from a validator gap) and, per mutation kind, the share of seeded single-edit
-mutations of accepted documents that the validator rejects. Both are shares of *judged* texts: a
-document or mutant the checker could not judge (`unjudged`: timeout, crash, too long) is neither an
-acceptance nor a detection -- it is counted and listed on its own, so a limit set too low cannot
-inflate the detection rate.
+mutations of accepted documents that the validator rejects. Both are shares of *rated* texts
+(`base.share`, the rule the scorecard's columns follow too): a document or mutant the checker could not
+judge (`unjudged`: timeout, crash, too long) or that has nothing to judge (`trivial`: empty, only comments,
+no structure) is neither an acceptance nor a detection -- it is counted and listed on its own, so a limit
+set too low cannot inflate the detection rate, nor a corpus of empty files the acceptance rate.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass, field
 
-from gencheck.validators import VALID, WARNING, validate_many
-from gencheck.validators.base import UNJUDGED
+from collections import Counter
+
+from gencheck.validators import INVALID, TRIVIAL, VALID, VERDICTS, VIABLE_PREFIX, WARNING, validate_many
+from gencheck.validators.base import UNJUDGED, rated, share
 from gencheck.validators.mutations import MUTATION_KINDS, mutate
 
 from .corpus import Corpus
@@ -32,26 +35,36 @@ class Rejection:
 
 @dataclass
 class MutationRow:
-    """Mutants of one kind: `detected` counts judged mutants rejected; `unjudged` ones are in `tried` only."""
+    """Mutants of one kind: `detected` counts rated mutants rejected (viable_prefix or invalid); `unjudged`
+    and `trivial` ones are in `tried` only."""
 
     kind: str
     tried: int = 0
     detected: int = 0
     unjudged: int = 0
+    trivial: int = 0
 
     @property
     def judged(self) -> int:
+        """Mutants the checker finished on (trivial ones included)."""
         return self.tried - self.unjudged
 
     @property
+    def rated(self) -> int:
+        """Mutants the rate is a share of: judged and not trivial (the denominator rule of `base.share`)."""
+        return self.judged - self.trivial
+
+    @property
     def rate(self) -> float:
-        """detected / judged: NaN when nothing was judged."""
-        return self.detected / self.judged if self.judged else float("nan")
+        """detected / rated: NaN when none is rated."""
+        return self.detected / self.rated if self.rated else float("nan")
 
 
 @dataclass
 class Calibration:
-    """`rejected`: judged real documents not valid; `unjudged`: those the checker could not judge (with why)."""
+    """`rejected`: rated real documents not valid; `unjudged`: those the checker could not judge, `trivial`:
+    those with nothing to judge (each with why). `counts`: documents per verdict, which the acceptance is
+    computed from with `base.share`, as the scorecard's real-text column is."""
 
     corpus: str
     format: str
@@ -61,22 +74,32 @@ class Calibration:
     rejected: list[Rejection] = field(default_factory=list)
     mutations: list[MutationRow] = field(default_factory=list)
     unjudged: list[Rejection] = field(default_factory=list)
+    trivial: list[Rejection] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def judged(self) -> int:
+        """Documents the checker finished on (trivial ones included)."""
         return self.documents - len(self.unjudged)
 
     @property
+    def rated(self) -> int:
+        """Documents the acceptance is a share of: judged and not trivial."""
+        return rated(self.counts)
+
+    @property
     def acceptance(self) -> float:
-        """accepted / judged: NaN when nothing was judged."""
-        return self.accepted / self.judged if self.judged else float("nan")
+        """accepted / rated (`base.share`): NaN when none is rated."""
+        return share(self.counts, VALID)
 
     def to_json(self) -> dict:
         d = asdict(self)
         d["judged"] = self.judged
+        d["rated"] = self.rated
         d["acceptance"] = self.acceptance
         for row, m in zip(d["mutations"], self.mutations):
             row["judged"] = m.judged
+            row["rated"] = m.rated
             row["rate"] = m.rate
         return d
 
@@ -87,11 +110,13 @@ def calibrate(corpus: Corpus, split: str = "test", per_kind: int = 200, seed: in
     idx = list(range(len(corpus.documents))) if split == "all" else corpus.splits[split]
     docs = [corpus.documents[i] for i in idx]
     verdicts = validate_many([d.text for d in docs], fmt, workers=workers, timeout_s=timeout_s)
-    result = Calibration(corpus.spec.name, fmt, split, len(docs), sum(v.verdict == VALID for v in verdicts))
+    counts = Counter(v.verdict for v in verdicts)
+    result = Calibration(corpus.spec.name, fmt, split, len(docs), counts[VALID],
+                         counts={k: counts.get(k, 0) for k in VERDICTS})
     for d, v in zip(docs, verdicts):
         if v.verdict != VALID:
             f = next((f for f in v.findings if f.severity != WARNING), v.findings[0])  # why it was rejected
-            rows = result.unjudged if v.verdict == UNJUDGED else result.rejected
+            rows = {UNJUDGED: result.unjudged, TRIVIAL: result.trivial}.get(v.verdict, result.rejected)
             rows.append(Rejection(d.path, v.verdict, f.kind, f.message, f.line, f.col))
     accepted = [d.text for d, v in zip(docs, verdicts) if v.verdict == VALID]
     rng = random.Random(seed)
@@ -104,9 +129,9 @@ def calibrate(corpus: Corpus, split: str = "test", per_kind: int = 200, seed: in
             if m is not None:
                 mutants.append(m)
         found = validate_many(mutants, fmt, workers=workers, timeout_s=timeout_s) if mutants else []
-        unjudged = sum(v.verdict == UNJUDGED for v in found)
-        detected = sum(v.verdict not in (VALID, UNJUDGED) for v in found)
-        result.mutations.append(MutationRow(kind, len(mutants), detected, unjudged))
+        got = Counter(v.verdict for v in found)
+        result.mutations.append(MutationRow(kind, len(mutants), got[VIABLE_PREFIX] + got[INVALID], got[UNJUDGED],
+                                            got[TRIVIAL]))
     return result
 
 
@@ -162,14 +187,15 @@ class Agreement:
 
 
 def _disagrees(verdict: str, outcome: str) -> bool:
-    """The validator accepts and the toolchain rejects, or the other way round (n/a and unjudged never)."""
-    if verdict == UNJUDGED or outcome == "n/a":
+    """The validator accepts and the toolchain rejects, or the other way round (n/a, unjudged and trivial
+    never: they are no verdict on the text's structure)."""
+    if verdict in (UNJUDGED, TRIVIAL) or outcome == "n/a":
         return False
     return (verdict == VALID) != (outcome in ("ok", "tolerated"))
 
 
 def _matrix(verdicts, opinions) -> dict:
-    m = {v: {o: 0 for o in TOOL_OUTCOMES} for v in ("valid", "viable_prefix", "invalid", UNJUDGED)}
+    m = {v: {o: 0 for o in TOOL_OUTCOMES} for v in VERDICTS}
     for v, op in zip(verdicts, opinions):
         m[v.verdict][tool_outcome(op)] += 1
     return m

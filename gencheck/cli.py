@@ -804,10 +804,13 @@ def cmd_calibrate(args) -> int:
         return 0
     console = Console()
     unjudged = f"; {len(cal.unjudged)} could not be judged, left out" if cal.unjudged else ""
-    console.print(f"[bold]{escape(cal.corpus)}[/] ({escape(cal.format)}, {cal.split} split): {cal.accepted} of {cal.judged} "
-                  f"judged real documents accepted ({pct(cal.acceptance)}){unjudged}", highlight=False)
+    trivial = f"; {len(cal.trivial)} trivial (nothing to judge), left out" if cal.trivial else ""
+    console.print(f"[bold]{escape(cal.corpus)}[/] ({escape(cal.format)}, {cal.split} split): {cal.accepted} of {cal.rated} "
+                  f"judged non-trivial real documents accepted ({pct(cal.acceptance)}){unjudged}{trivial}",
+                  highlight=False)
     for title, rows in (("rejected real documents: a real error, or a validator gap?", cal.rejected),
-                        ("real documents the validator could not judge (not counted)", cal.unjudged)):
+                        ("real documents the validator could not judge (not counted)", cal.unjudged),
+                        ("trivial real documents: nothing to judge (not counted)", cal.trivial)):
         if not rows:
             continue
         t = Table(title=title, title_justify="left")
@@ -817,10 +820,10 @@ def cmd_calibrate(args) -> int:
             t.add_row(escape(r.path), r.verdict, escape(f"{r.line}:{r.col} {r.kind}: {r.message}"))
         console.print(t)
     t = Table(title="mutations of accepted documents", title_justify="left")
-    for col in ("mutation", "tried", "unjudged", "rejected (of judged)"):
+    for col in ("mutation", "tried", "unjudged", "trivial", "rejected (of rated)"):
         t.add_column(col, justify="left" if col == "mutation" else "right")
     for m in cal.mutations:
-        t.add_row(escape(m.kind), str(m.tried), str(m.unjudged), pct(m.rate))
+        t.add_row(escape(m.kind), str(m.tried), str(m.unjudged), str(m.trivial), pct(m.rate))
     console.print(t)
     return 0
 

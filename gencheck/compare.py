@@ -75,7 +75,7 @@ def metrics_of(r: RunResult) -> dict[str, Metric]:
 
     for key in ("val_bpc", "test_bpc"):
         put(Metric(key, r.metrics.get(key, float("nan")), False, "bpc"))
-    if r.samples.judged:
+    if r.samples.rated:  # the share of the judged, non-trivial samples
         put(Metric("valid", r.samples.rate("valid"), True, "rate"))
     p = r.probes or {}
     for section, prefix in (("real", "probe"), ("controlled", "controlled")):

@@ -22,8 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from gencheck.validators import FORMATS, validate_many
-from gencheck.validators.base import UNJUDGED
+from gencheck.validators import FORMATS, VALID, validate_many
+from gencheck.validators.base import share
 
 from . import probes as pr
 from . import stats as st
@@ -127,8 +127,8 @@ class Watcher:
                                    "val_chars": self.val_chars}
             if self.fmt in FORMATS:
                 verdicts = validate_many(texts, self.fmt, workers=1, timeout_s=5.0)
-                judged = [v for v in verdicts if v.verdict != UNJUDGED]
-                row["valid"] = round(sum(v.verdict == "valid" for v in judged) / len(judged), 4) if judged else None
+                valid = share(Counter(v.verdict for v in verdicts), VALID)  # of the rated samples, as the scorecard
+                row["valid"] = None if math.isnan(valid) else round(valid, 4)
             if self.headline:
                 outs = pr.probe_outcomes(self.headline, self.probe_texts, vocab, pr.model_scorer(model, self.device))
                 row["probe"] = self.headline

@@ -94,8 +94,9 @@ def probe_command(args) -> int:
                          f"context limit {limit}", style="bold"),
                     ProbesView(report.probes, report.model)))
     if samples:
-        out.print(f"samples: {samples['valid']} of {samples['judged']} judged valid as {escape(corpus.spec.format)} "
-                  f"({samples['count']} sampled)", highlight=False)
+        out.print(f"samples: {samples['valid']} of {samples['rated']} judged non-trivial valid as "
+                  f"{escape(corpus.spec.format)} ({samples['count']} sampled, {samples['trivial']} trivial)",
+                  highlight=False)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     return 0
@@ -118,5 +119,5 @@ def _sampled(model, fmt: str, cfg, device) -> dict[str, Any]:
     texts = [s.text for s in generate(model, model.vocab, cfg, device)]
     verdicts = validate_many(texts, fmt, workers=max(1, min(4, os.cpu_count() or 1))) if fmt in FORMATS else []
     summary = VerdictSummary.of(verdicts)
-    return {"count": len(texts), "judged": summary.judged, "counts": summary.counts,
-            "valid": summary.counts.get("valid", 0)}
+    return {"count": len(texts), "judged": summary.judged, "rated": summary.rated, "trivial": summary.trivial or 0,
+            "counts": summary.counts, "valid": summary.counts.get("valid", 0)}

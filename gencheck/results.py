@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gencheck.validators import VERDICTS, Verdict
-from gencheck.validators.base import UNJUDGED
+from gencheck.validators.base import TRIVIAL, UNJUDGED, rated, share
 
 from .fsutil import GencheckError, atomic_write_json, read_text_capped
 from .schema import RESULTS, ShapeError
@@ -29,8 +29,10 @@ RESULTS_MAX_BYTES = 64 << 20
 class VerdictSummary:
     """Verdict counts and the most frequent findings over a set of texts.
 
-    `count` is every text, `counts` has every verdict including `unjudged` (timeout, crash, too long):
-    those say nothing about the text, so the rates of the judged verdicts are shares of `judged`."""
+    `count` is every text, `counts` has every verdict including `unjudged` (timeout, crash, too long) and
+    `trivial` (nothing to judge): neither says whether the text is right, so the rates of valid,
+    viable_prefix and invalid are shares of `rated` (`base.share`, as every rate in gencheck). A summary
+    written before `trivial` existed has no such key: its rates counted trivial texts as valid."""
 
     count: int = 0
     counts: dict[str, int] = field(default_factory=dict)
@@ -39,12 +41,22 @@ class VerdictSummary:
 
     @property
     def judged(self) -> int:
+        """Texts the checker finished on (trivial ones included)."""
         return self.count - self.counts.get(UNJUDGED, 0)
 
+    @property
+    def rated(self) -> int:
+        """Texts the rates are shares of: judged and not trivial."""
+        return rated(self.counts)
+
+    @property
+    def trivial(self) -> int | None:
+        """Trivial texts, or None for a summary written before the verdict existed."""
+        return self.counts.get(TRIVIAL)
+
     def rate(self, verdict: str) -> float:
-        """Share of judged texts with `verdict`; for `unjudged` itself, its share of all texts. NaN if none."""
-        whole = self.count if verdict == UNJUDGED else self.judged
-        return self.counts.get(verdict, 0) / whole if whole else float("nan")
+        """Share of rated texts with `verdict`; for `unjudged` or `trivial`, its share of all texts. NaN if none."""
+        return share(self.counts, verdict)
 
     @classmethod
     def of(cls, verdicts: Sequence[Verdict], top: int = 5) -> "VerdictSummary":
@@ -53,6 +65,8 @@ class VerdictSummary:
         example: dict[str, str] = {}
         for v in verdicts:
             for f in v.findings:
+                if f.kind == TRIVIAL:  # the trivial row counts them; top findings are about what is wrong
+                    continue
                 key = f"{f.kind}: {f.message}" if f.kind in ("env_mismatch",) else f.kind
                 kinds[key] += 1
                 example.setdefault(key, f.message)

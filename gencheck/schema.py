@@ -177,7 +177,10 @@ EVOLUTION_ROW = obj({"step": COUNT}, {"chars_seen": finite, "sample": text, "val
                                       "valid": optional(number), "probe": text, "probe_accuracy": optional(number),
                                       "probe_buckets": dict_of(list_of(whole, 2)), "probe_chance": number,
                                       "probe_floor": dict_of(number), "trained_on": text})
-VERDICTS = obj({}, {"count": whole, "counts": dict_of(whole),
+#: Texts per verdict: `valid`, `viable_prefix`, `invalid`, `trivial`, `unjudged`. `trivial` is missing from results
+#: made before the verdict existed (they load; the scorecard shows their trivial row as "—"), so no key is required.
+VERDICT_COUNTS = dict_of(whole)
+VERDICTS = obj({}, {"count": whole, "counts": VERDICT_COUNTS,
                     "top_errors": list_of(obj({"kind": text, "example": text, "count": whole})),
                     "mean_seconds": number}, closed=True)
 RESULTS = obj(

@@ -44,6 +44,12 @@ def unjudged(s) -> str:
     return f"{s.counts.get(UNJUDGED, 0):,} of {s.count:,}" if s.count else "—"
 
 
+def trivial(s) -> str:
+    """Trivial texts (nothing to judge) as a count of all, like unjudged: in no percentage. "—" for a result
+    made before the verdict existed (its rates counted them as valid)."""
+    return "—" if not s.count or s.trivial is None else f"{s.trivial:,} of {s.count:,}"
+
+
 def per_k(c: dict | None) -> str:
     return f"{1000 * c.get('opened', 0) / c['chars']:.1f}" if c and c.get("chars") else "—"
 
@@ -257,6 +263,7 @@ class Scorecard:
         t.add_row("valid (% of judged)", pct(s.rate("valid")), "", pct(c.rate("valid")))
         t.add_row("viable prefix", pct(s.rate("viable_prefix")), "", pct(c.rate("viable_prefix")))
         t.add_row("invalid", pct(s.rate("invalid")), "", pct(c.rate("invalid")))
+        t.add_row("trivial (not in %)", trivial(s), "", trivial(c))
         t.add_row("unjudged (not in %)", unjudged(s), "", unjudged(c))
         for row in toolchain_rows(r.toolchain):
             t.add_row(*row)
@@ -295,9 +302,11 @@ class Scorecard:
             f"trained {tr['steps']:,} steps in {tr['seconds']:.0f}s at {tr['chars_per_s']:,.0f} chars/s; "
             f"samples ≤ {tr.get('sample_max_chars', '?')} chars at temperature {tr.get('temperature', '?')}. "
             "bits/char below the unigram baseline (fitted on train, scored on the same split) = the model "
-            "learned something; valid/viable prefix/invalid are shares of the judged texts (unjudged: the "
-            "checker timed out, crashed or was given too long a text); viable prefix = only still-open "
-            "structures (a cut-off sample)."
+            "learned something; valid/viable prefix/invalid are shares of the judged texts, for samples and "
+            "real text alike: neither trivial (no error, but nothing to judge: empty, only comments, no "
+            "structure of the format, or under 20 non-space characters) nor unjudged (the checker timed out, "
+            "crashed or was given too long a text); viable prefix = only still-open structures (a cut-off "
+            "sample)."
             + (f" {self._judge_note()}" if self.result.toolchain else "")
             + (" \\end rows: shares of every \\end outside verbatim, N = that count; a stray \\end (nothing "
                "open) counts as a wrong close, for the baseline too." if self.result.corpus.get("format") == "latex"

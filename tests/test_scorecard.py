@@ -49,7 +49,7 @@ def test_majority_environment():
 def result() -> RunResult:
     from gencheck.validators.pool import failed_verdict
 
-    verdicts = [validate(t, "latex") for t in ("\\begin{proof}x\\end{lemma}", "\\begin{a}x", "ok")]
+    verdicts = [validate(t, "latex") for t in ("\\begin{proof}x\\end{lemma}", "\\begin{a}x", "\\begin{proof}x\\end{proof}")]
     verdicts.append(failed_verdict("latex", "timeout", "check exceeded the 5 s time limit", 10))
     return RunResult(
         run_id="r1", gencheck_version="0.1.0", git_commit=None, created="2026-11-23T00:00:00+00:00",
@@ -71,7 +71,7 @@ def test_results_json_round_trip(tmp_path):
     r.save(tmp_path / "results.json")
     back = RunResult.load(tmp_path / "results.json")
     assert back == r and json.loads((tmp_path / "results.json").read_text())["schema_version"] == SCHEMA_VERSION
-    assert r.samples.counts == {"valid": 1, "viable_prefix": 1, "invalid": 1, "unjudged": 1}
+    assert r.samples.counts == {"valid": 1, "viable_prefix": 1, "invalid": 1, "trivial": 0, "unjudged": 1}
 
 
 def test_rates_are_of_judged_texts():
@@ -91,6 +91,7 @@ def test_scorecard_renders_at_80_columns():
     assert "│ val bits/char            │          1.900 │  4.971 unigram │             │" in text
     assert "│ test bits/char           │          2.000 │  5.123 unigram │             │" in text
     assert "│ valid (% of judged)      │            33% │                │        100% │" in text
+    assert "│ trivial (not in %)       │         0 of 4 │                │      0 of 1 │" in text
     assert "│ unjudged (not in %)      │         1 of 4 │                │      0 of 1 │" in text
     assert "│ \\end closes the open env │       75% of 4 │       25% of 4 │   100% of 6 │" in text
     assert "│ stray \\end (none open)   │       25% of 4 │                │     0% of 6 │" in text

@@ -251,7 +251,7 @@ def test_validate_compile_adds_the_toolchain_and_never_changes_the_verdict(tmp_p
     from gencheck import validate_cmd
 
     (tmp_path / "a.md").write_text("| a |\n|---|\n| b | c |\n")  # the validator: too many cells
-    (tmp_path / "b.md").write_text("# fine\n")
+    (tmp_path / "b.md").write_text("# A fine heading for this page\n")
     assert validate_cmd.run(parse(["--json", "--compile", str(tmp_path)])) == 1
     rows = {r["path"].rsplit("/", 1)[-1]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
     assert rows["a.md"]["verdict"] == "invalid" and rows["a.md"]["toolchain"]["kind"] == "tables"
@@ -265,8 +265,9 @@ def test_calibrate_toolchain_confusion_matrix(tmp_path):
     from gencheck.calibrate import agreement, agreement_tables
     from gencheck.corpus import build, resolve_spec
 
-    for i, body in enumerate(["# A\n\n- x\n- y\n", "# B\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
-                              "| a |\n|---|\n| b | c |\n", "# C\n\n[l](u)\n"]):
+    for i, body in enumerate(["# Alpha section\n\n- first item\n- second item\n",
+                              "# B\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+                              "| a |\n|---|\n| b | c |\n", "# Gamma section\n\n[a link](http://x.org)\n"]):
         (tmp_path / f"d{i}.md").write_text(body)
     corpus = build(resolve_spec(str(tmp_path), "markdown"))
     a = agreement(corpus, "all", per_kind=3, seed=1, workers=1)
