@@ -55,7 +55,7 @@ def test_an_exception_inside_pycparser_is_a_visible_checker_error(monkeypatch):
         raise TypeError("'CLexer' object is not callable")
 
     monkeypatch.setattr(parser, "parse", broken)
-    v = validate("int x;\n", "c")
+    v = validate("int main(void) { return 0; }\n", "c")
     assert v.verdict == VALID  # the lexer's verdict stands
     assert v.syntax["parses"] is None  # not judged, not "fails"
     (f,) = v.findings
@@ -69,7 +69,7 @@ def test_an_exception_inside_pylatexenc_is_a_visible_checker_error(monkeypatch):
         raise AttributeError("no such thing")
 
     monkeypatch.setattr(latex, "skeleton", broken)
-    v = validate("\\begin{a}x\\end{a}\n", "latex")
+    v = validate("\\begin{abstract}x\\end{abstract}\n", "latex")
     assert v.verdict == VALID
     assert v.syntax["parses"] is None
     assert [f.kind for f in v.findings] == ["checker_error"]
