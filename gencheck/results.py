@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gencheck.validators import VERDICTS, Verdict
-from gencheck.validators.base import TRIVIAL, UNJUDGED, rated, share
+from gencheck.validators.base import RATED, TRIVIAL, UNJUDGED, rated, share
 
 from .fsutil import GencheckError, atomic_write_json, read_text_capped
 from .schema import RESULTS, ShapeError
@@ -38,6 +38,9 @@ class VerdictSummary:
     counts: dict[str, int] = field(default_factory=dict)
     top_errors: list[dict] = field(default_factory=list)  # {"kind", "example", "count"}
     mean_seconds: float = 0.0
+    #: Rated C texts pycparser parsed (`syntax["parses"]`), a figure beside the verdicts (validators/c.py says
+    #: why it is not in them); None for other formats, or for a summary written before it was counted.
+    parses: int | None = None
 
     @property
     def judged(self) -> int:
@@ -53,6 +56,13 @@ class VerdictSummary:
     def trivial(self) -> int | None:
         """Trivial texts, or None for a summary written before the verdict existed."""
         return self.counts.get(TRIVIAL)
+
+    @property
+    def parse_rate(self) -> float | None:
+        """Share of the rated texts that parse; None without a parse count, NaN with no rated text."""
+        if self.parses is None:
+            return None
+        return self.parses / self.rated if self.rated else float("nan")
 
     def rate(self, verdict: str) -> float:
         """Share of rated texts with `verdict`; for `unjudged` or `trivial`, its share of all texts. NaN if none."""
@@ -70,7 +80,10 @@ class VerdictSummary:
                 key = f"{f.kind}: {f.message}" if f.kind in ("env_mismatch",) else f.kind
                 kinds[key] += 1
                 example.setdefault(key, f.message)
+        rated_texts = [v for v in verdicts if v.verdict in RATED]
+        with_parse = [v for v in rated_texts if v.format == "c" and "parses" in v.syntax]  # the scorecard's C row
         return cls(
+            parses=sum(v.syntax["parses"] is True for v in with_parse) if with_parse else None,
             count=len(verdicts),
             counts={k: counts.get(k, 0) for k in VERDICTS},
             top_errors=[{"kind": k.split(":")[0], "example": example[k], "count": n} for k, n in kinds.most_common(top)],

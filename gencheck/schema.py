@@ -182,7 +182,7 @@ EVOLUTION_ROW = obj({"step": COUNT}, {"chars_seen": finite, "sample": text, "val
 VERDICT_COUNTS = dict_of(whole)
 VERDICTS = obj({}, {"count": whole, "counts": VERDICT_COUNTS,
                     "top_errors": list_of(obj({"kind": text, "example": text, "count": whole})),
-                    "mean_seconds": number}, closed=True)
+                    "mean_seconds": number, "parses": optional(whole)}, closed=True)
 RESULTS = obj(
     {"run_id": text, "gencheck_version": text, "git_commit": optional(text), "created": text, "device": text,
      "seed": whole, "profile": text,

@@ -50,6 +50,11 @@ def trivial(s) -> str:
     return "—" if not s.count or s.trivial is None else f"{s.trivial:,} of {s.count:,}"
 
 
+def parsed(s) -> str:
+    """Share of the rated texts the format's parser parsed (C: pycparser), "—" where it was not counted."""
+    return "—" if s.parse_rate is None else pct(s.parse_rate)
+
+
 def per_k(c: dict | None) -> str:
     return f"{1000 * c.get('opened', 0) / c['chars']:.1f}" if c and c.get("chars") else "—"
 
@@ -263,6 +268,8 @@ class Scorecard:
         t.add_row("valid (% of judged)", pct(s.rate("valid")), "", pct(c.rate("valid")))
         t.add_row("viable prefix", pct(s.rate("viable_prefix")), "", pct(c.rate("viable_prefix")))
         t.add_row("invalid", pct(s.rate("invalid")), "", pct(c.rate("invalid")))
+        if s.parses is not None or c.parses is not None:  # C: pycparser's parse, beside the lexer's verdict
+            t.add_row("parses (pycparser)", parsed(s), "", parsed(c))
         t.add_row("trivial (not in %)", trivial(s), "", trivial(c))
         t.add_row("unjudged (not in %)", unjudged(s), "", unjudged(c))
         for row in toolchain_rows(r.toolchain):
@@ -307,6 +314,9 @@ class Scorecard:
             "structure of the format, or under 20 non-space characters) nor unjudged (the checker timed out, "
             "crashed or was given too long a text); viable prefix = only still-open structures (a cut-off "
             "sample)."
+            + (" parses: the share of the same texts pycparser parses, beside the verdict (which is the lexer's): "
+               "macros and types from headers it cannot see make it fail on some real code, so the real-text "
+               "column is its ceiling." if self.result.samples.parses is not None else "")
             + (f" {self._judge_note()}" if self.result.toolchain else "")
             + (" \\end rows: shares of every \\end outside verbatim, N = that count; a stray \\end (nothing "
                "open) counts as a wrong close, for the baseline too." if self.result.corpus.get("format") == "latex"

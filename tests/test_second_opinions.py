@@ -44,7 +44,7 @@ def test_second_opinion_parses_known_good_input(fmt, text):
 def test_pycparser_error_location_self_check_holds_on_installed_version():
     _parser, locatable = cval._parser()
     assert locatable, "the furthest-token location did not pass its start-up check on this pycparser"
-    (f,) = validate("int f() {\n  x = ;\n}", "c").findings
+    (f,) = validate("int main(void) {\n  x = ;\n  return 0;\n}", "c").findings
     assert (f.kind, f.line) == ("parse_error", 2)
 
 

@@ -75,9 +75,11 @@ def test_unknown_macro_is_a_warning_not_invalid():
     assert f.kind == "parse_error" and f.severity == WARNING and (f.line, f.col) == (1, 16)
 
 
-def test_parse_error_located():
-    (f,) = validate("int f() {\n  x = ;\n}", "c").findings
-    assert f.kind == "parse_error" and f.line == 2
+def test_parse_error_is_a_located_warning_beside_the_verdict():
+    v = validate("int main(void) {\n  x = ;\n  return 0;\n}", "c")
+    (f,) = v.findings
+    assert f.kind == "parse_error" and f.line == 2 and f.severity == WARNING
+    assert v.verdict == VALID and v.syntax == {"balanced": True, "parses": False}
 
 
 def test_unclosed_bracket_is_viable_prefix():
