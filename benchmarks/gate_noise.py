@@ -16,8 +16,9 @@ Prints one table: pairs, false alarms (exit 1 on a fresh seed), and for each var
 the figures it named. Every run goes to --out (reused when it is there), so a second call only gates.
 
 Configurations: `smoke` is the smoke profile on latex-fixture (about 10 s a run on 2 cores); `drill` is the
-project's drill gate (tests/baselines/latex-drill-gate.toml, 1,000 steps, about a minute a run; its corpus
-is built from the real `latex` corpus, so the first call needs Debian's archive or a mirror).
+project's drill gate (tests/baselines/latex-drill-gate.toml, 1,500 steps, about two minutes a run; its corpus
+is built from the real `latex` corpus, so the first call needs Debian's archive or a mirror). `--steps N`
+trains every run N steps instead (the drill's runs go to `OUT/drill-N/`).
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
 CONFIGS = {
-    "smoke": {"corpus": "latex-fixture", "args": ["--profile", "smoke"], "batch": 16, "seq": 64, "hidden": 64,
-              "lr": 0.003},
+    "smoke": {"corpus": "latex-fixture", "args": ["--profile", "smoke"], "steps": None, "batch": 16, "seq": 64,
+              "hidden": 64, "lr": 0.003},
     "drill": {"corpus": str(HERE / "tests" / "baselines" / "latex-drill-gate.toml"),
-              "args": ["--profile", "drill", "--steps", "1000", "--samples", "8", "--max-chars", "400"],
+              "args": ["--profile", "drill", "--samples", "8", "--max-chars", "400"], "steps": 1500,
               "batch": None, "seq": None, "hidden": None, "lr": None},
 }
 
@@ -101,12 +102,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--group", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("gate-noise"))
+    ap.add_argument("--steps", type=int, help="training steps of every run (default: the configuration's; the drill "
+                    "gate's 1,500, tests/test_quality_gate.py's)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     config = profile_shape(CONFIGS[a.config])
-    out = a.out / a.config
+    steps = a.steps or config["steps"]
+    out = a.out / (a.config if steps is None else f"{a.config}-{steps}")
     out.mkdir(parents=True, exist_ok=True)
-    corpus, args = config["corpus"], config["args"]
+    corpus, args = config["corpus"], config["args"] + ([] if steps is None else ["--steps", str(steps)])
     variants = {
         "state not carried (BPTT 8)": ["--seq-len", "8", "--batch-size", str(config["batch"] * config["seq"] // 8)],
         "width halved": ["--hidden", str(config["hidden"] // 2)],
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     singles = [check([f], base) for f in fresh]
     groups = [fresh[i:i + a.group] for i in range(0, len(fresh) - a.group + 1, a.group)]
     grouped = [check(g, base) for g in groups]
-    rows = {"config": a.config, "baseline_runs": len(base),
+    rows = {"config": a.config, "steps": steps, "baseline_runs": len(base),
             "single": {"pairs": len(singles), "false_alarms": sum(rc == 1 for rc, _ in singles),
                        "named": sorted({n for rc, names in singles if rc == 1 for n in names})},
             "grouped": {"pairs": len(grouped), "false_alarms": sum(rc == 1 for rc, _ in grouped),
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     rows["variants"]["corrupted corpus"] = {"exit": rc, "named": named, "exit_allowed": rc_allowed,
                                             "named_allowed": named_allowed}
 
-    print(f"gate noise, {a.config}: {len(base)} baseline seeds")
+    print(f"gate noise, {a.config}{'' if steps is None else f', {steps} steps'}: {len(base)} baseline seeds")
     print(f"{'gated':34} {'pairs':>5} {'false alarms':>12}  figures named")
     for key, label in (("single", "1 fresh seed vs baseline"), ("grouped", f"{a.group} fresh seeds (means) vs baseline")):
         r = rows[key]

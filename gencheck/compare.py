@@ -137,9 +137,12 @@ def parse_tolerances(specs: list[str]) -> dict[str, float]:
 #: With several baseline runs (seeds), a gated figure regresses when the new runs' mean is worse than the
 #: baseline runs' mean by more than max(FLOOR, K_SD × sd × √(1/n + 1/m)): sd the baseline seeds' sample
 #: standard deviation, n and m the baseline and new run counts. K_SD and the floors were chosen so that
-#: fresh seeds of the same code pass (docs/measurements.md, "Gate from seeds": the false-alarm rate).
+#: fresh seeds of the same code pass (docs/measurements.md, "Gate from seeds": the false-alarm rate). The
+#: floors are the smallest change the gate claims to see. A probe cell's is 0.15 because a cell at the
+#: ceiling (100 % in all three baseline seeds, sd 0) still drops by 0.11 in about one fresh seed of ten on
+#: the drill gate: a spread three seeds cannot show; a model that lost its memory falls by 0.7 or more.
 K_SD = 4.0
-FLOOR = {"bpc": 0.01, "rate": 0.05, "probe": 0.05, "context": 1.0}
+FLOOR = {"bpc": 0.01, "rate": 0.05, "probe": 0.15, "context": 1.0}
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,13 @@
-"""The project's own quality gate: a small drill run (tests/baselines/latex-drill-gate.toml, about a minute on
+"""The project's own quality gate: a small drill run (tests/baselines/latex-drill-gate.toml, about two minutes on
 this CPU) whose model is above the 20-gram and the majority beyond 30 characters, checked with `gencheck check`
-against a baseline committed in the repo. Another seed passes the gate; the same run with its memory broken
-(BPTT cut to 8 characters, the same characters seen) fails it, and the failure names the probe cells.
+against a baseline of three seeds committed in the repo (tests/baselines/latex-drill-gate/seed-*.json).
+Another seed passes the gate; the same run with its memory broken (BPTT cut to 8 characters, the same
+characters seen) fails it, and the failure names the probe cells.
 
-Tolerances come from the spread over 3 seeds of this configuration (docs/measurements.md, "Quality gate on a
-drill"). To refresh the baseline after an intended change:
+No tolerance is set by hand: `check` derives each gated figure's tolerance from the three seeds' spread
+(compare.K_SD, compare.FLOOR), the rule whose false-alarm rate over fresh seeds is measured in
+docs/measurements.md ("Gate from seeds", drill configuration: benchmarks/gate_noise.py --config drill, the
+same run as GATE below). To refresh the baseline after an intended change:
     GENCHECK_WRITE_BASELINE=1 python -m pytest tests/test_quality_gate.py
 """
 
@@ -19,22 +22,12 @@ import pytest
 from gencheck.cli import main
 
 HERE = Path(__file__).parent / "baselines"
-BASELINE = HERE / "latex-drill-gate.json"
-GATE = ["run", "--corpus", str(HERE / "latex-drill-gate.toml"), "--profile", "drill", "--steps", "1000",
-        "--device", "cpu", "--threads", "2", "--samples", "8", "--max-chars", "400", "--compile-samples", "0",
+BASELINE = HERE / "latex-drill-gate"
+BASELINE_SEEDS = (1, 2, 3)
+# benchmarks/gate_noise.py's drill configuration, one thread as there: the measured false-alarm rate is of this run.
+GATE = ["run", "--corpus", str(HERE / "latex-drill-gate.toml"), "--profile", "drill", "--steps", "1500",
+        "--device", "cpu", "--threads", "1", "--samples", "8", "--max-chars", "400", "--compile-samples", "0",
         "--no-evolution"]
-# 3 seeds of GATE (docs/measurements.md, "Quality gate on a drill"): every cell up to 300 characters (the longest
-# training distance) at 100 % (controlled: 83-100 %), test bits/char 0.881-0.921, valid 1-3 of 8 samples. Beyond
-# 300 characters the seeds differ wildly (301-1k: 39, 89, 99 %; 1k-3k: 0, 74, 52 %), so those cells and the
-# overall figures are not gated. A model whose memory is broken falls to 11-18 % in every cell and 1.005 bits/char.
-# The figures also move with the CPU's kernels: on an AMD EPYC host (2026-12-04) seed 1 gave the controlled cells
-# 77 / 75 / 67 % up to 300 characters where the Intel host that wrote the baseline gave 98 / 100 / 90 %, the same
-# corpus and code; so the controlled cells get 0.35 (the broken model is 0.7 below). First matching pattern wins,
-# then the family.
-TOLERANCES = [f"--tolerance={t}" for t in (
-    "probe.*.301-1000=1", "probe.*.1001-3000=1", "probe.*.>3000=1", "probe.*.all=1",
-    "controlled.*.301-1000=1", "controlled.*.1001-3000=1", "controlled.*.>3000=1", "controlled.*.all=1",
-    "controlled.*=0.35", "probe=0.15", "bpc=0.06", "rate=0.5", "reach.*=3")]
 
 
 def run_once(out: Path, *extra: str) -> Path:
@@ -43,19 +36,30 @@ def run_once(out: Path, *extra: str) -> Path:
     return run_dir
 
 
+def baseline_files() -> list[str]:
+    files = [BASELINE / f"seed-{s}.json" for s in BASELINE_SEEDS]
+    assert all(f.is_file() for f in files), f"the gate's baseline is missing in {BASELINE}"
+    return [str(f) for f in files]
+
+
 @pytest.mark.slow
 @pytest.mark.network  # the drill's filler and openers come from the real `latex` corpus (Debian's archive)
 def test_the_gate_passes_another_seed_and_fails_a_model_whose_memory_is_broken(tmp_path, capsys):
     if os.environ.get("GENCHECK_WRITE_BASELINE"):
-        run_dir = run_once(tmp_path / "gate", "--seed", "1")
-        shutil.copyfile(run_dir / "results.json", BASELINE)
+        BASELINE.mkdir(exist_ok=True)
+        for seed in BASELINE_SEEDS:
+            run_dir = run_once(tmp_path / f"seed-{seed}", "--seed", str(seed))
+            shutil.copyfile(run_dir / "results.json", BASELINE / f"seed-{seed}.json")
         pytest.skip(f"wrote {BASELINE}")
-    good = run_once(tmp_path / "good", "--seed", "2")
-    assert main(["check", str(good), "--baseline", str(BASELINE), *TOLERANCES]) == 0, capsys.readouterr().out
-    capsys.readouterr()
-    broken = run_once(tmp_path / "broken", "--seed", "1", "--seq-len", "8", "--batch-size", "1024")
-    assert main(["check", str(broken), "--baseline", str(BASELINE), *TOLERANCES]) == 1
+    # seed 1001 and its broken variant are benchmarks/gate_noise.py's fresh-1001 and variant-0 runs
+    good = run_once(tmp_path / "good", "--seed", "1001")
+    assert main(["check", str(good), "--baseline", *baseline_files()]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "tolerance from seeds" in out, out  # measured tolerances, not the one-run defaults
+    broken = run_once(tmp_path / "broken", "--seed", "1001", "--seq-len", "8", "--batch-size", "1024")
+    assert main(["check", str(broken), "--baseline", *baseline_files()]) == 1
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("regression: ")]
     named = {line.split(":")[1].strip() for line in lines}
-    assert {"probe.latex_end.31-100", "probe.latex_end.101-300"} <= named, lines
-    assert any(name.startswith("controlled.latex_end.") for name in named), lines
+    # the real-text cells and the reach: the controlled cells' seed spread (31-100: 65-100 %) makes their
+    # tolerance wider than the fall, so the gate does not claim them (measurements.md, the drill gate)
+    assert {"probe.latex_end.31-100", "probe.latex_end.101-300", "probe.latex_end.all", "reach.latex_end"} <= named, lines
