@@ -76,7 +76,7 @@ PROFILES: dict[str, Profile] = {
     # CPU). On latex-drill its memory forms suddenly at about 10 M characters and then holds past d_train;
     # the cpu profile's 2×256 at 3e-3 stayed at chance through 9.5 M (docs/measurements.md, 2026-12-03).
     "drill": Profile(
-        "drill", "the default for drill corpora without CUDA: a 1×128 LSTM in fp32, about 5 minutes on 2 CPU cores",
+        "drill", "the default for drill corpora without CUDA: a 1×128 LSTM in fp32, about 6 minutes on 2 CPU cores",
         layers=1, hidden=128, embed=64,
         train=TrainConfig(steps=2400, batch_size=32, seq_len=256, lr=5e-3, eval_every=400, precision="fp32"),
         sample=SampleConfig(num_samples=64, max_chars=2000, temperature=0.7),
