@@ -274,7 +274,7 @@ class Checkpoint:
         start), so this is where a file is held to what it may be: a regular file of at most
         MAX_CHECKPOINT_BYTES (a FIFO or /dev/zero never reaches torch.load), whose model settings and
         vocabulary are in range (check_saved_model) before any model is built from them."""
-        path = Path(path)
+        path = checkpoint_file(Path(path))
         p = _load_payload(path)
         if not isinstance(p, dict) or p.get("format") != CHECKPOINT_FORMAT:
             raise GencheckError(f"{path} is not a gencheck checkpoint (foreign file)")
@@ -323,6 +323,16 @@ class Checkpoint:
 #: The largest checkpoint gencheck reads: far above any model LIMITS allows to train in reasonable time (the
 #: gpu profile's 3×512 LSTM with its optimiser state is about 100 MB), far below what would exhaust memory.
 MAX_CHECKPOINT_BYTES = 16 << 30
+
+
+def checkpoint_file(path: Path) -> Path:
+    """The checkpoint a path names: the file itself, or a run folder's checkpoint.pt (every other command
+    takes run folders, so `--checkpoint runs/<id>` should too); GencheckError for a folder without one."""
+    if not path.is_dir():
+        return path
+    if (path / "checkpoint.pt").is_file():
+        return path / "checkpoint.pt"
+    raise GencheckError(f"no checkpoint.pt in the folder {path} (give a run folder or its checkpoint.pt)")
 
 
 def _load_payload(path: Path) -> Any:
@@ -761,7 +771,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
                 history.append({"step": step, "train_bpc": loss_bpc, "val_bpc": val_bpc, "seconds": elapsed()})
                 save()
             bar.update(step, **{"chars/s": f"{rate:,.0f}", "loss": f"{loss_bpc:.3f} bpc",
-                                "val": f"{val_bpc:.3f}"})
+                                "val": "—" if math.isnan(val_bpc) else f"{val_bpc:.3f}"})  # none yet
     seconds, done = time.perf_counter() - t0 - watched, step - start_step
     if done == 0 and ck is not None and ck.sample_config is None and sample is not None:
         save()  # a finished `gencheck train` model: record the sample settings this run chose

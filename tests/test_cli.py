@@ -55,6 +55,12 @@ def test_train_resume_and_sample_commands(tmp_path, capsys):
                  "--device", "cpu", "--out", str(tmp_path / "s.jsonl")]) == 0
     rows = [json.loads(x) for x in (tmp_path / "s.jsonl").read_text().splitlines()]
     assert len(rows) == 3 and {"index", "text", "truncated"} <= set(rows[0])
+    # a run folder names its checkpoint.pt, as for the other commands; a folder without one is one line
+    assert main(["sample", "--checkpoint", str(out), "-n", "1", "--max-chars", "20", "--device", "cpu",
+                 "--out", str(tmp_path / "f.jsonl")]) == 0
+    assert len((tmp_path / "f.jsonl").read_text().splitlines()) == 1
+    assert main(["sample", "--checkpoint", str(tmp_path), "-n", "1", "--device", "cpu"]) == 1
+    assert "no checkpoint.pt in the folder" in one_line_error(capsys)
     assert main(["sample", "--checkpoint", str(out / "checkpoint.pt"), "-n", "2", "--max-chars", "20",
                  "--device", "cpu", "--out", str(tmp_path / "files")]) == 0
     assert sorted(p.name for p in (tmp_path / "files").iterdir()) == ["sample-0000.tex", "sample-0001.tex"]
@@ -364,3 +370,11 @@ def test_an_unknown_model_names_every_family(capsys):
         main(["train", *SMOKE[:4], "--model", "gpt5", "--out", "x"])
     assert exc.value.code == 2
     assert "'gpt5': choose from lstm, gru, rnn, mingru, transformer, conv" in capsys.readouterr().err
+
+
+def test_the_progress_line_shows_no_val_before_the_first_evaluation(tmp_path, capsys):
+    """Before the first evaluation there is no val bits/char: the line says "—", never "nan"."""
+    assert main(["train", *SMOKE[:4], "--steps", "4", "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr()
+    lines = [line for line in (out.out + out.err).splitlines() if line.startswith("train ")]
+    assert lines and "val —" in lines[0] and not any("val nan" in line for line in lines), lines
