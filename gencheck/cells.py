@@ -495,7 +495,7 @@ def load_run(run: Path, mirrors: Sequence[Path] = (), offline: bool = False):
     results.json run id."""
     from .corpus import build, resolve_spec
     from .progress import log
-    from .train import Checkpoint
+    from .train import Checkpoint, recorded_corpus
 
     ckpt = run / "checkpoint.pt"
     if not ckpt.is_file():
@@ -504,7 +504,7 @@ def load_run(run: Path, mirrors: Sequence[Path] = (), offline: bool = False):
 
     ck = Checkpoint.load(ckpt)
     model = ck.build_model(torch.device("cpu")).eval()
-    corpus = build(resolve_spec(ck.corpus_name, None), offline=offline, mirrors=list(mirrors), log=log)
+    corpus = build(resolve_spec(*recorded_corpus(ck)), offline=offline, mirrors=list(mirrors), log=log)
     if corpus.content_hash != ck.corpus_hash:
         raise GencheckError(f"{run}: the corpus {ck.corpus_name} built here differs from the one the run was "
                             f"trained on (content hash {corpus.content_hash[:12]} ≠ {ck.corpus_hash[:12]})")

@@ -124,8 +124,17 @@ def corpus_name(text: str) -> str:
     return text
 
 
+class _Typed(argparse.Action):
+    """Stores the value and notes that it was typed (`args.typed`), so that `--resume` can tell a corpus the
+    user named from the default and take the checkpoint's."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        namespace.typed = {*getattr(namespace, "typed", set()), self.dest}
+
+
 def add_corpus_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--corpus", default="latex", type=corpus_name,
+    p.add_argument("--corpus", default="latex", type=corpus_name, action=_Typed,
                    help="a corpus name (see `gencheck corpus list`), a declaration file my.toml, or a directory "
                         "of your own files (with --format); default: latex")
     p.add_argument("--format", help="format of the files when --corpus is a directory (latex, c, markdown)")
@@ -186,7 +195,8 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
                         "(both train splits), one checkpoint across the switch")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="training arithmetic: bf16 autocast (fp32 weights) or fp32; auto (default): bf16 on CUDA "
-                        "where the RNN runs in it and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32")
+                        "where the RNN runs in it; on a CPU with native bf16 (AVX512-BF16/AMX) when a one-second race "
+                        "at start finds it faster than fp32 on this shape; else fp32")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -566,6 +576,18 @@ def _corpus(args):
     return build(spec, offline=args.offline, mirrors=args.mirror, log=log)
 
 
+def _resume_corpus(args, ckpt: Path) -> None:
+    """`--resume` builds the corpus the run started on, from where its checkpoint says it was declared,
+    unless `--corpus` was typed (then `train` refuses one whose content differs). An older checkpoint
+    without the record keeps --corpus, whose default may be the wrong one: train's check says so."""
+    from .train import Checkpoint, recorded_corpus
+
+    if "corpus" in getattr(args, "typed", set()):
+        return
+    corpus, fmt = recorded_corpus(Checkpoint.load(ckpt))
+    args.corpus, args.format = corpus, args.format or fmt
+
+
 def cmd_run(args) -> int:
     from gencheck.progress import SafeConsole as Console
 
@@ -589,11 +611,14 @@ def cmd_run(args) -> int:
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
     name, profile = _profile(args, device, args.resume / "checkpoint.pt" if args.resume else None)
+    if args.resume:
+        _resume_corpus(args, args.resume / "checkpoint.pt")
     corpus_started = time.perf_counter()
     corpus = _corpus(args)
     warm = _warm_corpus(args, profile)
     profile = _matched(args, profile, corpus, warm)
     run_dir = args.resume or args.out / new_run_id(corpus.spec.name, profile)
+    args.run_dir = run_dir  # for the message if this is interrupted
     result = run(corpus, profile, device, run_dir, name, started=started, resume=args.resume is not None,
                  corpus_seconds=time.perf_counter() - corpus_started, probes=not args.no_probes, evolution=not args.no_evolution,
                  compile_samples=args.compile_samples, warm=warm)
@@ -853,14 +878,41 @@ def load_results(path: Path):
 
 
 def cmd_report(args) -> int:
+    """Every run given that has results; the others are named on stderr and make the exit status 1."""
+    if args.json and args.markdown:
+        raise UsageError("give --json or --markdown, not both")
+    results, skipped = _loadable_results(args.runs)
+    rc = _report(args, results)
+    return rc or (1 if skipped else 0)
+
+
+def _loadable_results(paths: list[Path]) -> tuple[list, list[Path]]:
+    """The runs that have results, and the ones skipped, each said on stderr in one line: a killed run has
+    a checkpoint and no results.json yet, and one such folder among many must not hide the others. Nothing
+    readable at all is the first one's error."""
+    from .progress import console as err_console
+
+    results, skipped, first = [], [], None
+    for p in paths:
+        try:
+            results.append(load_results(p))
+        except GencheckError as exc:
+            first = first or exc
+            skipped.append(p)
+            killed = p.is_dir() and (p / "checkpoint.pt").is_file()
+            hint = f" (killed before it finished? `gencheck run --resume {p}` finishes it)" if killed else ""
+            err_console.print(f"[yellow]skipped:[/] {escape(str(exc))}{escape(hint)}", highlight=False)
+    if not results:
+        raise first
+    return results, skipped
+
+
+def _report(args, results: list) -> int:
     from gencheck.progress import SafeConsole as Console
 
     from .provenance import version_differences
     from .scorecard import Scorecard
 
-    results = [load_results(p) for p in args.runs]
-    if args.json and args.markdown:
-        raise UsageError("give --json or --markdown, not both")
     if args.plot or args.png or args.svg:
         if args.json or args.markdown or args.evolution:
             raise UsageError("--plot, --png and --svg go without --json, --markdown and --evolution")
@@ -880,7 +932,8 @@ def cmd_report(args) -> int:
 
         for r in results:
             rows = r.train.get("evolution") or []
-            Console().print(EvolutionView(rows, r.train.get("evolution_seconds", 0.0), r.train.get("seconds") or 0.0)
+            Console().print(EvolutionView(rows, r.train.get("evolution_seconds", 0.0), r.train.get("seconds") or 0.0,
+                                          r.train.get("memory_formed"), r.train.get("formed_against"))
                             if rows else f"{escape(r.run_id)}: no evolution recorded (run with gencheck ≥ 0.1 and "
                                          "without --no-evolution)", highlight=False)
         return 0
@@ -1158,13 +1211,23 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
-        resumable = args.command in ("run", "train")  # only these write checkpoints
-        console.print("[red]interrupted[/]" + (": checkpoints are written atomically; `gencheck run --resume "
-                                               "RUN_DIR` (or `gencheck train --out RUN_DIR --resume`) continues"
-                                               if resumable else ""), highlight=False)
+        console.print(f"[red]interrupted[/]{escape(interrupted_note(args))}", highlight=False)
         return 130
     except BrokenPipeError:
         return quiet_broken_pipe()
+
+
+def interrupted_note(args) -> str:
+    """What a Ctrl-C leaves and how to go on: the exact command with the run's folder where one was started
+    (checkpoints are written atomically, so the last one is whole)."""
+    if args.command == "run" and getattr(args, "run_dir", None) is not None:
+        folder = args.run_dir
+        if (folder / "checkpoint.pt").is_file():
+            return f": the last checkpoint in {folder} is whole; continue with: gencheck run --resume {folder}"
+        return f": {folder} has no checkpoint yet (one is written at every evaluation); start the run again"
+    if args.command == "train" and (Path(args.out) / "checkpoint.pt").is_file():
+        return f": the last checkpoint in {args.out} is whole; continue with: gencheck train --out {args.out} --resume"
+    return ""
 
 
 def quiet_broken_pipe() -> int:

@@ -62,7 +62,7 @@ PROFILES: dict[str, Profile] = {
         train=TrainConfig(steps=150, batch_size=16, seq_len=64, eval_every=50, eval_chars=20_000),
         sample=SampleConfig(num_samples=16, max_chars=400),
     ),
-    # 2×256 in bf16 (a CPU with native bf16, `--precision auto`) trains 17 M characters in the time 2×128
+    # 2×256 in bf16 (a CPU with native bf16 that races faster than fp32, `--precision auto`) trains 17 M characters in the time 2×128
     # took for 26 M in fp32, to val 2.01 bits/char instead of 2.30 on `latex` (docs/measurements.md). In fp32
     # it is 2×128 instead (FP32_SHAPES): 2×256 fp32 runs at 13-14 k chars/s on a 2-core CPU, 21 minutes.
     "cpu": Profile(

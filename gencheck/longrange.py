@@ -4,7 +4,7 @@ One call (`measure`) after training gives every figure of the scorecard's probes
 
 1. teacher-forced closer probes on the test split (`probes.py`) for the model, character n-grams of
    order 20 and 5 fitted on the train split (`ngram.py`), and the majority answer of the train split's
-   own events, per opener→closer distance bucket with bootstrap intervals over documents;
+   own events, per opener→closer distance bucket with bootstrap intervals over units of text (documents, or blocks of long ones);
 2. the same probes on controlled-distance documents (`controlled.py`), where only the distance varies
    and chance is 1/K: "reach on controlled documents" is a pure memory figure;
 3. effective context (`context.py`): bits/char when only the last N characters may be used;
@@ -127,13 +127,16 @@ class LongRange:
     sampled: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     drill: dict[str, Any] = field(default_factory=dict)  # a drill corpus's extras (`drill_view`)
+    # the 20-gram on the evolution looks' slice of test (real text): what `evolution.memory_formed` must leave
+    look_reference: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": self.format, "rows": self.rows, "headline": HEADLINE.get(self.format),
                 "buckets": list(st.BUCKET_LABELS), "real": self.probes, "controlled": self.controlled,
                 "controlled_info": self.controlled_info, "context": self.context, "ngrams": self.ngrams,
                 "sampled": self.sampled, "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
-                **({"drill": self.drill} if self.drill else {})}
+                **({"drill": self.drill} if self.drill else {}),
+                **({"look_reference": self.look_reference} if self.look_reference else {})}
 
 
 def fit_ngrams(train_ids: np.ndarray, vocab: Vocab, orders: Sequence[int]) -> tuple[dict[str, NGram], dict[str, dict]]:
@@ -287,25 +290,27 @@ def sampled_side(fmt: str, samples: Sequence[str], verdicts: Sequence) -> dict[s
 
 def measure(corpus: Corpus, model, vocab: Vocab, device, *, seed: int = 0, orders: Sequence[int] = NGRAM_ORDERS,
             per_bucket: int = 48, samples: Sequence[str] = (), verdicts: Sequence = (),
-            log: Callable[[str], None] | None = None) -> LongRange:
+            log: Callable[[str], None] | None = None, look_texts: Sequence[str] = ()) -> LongRange:
     """All long-range figures of one trained model (see the module docstring). The n-gram rows come from
     the cache where it holds them all; a cache that turns out to lack one is set aside and every row
-    computed again (and the cache replaced)."""
+    computed again (and the cache replaced). `look_texts`: the evolution looks' slice of test, on which the
+    20-gram's headline probe is scored too (`look_reference`), so that the looks can say when the model left it."""
     say = log or (lambda _msg: None)
     cache = ngram_cache_file(baseline_train(corpus), corpus.texts("test"), vocab, orders, seed, per_bucket)
     known = read_ngram_cache(cache, [ngram_row(o) for o in orders])
     if known is not None:
         try:
             return _measure(corpus, model, vocab, device, seed, orders, per_bucket, samples, verdicts, say, cache,
-                            known)
+                            known, look_texts)
         except _CacheMiss as miss:
             say(f"the n-gram cache {escape(str(cache))} lacks {escape(str(miss))}: computing the rows again")
-    return _measure(corpus, model, vocab, device, seed, orders, per_bucket, samples, verdicts, say, cache, None)
+    return _measure(corpus, model, vocab, device, seed, orders, per_bucket, samples, verdicts, say, cache, None,
+                    look_texts)
 
 
 def _measure(corpus: Corpus, model, vocab: Vocab, device, seed: int, orders: Sequence[int], per_bucket: int,
              samples: Sequence[str], verdicts: Sequence, say: Callable[[str], None], cache: Path | None,
-             known: dict | None) -> LongRange:
+             known: dict | None, look_texts: Sequence[str] = ()) -> LongRange:
     """`measure` with the n-gram rows in `known` (read from `cache`), or None to fit and compute them."""
     fmt = corpus.spec.format
     train, test = baseline_train(corpus), corpus.texts("test")
@@ -335,6 +340,13 @@ def _measure(corpus: Corpus, model, vocab: Vocab, device, seed: int, orders: Seq
         drill = corpus.spec.drill
         if drill is not None and fmt in HEADLINE:
             lr.drill = drill_view(fmt, drill, test, vocab, one_pass, seed, floor)
+        reference = ngram_row(max(orders)) if orders else None
+        if look_texts and drill is None and fmt in HEADLINE and reference in scorers:
+            key = f"look/{HEADLINE[fmt]}/{reference}/{len(look_texts)}/{sum(map(len, look_texts))}"
+            outs = _known(known, key, partial(pr.probe_outcomes, HEADLINE[fmt], list(look_texts), vocab,
+                                              scorers[reference]))
+            lr.look_reference = {"row": reference, "probe": HEADLINE[fmt], "chars": sum(map(len, look_texts)),
+                                 "probe_buckets": st.bucket_counts(outs)}
     lr.seconds["probes"] = time.perf_counter() - t
     t = time.perf_counter()
     if fmt in HEADLINE:
@@ -394,7 +406,7 @@ def ngram_cache_file(train: list[str], test: list[str], vocab: Vocab, orders: Se
 
 
 _OUTCOMES = schema.list_of(schema.tuple_of(schema.whole, schema.whole, schema.whole, schema.boolean,
-                                           schema.optional(schema.number)))
+                                           schema.optional(schema.number), schema.whole))
 _CACHE = schema.obj({"ngrams": schema.dict_of(schema.obj()), "rows": schema.dict_of(schema.anything)})
 
 
@@ -419,7 +431,7 @@ def read_ngram_cache(path: Path | None, rows: Sequence[str]) -> dict | None:
 
 
 def write_ngram_cache(path: Path, ngrams: dict, known: dict) -> None:
-    rows = {k: (v if k.startswith("context/") else [[o.doc, o.distance, o.depth, o.correct, o.bits] for o in v])
+    rows = {k: (v if k.startswith("context/") else [[o.doc, o.distance, o.depth, o.correct, o.bits, o.block] for o in v])
             for k, v in known.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -178,7 +178,8 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
     if with_probes:
         with stages("probes"):
             long_range = measure(corpus, model, ck.vocab, device, seed=ck.train_config.seed,
-                                 samples=[s.text for s in samples], verdicts=sample_verdicts, log=log).to_json()
+                                 samples=[s.text for s in samples], verdicts=sample_verdicts, log=log,
+                                 look_texts=watch.probe_texts if watch is not None else ()).to_json()
 
     majority = majority_environment(corpus.texts("train")) if fmt == "latex" else ""
     sampled = score_closers([s.text for s in samples], fmt, majority)
@@ -201,7 +202,9 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
                "lr": ck.train_config.lr, "precision": ck.train_config.precision, "history": trained.history,
                "seed": ck.train_config.seed,
                "data_seed": ck.train_config.seed if ck.train_config.data_seed is None else ck.train_config.data_seed,
-               "shape_note": ck.profile_note, "memory_formed": memory_formed(trained.evolution),
+               "shape_note": ck.profile_note,
+               "memory_formed": memory_formed(trained.evolution, reference=long_range.get("look_reference")),
+               **({"formed_against": long_range["look_reference"]} if long_range.get("look_reference") else {}),
                "evolution": trained.evolution, "evolution_seconds": round(trained.evolution_seconds, 1),
                "sample_max_chars": profile.sample.max_chars, "temperature": profile.sample.temperature,
                **({"warm_start": ck.warm} if ck.warm else {})},
@@ -214,6 +217,10 @@ def _stages(corpus: Corpus, profile: Profile, device: torch.device, run_dir: Pat
                  "majority_baseline": {"env": majority, "right": sampled.majority_right, "total": sampled.total}},
     )
     result.probes = long_range
+    if result.train.get("formed_against") and result.train.get("memory_formed"):
+        from .scorecard import formed_caption
+
+        log(escape(formed_caption(result.train["memory_formed"], result.train["formed_against"])))
     result.toolchain = toolchain
     result.stages = {k: round(v, 1) for k, v in stages.seconds.items()}
     result.wall_seconds = time.perf_counter() - t0

@@ -50,7 +50,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .stats import MIN_EVENTS, Outcome, ProbeResult, aggregate
+from .stats import MIN_EVENTS, Outcome, ProbeResult, aggregate, block_of
 
 Scorer = Callable[..., np.ndarray]
 
@@ -533,7 +533,7 @@ def score_events(probe: Probe | str, doc: int, text: str, events: Sequence[Event
             k = col[index[e.target]]
             others = np.delete(row, k)
             right = not len(others) or row[k] > others.max()
-            out.append(Outcome(doc, e.distance, e.depth, bool(right), float(-row[k])))
+            out.append(Outcome(doc, e.distance, e.depth, bool(right), float(-row[k]), block_of(e.pos)))
         return out
     lens = [len(e.target) for e in events]
     pos = positions_of(probe, events)
@@ -544,7 +544,8 @@ def score_events(probe: Probe | str, doc: int, text: str, events: Sequence[Event
     right = true > lp.max(axis=1)
     a = 0
     for e, k in zip(events, lens):
-        out.append(Outcome(doc, e.distance, e.depth, bool(right[a:a + k].all()), float(-true[a:a + k].sum())))
+        out.append(Outcome(doc, e.distance, e.depth, bool(right[a:a + k].all()), float(-true[a:a + k].sum()),
+                           block_of(e.pos)))
         a += k
     return out
 
@@ -562,7 +563,7 @@ def majority_outcomes(probe: Probe | str, texts: Sequence[str], vocab, answer: s
     is the majority answer (no bits)."""
     probe = _as_probe(probe)
     index = vocab.index()
-    return [Outcome(d, e.distance, e.depth, e.target == answer, None)
+    return [Outcome(d, e.distance, e.depth, e.target == answer, None, block_of(e.pos))
             for d, t in enumerate(texts) for e in _scorable(probe, t, index)]
 
 
@@ -574,11 +575,12 @@ def null_outcomes(probe: Probe | str, texts: Sequence[str], vocab) -> list[Outco
     return best_constant_outcomes(scored_events(probe, texts, vocab))
 
 
-def scored_events(probe: Probe | str, texts: Sequence[str], vocab) -> list[tuple[int, int, int, str]]:
-    """(document, distance, depth, target) of every event `probe_outcomes` scores, in the same order."""
+def scored_events(probe: Probe | str, texts: Sequence[str], vocab) -> list[tuple[int, int, int, str, int]]:
+    """(document, distance, depth, target, block) of every event `probe_outcomes` scores, in the same order."""
     probe = _as_probe(probe)
     index = vocab.index()
-    return [(d, e.distance, e.depth, e.target) for d, t in enumerate(texts) for e in _scorable(probe, t, index)]
+    return [(d, e.distance, e.depth, e.target, block_of(e.pos))
+            for d, t in enumerate(texts) for e in _scorable(probe, t, index)]
 
 
 def run_probe(probe: Probe | str, texts: Sequence[str], vocab, scorer: Scorer, scorer_name: str = "model",

@@ -144,7 +144,7 @@ def obj(required: dict[str, Shape] | None = None, optional_fields: dict[str, Sha
 
 
 PAIR = list_of(number, 2)
-_CELL_FIELDS = {"documents": whole, "accuracy": optional(number), "ci95": optional(PAIR), "mean_bits": optional(number),
+_CELL_FIELDS = {"documents": whole, "units": whole, "accuracy": optional(number), "ci95": optional(PAIR), "mean_bits": optional(number),
                 "bits_ci95": optional(PAIR)}
 CELL = obj({"bucket": text, "events": whole, "too_few": boolean}, _CELL_FIELDS)
 OVERALL = obj({}, {"bucket": text, "events": whole, "too_few": boolean, **_CELL_FIELDS})
@@ -153,6 +153,8 @@ PROBE_ROW = obj({"buckets": list_of(CELL)},
                  "chance": optional(either(number, dict_of(optional(number)), expected="a number or an object")),
                  "above_baselines": list_of(text), "passes": list_of(text), "trivial": boolean, "answer": anything, "versus": anything})
 CONTEXT = obj({}, {"effective_context": optional(number), "full_bpc": optional(number), "bpc": dict_of(optional(number))})
+#: The 20-gram's headline probe on the evolution looks' slice of test (real text): what memory_formed leaves.
+LOOK_REFERENCE = obj({"row": text, "probe": text, "probe_buckets": dict_of(list_of(whole, 2))}, {"chars": whole})
 PROBES = obj({}, {
     "format": text, "rows": list_of(text), "headline": optional(text), "buckets": list_of(text),
     "real": dict_of(dict_of(PROBE_ROW)), "controlled": dict_of(dict_of(PROBE_ROW)),
@@ -164,6 +166,7 @@ PROBES = obj({}, {
     "ngrams": anything, "seconds": anything,
     "drill": obj({}, {"d_train": whole, "level": whole, "beyond_training": list_of(text),
                       "by_depth": dict_of(PROBE_ROW)}),
+    "look_reference": LOOK_REFERENCE,
 })
 CLOSERS = obj({}, {k: optional(number) for k in ("right", "wrong", "stray", "total", "accuracy", "opened", "chars")})
 JUDGED = obj({}, {**{k: number for k in ("texts", "judged", "ok", "tolerant_ok", "both", "seconds", "parses",
@@ -196,7 +199,7 @@ RESULTS = obj(
                    "seed": COUNT, "data_seed": COUNT,
                    "history": list_of(HISTORY_ROW),
                    "temperature": number, "evolution": list_of(EVOLUTION_ROW), "evolution_seconds": number,
-                   "shape_note": text, "memory_formed": dict_of(optional(whole)),
+                   "shape_note": text, "memory_formed": dict_of(optional(whole)), "formed_against": LOOK_REFERENCE,
                    "warm_start": obj({"corpus": text, "steps": COUNT, "chars": COUNT},
                                      {"content_hash": text, "look": obj({}, {
                                          "probe": text, "probe_accuracy": optional(number),

@@ -112,7 +112,7 @@ def above_note(model: dict) -> str:
     if "above_baselines" not in model:
         return ""
     where = escape(", ".join(short(b) for b in model["above_baselines"])) or "no bucket"
-    return (f"{ABOVE} model above every other row, paired over documents (the difference's 95 % interval "
+    return (f"{ABOVE} model above every other row, paired over units of text (the difference's 95 % interval "
             f"above 0): {where}.")
 
 
@@ -169,7 +169,7 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
 @dataclass
 class ProbesView:
     """The probes table: teacher-forced closer accuracy by opener→closer distance, with 95 % intervals
-    over documents, for the model beside character n-grams and the majority answer; controlled-distance
+    over units of text, for the model beside character n-grams and the majority answer; controlled-distance
     documents; effective context and bits/char per row; wrong closes in samples by distance."""
 
     probes: dict
@@ -221,7 +221,7 @@ class ProbesView:
         p = self.probes
         t = Table(title="reach, effective context, bits/char", title_justify="left", pad_edge=False,
                   caption="reach: the end of the unbroken run of buckets, from the nearest, whose accuracy is above "
-                          "chance beyond noise (one-sided bootstrap over documents, Holm-corrected; chance = the "
+                          "chance beyond noise (one-sided bootstrap over units of text, Holm-corrected; chance = the "
                           "best constant answer in the bucket, at least 1/K). effective context: the fewest "
                           "characters N whose bits/char is within 1 % of full context.", caption_justify="left")
         t.add_column("row")
@@ -561,7 +561,7 @@ def grid_bucket_table(groups: list[list[RunResult]]) -> Table | None:
     aboves = [[_above_baselines(r) for r in g] for g in groups]
     compared = all(a is not None for g in aboves for a in g)
     caption = "* the column's best point, beyond noise." + (
-        f" {ABOVE} above every baseline row of its own run, paired over documents"
+        f" {ABOVE} above every baseline row of its own run, paired over units of text"
         + (" (in every seed)." if seeded else ".") if compared else "")
     t = Table(title=f"{escape(head)} by distance from opener to closer · % right, "
                     + ("mean ± sd over seeds" if seeded else "95 % interval below"),
@@ -670,6 +670,15 @@ def _best(values: list, lower: bool, beyond) -> int | None:
     return ranked[0] if beyond(ranked[0], ranked[1]) else None
 
 
+def formed_caption(formed: dict, against: dict | None = None) -> str:
+    """"memory formed …, by distance: 31-100 at 6.5M, …": against chance (drills) or a reference row."""
+    what = ("memory formed (headline probe above chance beyond noise from then on)" if not against else
+            f"memory left the {against.get('row')} (headline probe above the {against.get('row')}'s rate on the looks' "
+            f"slice of test, {si_chars(against.get('chars') or 0)} characters, beyond noise from then on)")
+    return what + ", by distance: " + ", ".join(f"{k} at {si_chars(v)}" if v is not None else f"{k} not yet"
+                                               for k, v in formed.items())
+
+
 @dataclass
 class EvolutionView:
     """What the model could do at about ten log-spaced steps (gencheck.evolution): the start of a sample,
@@ -678,6 +687,9 @@ class EvolutionView:
     rows: list
     seconds: float = 0.0
     train_seconds: float = 0.0
+    # real text: results.json's train.memory_formed and train.formed_against (known only after the probes)
+    formed: dict | None = None
+    against: dict | None = None
 
     def __rich__(self) -> Table:
         probe = next((r.get("probe") for r in self.rows if r.get("probe")), None)
@@ -685,10 +697,8 @@ class EvolutionView:
                 if self.train_seconds else "")
         from .evolution import memory_formed
 
-        formed = memory_formed(self.rows)
-        caption = ("memory formed (headline probe above chance beyond noise from then on), by distance: " +
-                   ", ".join(f"{k} at {si_chars(v)}" if v is not None else f"{k} not yet"
-                             for k, v in formed.items())) if formed else None
+        formed = self.formed if self.against else memory_formed(self.rows)
+        caption = (formed_caption(formed, self.against)) if formed else None
         t = Table(title=f"evolution during training · sample at a fixed seed{cost}", title_justify="left",
                   caption=caption, caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True)
@@ -766,7 +776,7 @@ def _markdown_buckets(r: RunResult) -> list[str]:
                         f"{100 * b['accuracy']:.0f}{mark}" + (f" ({interval(b)})" if b.get("ci95") else ""))
         out.append(f"| {row} | " + " | ".join(text) + " |")
     if "above_baselines" in table.get("model", {}):
-        out += ["", (f"{ABOVE}: the model is above every other row there, paired over documents (the "
+        out += ["", (f"{ABOVE}: the model is above every other row there, paired over units of text (the "
                      "difference's 95 % interval above 0).")]
     if blind:
         out += ["", BLIND_NOTE]

@@ -209,11 +209,16 @@ class _SameSchemeRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+MB = 1 << 20
+
+
 def download_url(url: str, dest: Path, cap: int | None = None) -> None:
     """`url` into `dest`, streamed, at most `cap` bytes (URL_MAX_BYTES); a network failure, a refused
     redirect, an over-long body or a full disk is one FetchError naming the url. The caller removes `dest`
     (it is written in a temporary folder) and checks the sha256."""
     import http.client
+
+    from .progress import progress
 
     cap = URL_MAX_BYTES if cap is None else cap
     opener = urllib.request.build_opener(_SameSchemeRedirects)
@@ -223,12 +228,15 @@ def download_url(url: str, dest: Path, cap: int | None = None) -> None:
             if declared and declared.isdigit() and int(declared) > cap:
                 raise FetchError(f"{url}: the server announces {int(declared):,} bytes, over the {cap:,} a url source "
                                  "may download")
+            total_mb = max(1, -(-int(declared) // MB)) if declared and declared.isdigit() else 0
             got = 0
-            while block := resp.read(1 << 20):
-                got += len(block)
-                if got > cap:
-                    raise FetchError(f"{url}: more than {cap:,} bytes, the most a url source may download")
-                fh.write(block)
+            with progress(f"downloading {dest.name} (MB)", total_mb, quiet=total_mb < 5) as bar:
+                while block := resp.read(1 << 20):
+                    got += len(block)
+                    if got > cap:
+                        raise FetchError(f"{url}: more than {cap:,} bytes, the most a url source may download")
+                    fh.write(block)
+                    bar.update(min(total_mb, got // MB))
     except urllib.error.HTTPError as exc:
         raise FetchError(f"{url}: the server answered {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:

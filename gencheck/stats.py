@@ -1,7 +1,12 @@
 """The statistics of the probes, apart from the scoring (probes.py is "events + scorer → outcomes"; this is
 "outcomes → cells"): distance buckets, per-bucket accuracy and mean bits with 95 % percentile bootstrap
-intervals over documents (events in one document are not independent), reach, and the paired difference
-of two rows scored on the same events. Pure numpy: no torch, no text.
+intervals over units of text (events in one stretch of a document are not independent), reach, and the
+paired difference of two rows scored on the same events. Pure numpy: no torch, no text.
+
+The resampling unit is a block of BLOCK_CHARS characters of one document (by the position of the event's
+closer): a corpus of many short documents resamples documents, as before; one of a few long documents
+(`latex-stacks` has six test chapters) resamples their blocks, a block bootstrap over the document stream,
+so that an interval rests on some seventy units instead of six (docs/probes.md, "Intervals").
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ TEST_RESAMPLES = 2000
 BUCKET_BOUNDS = (10, 30, 100, 300, 1000, 3000)  # inclusive upper bounds; the last bucket is > 3000
 BUCKET_LABELS = ("1-10", "11-30", "31-100", "101-300", "301-1000", "1001-3000", ">3000")
 MIN_EVENTS = 20  # a cell with fewer events is flagged too_few and shows no rates
+#: Characters per resampling unit. Ten times the longest bucket edge the probes test (3,000), so that the
+#: events of neighbouring blocks share little of what they depend on; shorter documents are one unit each.
+BLOCK_CHARS = 30_000
 
 
 def buckets_beyond(distance: int) -> list[str]:
@@ -28,6 +36,16 @@ def buckets_beyond(distance: int) -> list[str]:
     or beyond a model's context limit."""
     lows = (0, *BUCKET_BOUNDS)
     return [label for label, lo in zip(BUCKET_LABELS, lows) if lo >= distance]
+
+
+def bucket_counts(outs: Sequence["Outcome"]) -> dict[str, list[int]]:
+    """[events, right] per distance bucket that has events, in bucket order."""
+    counts = {label: [0, 0] for label in BUCKET_LABELS}
+    for o in outs:
+        cell = counts[BUCKET_LABELS[bucket_of(o.distance)]]
+        cell[0] += 1
+        cell[1] += int(o.correct)
+    return {k: v for k, v in counts.items() if v[0]}
 
 
 def bucket_of(distance: int) -> int:
@@ -45,11 +63,26 @@ class Outcome:
     depth: int
     correct: bool
     bits: float | None  # -log2 p(target): of the whole target string, or of the true closer
+    block: int = 0  # the closer's position // BLOCK_CHARS: with `doc`, the bootstrap's unit
+
+
+def block_of(pos: int) -> int:
+    return pos // BLOCK_CHARS
+
+
+def units(outs: Sequence[Outcome]) -> tuple[int, np.ndarray]:
+    """How many resampling units `outs` fall in, and each outcome's unit index (for np.bincount)."""
+    if not outs:
+        return 0, np.zeros(0, dtype=np.int64)
+    keys = np.array([(o.doc, o.block) for o in outs], dtype=np.int64)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    return len(uniq), inv.reshape(-1)
 
 
 @dataclass
 class Cell:
-    """One distance bucket (or all of them): point estimates and 95 % bootstrap intervals over documents."""
+    """One distance bucket (or all of them): point estimates and 95 % bootstrap intervals over units
+    (documents, or blocks of long ones)."""
 
     label: str
     events: int
@@ -60,6 +93,7 @@ class Cell:
     mean_bits: float | None = None
     bits_ci: tuple[float, float] | None = None
     too_few: bool = False
+    units: int = 0  # resampled by the bootstrap: documents, or BLOCK_CHARS blocks of long ones
 
     def to_json(self) -> dict[str, Any]:
         """Rates are null when the cell has too few events, so nobody shows them as 0 % or 100 %."""
@@ -69,7 +103,7 @@ class Cell:
             return None if hide or v is None or not math.isfinite(v) else round(float(v), 4)
 
         return {
-            "bucket": self.label, "events": self.events, "documents": self.documents,
+            "bucket": self.label, "events": self.events, "documents": self.documents, "units": self.units,
             "too_few": self.too_few,
             "accuracy": r(self.accuracy), "ci95": None if hide else [r(self.ci[0]), r(self.ci[1])],
             "mean_bits": r(self.mean_bits),
@@ -78,7 +112,7 @@ class Cell:
 
 
 def _bootstrap(num: np.ndarray, den: np.ndarray, resamples: int, rng: np.random.Generator) -> tuple[float, float]:
-    """95 % percentile interval of sum(num)/sum(den) over documents resampled with replacement."""
+    """95 % percentile interval of sum(num)/sum(den) over units resampled with replacement."""
     D = len(num)
     stats = np.empty(resamples)
     step = max(1, 4_000_000 // max(1, D))
@@ -92,8 +126,7 @@ def _bootstrap(num: np.ndarray, den: np.ndarray, resamples: int, rng: np.random.
 def _cell(label: str, outs: list[Outcome], resamples: int, seed: Sequence[int], min_events: int) -> Cell:
     if not outs:
         return Cell(label, 0, 0, 0, float("nan"), (float("nan"), float("nan")), None, None, True)
-    docs = np.array([o.doc for o in outs])
-    uniq, inv = np.unique(docs, return_inverse=True)
+    n_units, inv = units(outs)
     ev = np.bincount(inv).astype(np.float64)
     right = np.bincount(inv, weights=[o.correct for o in outs])
     acc = float(right.sum() / ev.sum())
@@ -104,7 +137,9 @@ def _cell(label: str, outs: list[Outcome], resamples: int, seed: Sequence[int], 
         b = np.bincount(inv, weights=[o.bits for o in outs])
         mean_bits = float(b.sum() / ev.sum())
         bits_ci = _bootstrap(b, ev, resamples, np.random.default_rng([*seed, 1]))
-    return Cell(label, len(outs), len(uniq), int(right.sum()), acc, ci, mean_bits, bits_ci, len(outs) < min_events)
+    documents = len({o.doc for o in outs})
+    return Cell(label, len(outs), documents, int(right.sum()), acc, ci, mean_bits, bits_ci, len(outs) < min_events,
+                n_units)
 
 
 @dataclass
@@ -157,19 +192,19 @@ class ProbeResult:
 
 # --- chance, reach and the tests behind them ------------------------------------------------------------
 
-def best_constant_outcomes(events: Sequence[tuple[int, int, int, str]]) -> list[Outcome]:
+def best_constant_outcomes(events: Sequence[tuple[int, int, int, str] | tuple[int, int, int, str, int]]) -> list[Outcome]:
     """The null row: on each bucket's events, the constant answer that is right most often there (ties: the
     smallest string), scored on the same events in the same order. No row without memory of the opener can
     beat it in expectation where the text before the closer says nothing of the opener (drills, controlled
     documents); it is chosen after seeing the answers, so it is a generous null. `events`: (document,
-    distance, depth, target) of every scored event."""
+    distance, depth, target[, block]) of every scored event."""
     counts: list[dict[str, int]] = [{} for _ in BUCKET_LABELS]
-    for _, distance, _, target in events:
+    for _, distance, _, target, *_ in events:
         c = counts[bucket_of(distance)]
         c[target] = c.get(target, 0) + 1
     best = [min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] if c else None for c in counts]
-    return [Outcome(doc, distance, depth, target == best[bucket_of(distance)], None)
-            for doc, distance, depth, target in events]
+    return [Outcome(doc, distance, depth, target == best[bucket_of(distance)], None, *block)
+            for doc, distance, depth, target, *block in events]
 
 
 def chance_levels(null: "ProbeResult | None", floor: float) -> dict[str, float] | None:
@@ -181,21 +216,22 @@ def chance_levels(null: "ProbeResult | None", floor: float) -> dict[str, float] 
 
 
 def _same_events(a: Sequence[Outcome], b: Sequence[Outcome]) -> bool:
-    return len(a) == len(b) and all((x.doc, x.distance, x.depth) == (y.doc, y.distance, y.depth) for x, y in zip(a, b))
+    return len(a) == len(b) and all((x.doc, x.block, x.distance, x.depth) == (y.doc, y.block, y.distance, y.depth)
+                                    for x, y in zip(a, b))
 
 
 def one_sided_p(row: Sequence[Outcome], other: Sequence[Outcome] | None, floor: float, resamples: int,
                 seed: Sequence[int]) -> float:
-    """Bootstrap p-value (documents resampled, both rows at once) that `row`'s accuracy is not above
+    """Bootstrap p-value (units resampled, both rows at once) that `row`'s accuracy is not above
     max(`other`'s accuracy, `floor`): the share of resamples where it is not, counted as (k + 1) / (B + 1)
     so that no p is 0. `other` None: against `floor` alone."""
-    uniq, inv = np.unique([o.doc for o in row], return_inverse=True)
-    ev = np.bincount(inv, minlength=len(uniq)).astype(np.float64)
-    mine = np.bincount(inv, weights=[float(o.correct) for o in row], minlength=len(uniq))
-    theirs = (np.bincount(inv, weights=[float(o.correct) for o in other], minlength=len(uniq))
+    D, inv = units(row)
+    ev = np.bincount(inv, minlength=D).astype(np.float64)
+    mine = np.bincount(inv, weights=[float(o.correct) for o in row], minlength=D)
+    theirs = (np.bincount(inv, weights=[float(o.correct) for o in other], minlength=D)
               if other is not None else None)
     rng = np.random.default_rng(list(seed))
-    D, not_above = len(uniq), 0
+    not_above = 0
     step = max(1, 4_000_000 // max(1, D))
     for a in range(0, resamples, step):
         idx = rng.integers(0, D, size=(min(step, resamples - a), D))
@@ -305,12 +341,12 @@ def _difference(label: str, a: list[Outcome], b: list[Outcome], resamples: int, 
                 min_events: int) -> Difference:
     if not a:
         return Difference(label, 0, 0, float("nan"), (float("nan"), float("nan")), True)
-    uniq, inv = np.unique([o.doc for o in a], return_inverse=True)
+    n_units, inv = units(a)
     ev = np.bincount(inv).astype(np.float64)
     delta = np.bincount(inv, weights=[float(x.correct) - float(y.correct) for x, y in zip(a, b)],
-                        minlength=len(uniq))
+                        minlength=n_units)
     ci = _bootstrap(delta, ev, resamples, np.random.default_rng(list(seed)))
-    return Difference(label, len(a), len(uniq), float(delta.sum() / ev.sum()), ci, len(a) < min_events)
+    return Difference(label, len(a), len({o.doc for o in a}), float(delta.sum() / ev.sum()), ci, len(a) < min_events)
 
 
 def paired_difference(a: ProbeResult, b: ProbeResult, resamples: int = 1000, seed: int = 0,
@@ -318,7 +354,8 @@ def paired_difference(a: ProbeResult, b: ProbeResult, resamples: int = 1000, see
     """`a` minus `b` per distance bucket and overall, resampling documents for both at once. The rows
     must have scored the same events in the same order (every row of one probe on one split does)."""
     if len(a.outcomes) != len(b.outcomes) or any(
-            (x.doc, x.distance, x.depth) != (y.doc, y.distance, y.depth) for x, y in zip(a.outcomes, b.outcomes)):
+            (x.doc, x.block, x.distance, x.depth) != (y.doc, y.block, y.distance, y.depth)
+            for x, y in zip(a.outcomes, b.outcomes)):
         raise ValueError(f"rows {a.scorer!r} and {b.scorer!r} of {a.probe} were not scored on the same events")
     pairs: list[tuple[list[Outcome], list[Outcome]]] = [([], []) for _ in BUCKET_LABELS]
     for x, y in zip(a.outcomes, b.outcomes):

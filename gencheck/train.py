@@ -110,6 +110,70 @@ def bf16_problem(device: torch.device, kind: str = "lstm") -> str | None:
     return _bf16_runs(device, build_model(ModelConfig(4, kind, 1, 8, 4)).to(device))
 
 
+#: bf16 is chosen by `auto` on a CPU only when it trains at least this much faster than fp32 in the race
+#: (`bf16_race`): at equal speed fp32 is kept, for its exact arithmetic. Measured on this project's CPUs:
+#: 3.3× on one host with native bf16 (2×256 LSTM), 0.76× on another whose flags also say avx512_bf16
+#: (docs/measurements.md, "bf16 by flags or by a race"), so the flags alone do not decide.
+BF16_MARGIN = 1.15
+RACE_ROUNDS = 3
+RACE_STEPS = 2  # timed steps per round, after one warm-up step per precision
+RACE_BATCH = (32, 64)  # streams × characters: small, so that a race of a 2×256 LSTM takes about a second
+
+
+@dataclass(frozen=True)
+class Race:
+    """Training speed of one shape in fp32 and in bf16 on this machine, best of RACE_ROUNDS interleaved rounds."""
+
+    shape: str  # "2×256"
+    fp32: float  # chars/s
+    bf16: float
+
+    @property
+    def bf16_wins(self) -> bool:
+        return self.bf16 >= BF16_MARGIN * self.fp32
+
+    def describe(self) -> str:
+        return f"{self.shape}: bf16 {self.bf16 / 1000:,.1f} k chars/s, fp32 {self.fp32 / 1000:,.1f} k, raced at start"
+
+
+_RACES: dict[tuple, Race] = {}  # one race per shape, device and thread count in a process: a fact of the machine
+
+
+def bf16_race(cfg: ModelConfig, device: torch.device) -> Race:
+    """Race fp32 against bf16 autocast on `cfg`'s shape: a few `train_step`s of a fresh model in each,
+    interleaved so that a drift of the host's speed hits both. Why race at all: a CPU whose flags say
+    avx512_bf16 may still run oneDNN's bf16 kernels slower than fp32 (measured; BF16_MARGIN), and the
+    choice of shape and precision is what a ten-minute budget rests on. Cached per process, so that the
+    shape settled before the corpus is built and the training that follows see the same answer."""
+    key = (device.type, replace(cfg, vocab_size=0, dropout=0.0), torch.get_num_threads())
+    if key not in _RACES:
+        with torch.random.fork_rng(devices=[]):  # the run's own seeding must not depend on whether it raced
+            _RACES[key] = _race(cfg, device)
+    return _RACES[key]
+
+
+def _race(cfg: ModelConfig, device: torch.device) -> Race:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, cfg.vocab_size, RACE_BATCH, generator=g).to(device)
+    y = torch.roll(x, -1, dims=1)
+    runs = {}
+    for name, amp in (("fp32", None), ("bf16", torch.bfloat16)):
+        torch.manual_seed(0)
+        model = build_model(cfg).to(device)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+        train_step(model, opt, x, y, None, amp, 1.0)  # warm-up: kernel selection, allocations
+        runs[name] = (model, opt, amp)
+    best = {"fp32": 0.0, "bf16": 0.0}
+    for _ in range(RACE_ROUNDS):
+        for name, (model, opt, amp) in runs.items():
+            t0 = time.perf_counter()
+            for _ in range(RACE_STEPS):
+                loss, _ = train_step(model, opt, x, y, None, amp, 1.0)
+            loss.item()
+            best[name] = max(best[name], RACE_STEPS * x.numel() / (time.perf_counter() - t0))
+    return Race(f"{cfg.layers}×{cfg.hidden}", best["fp32"], best["bf16"])
+
+
 @dataclass(frozen=True)
 class PrecisionChoice:
     """What training runs in and why, decided before anything is built."""
@@ -124,9 +188,10 @@ class PrecisionChoice:
 
 
 def choose_precision(requested: str, device: torch.device, model: CharModel) -> PrecisionChoice:
-    """auto: bf16 on CUDA when this torch/cuDNN runs the RNN in it (else fp32 with TF32 matmuls), bf16 on a
-    CPU with native bf16 where the kernels run (measured on the `cpu` profile: same bits/char at equal
-    characters, 1.4× the speed; docs/measurements.md), fp32 elsewhere. An explicit bf16 that cannot run is
+    """auto: bf16 on CUDA when this torch/cuDNN runs the RNN in it (else fp32 with TF32 matmuls); on a CPU
+    with native bf16 where the kernels run, bf16 when a race on this shape finds it BF16_MARGIN faster than
+    fp32 (`bf16_race`; the `cpu` profile gets the same bits/char at equal characters either way,
+    docs/measurements.md), fp32 elsewhere. An explicit bf16 that cannot run is
     an error. Logs nothing: `resolve_precision` says what a person needs to know."""
     if requested not in PRECISIONS:
         raise UsageError(f"--precision {requested!r}: choose one of {', '.join(PRECISIONS)}")
@@ -138,9 +203,13 @@ def choose_precision(requested: str, device: torch.device, model: CharModel) -> 
     if requested == "auto" and not native:
         return PrecisionChoice("fp32", "this CPU has no native bf16")
     failed = _bf16_runs(device, model)
+    if failed is None and requested == "auto" and device.type == "cpu":
+        race = bf16_race(model.cfg, device)
+        if not race.bf16_wins:
+            return PrecisionChoice("fp32", f"bf16 is not faster here ({race.describe()})")
+        return PrecisionChoice("bf16", f"this CPU has native bf16 ({race.describe()})")
     if failed is None:
-        return PrecisionChoice("bf16", "--precision bf16" if requested == "bf16" else
-                               ("bf16 autocast on CUDA" if device.type == "cuda" else "this CPU has native bf16"))
+        return PrecisionChoice("bf16", "--precision bf16" if requested == "bf16" else "bf16 autocast on CUDA")
     if requested == "bf16":
         raise UsageError(f"--precision bf16 does not run this {model.cfg.kind.upper()} on {device.type} "
                          f"here ({failed}); use --precision fp32")
@@ -171,7 +240,8 @@ def settle_shape(name: str, profile: Profile, device: torch.device, typed: set[s
     alt = {k: v for k, v in FP32_SHAPES.get(name, {}).items() if k not in typed}
     if not alt:
         return profile
-    probe = build_model(ModelConfig(4, profile.kind, 1, 8, 4)).to(device)
+    # the profile's own shape (the race in choose_precision times it; the vocabulary is not known yet)
+    probe = build_model(model_config(profile, 100)).to(device)
     choice = choose_precision(profile.train.precision, device, probe)
     if choice.precision == "fp32":
         profile = replace(profile, **alt)
@@ -215,6 +285,24 @@ class Streams:
         return data[:, a : a + self.seq_len], data[:, a + 1 : a + self.seq_len + 1]
 
 
+def corpus_source(corpus: Corpus) -> dict:
+    """What `--resume` needs to build `corpus` again: its declaration file or folder, and its format."""
+    return {"origin": corpus.spec.origin, "format": corpus.spec.format} if corpus.spec.origin else {}
+
+
+def recorded_corpus(ck: "Checkpoint") -> tuple[str, str | None]:
+    """The `--corpus` argument (and `--format`) that builds the checkpoint's corpus again: the built-in name
+    where the run was on a built-in, else the declaration file or folder it recorded; an older checkpoint
+    without the record gives its corpus's name."""
+    from .corpus import builtin_specs
+
+    origin, fmt = ck.corpus_source.get("origin"), ck.corpus_source.get("format")
+    builtin = builtin_specs()
+    if not origin or (ck.corpus_name in builtin.names() and str(builtin.get(ck.corpus_name)) == origin):
+        return ck.corpus_name, None
+    return origin, fmt
+
+
 # --- checkpoint --------------------------------------------------------------------------------------
 
 @dataclass
@@ -239,6 +327,9 @@ class Checkpoint:
     evolution: list = field(default_factory=list)  # rows of gencheck.evolution, up to `step`
     profile_note: str = ""  # why the shape is what it is on the machine that started it (Profile.note)
     warm: dict = field(default_factory=dict)  # the warm-start phase ({corpus, content_hash, steps, chars}), if any
+    # where the corpus was declared ({origin, format}: a declaration file or a folder of files), so that
+    # `--resume` builds the same corpus without being told; empty in older checkpoints
+    corpus_source: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         payload = {
@@ -247,7 +338,7 @@ class Checkpoint:
             "model_config": asdict(self.model_config),
             "train_config": asdict(self.train_config),
             "vocab": list(self.vocab.chars),
-            "corpus": {"name": self.corpus_name, "content_hash": self.corpus_hash},
+            "corpus": {"name": self.corpus_name, "content_hash": self.corpus_hash, "source": self.corpus_source},
             "position": {"step": self.step, "epoch": self.epoch, "chunk": self.chunk, "seconds": self.train_seconds},
             "profile": {"name": self.profile_name,
                         "sample": asdict(self.sample_config) if self.sample_config is not None else None,
@@ -294,6 +385,7 @@ class Checkpoint:
                 sample_config=SampleConfig(**prof["sample"]) if prof.get("sample") else None,
                 train_seconds=pos.get("seconds"), evolution=p.get("evolution") or [],
                 profile_note=str(prof.get("note") or ""), warm=dict(p.get("warm") or {}),
+                corpus_source=dict(p["corpus"].get("source") or {}),
             )
         except (KeyError, TypeError) as exc:
             raise GencheckError(f"{path} is a damaged gencheck checkpoint (missing {shown(str(exc))})") from None
@@ -650,7 +742,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     """Train to profile.train.steps; on resume the profile must be the checkpoint's (see resume_profile).
 
     `sample`: the sample settings of a `gencheck run`, stored so that a resumed run samples the same way.
-    `watch(model, vocab, step, chars_seen) -> dict`: called at `evolution.evolution_steps(steps)` (a
+    `watch(model, vocab, step, chars_seen) -> dict`: called at `evolution.evolution_steps(steps, …)` (a
     gencheck.evolution.Watcher); its rows are kept in the checkpoint, and its time is not training time.
     `warm`: the corpus named by `profile.train.warm_start`. Its train split feeds the first
     `warm_steps` steps (a phase of its own: epochs from 0, state reset at the switch), the run's corpus the
@@ -711,13 +803,14 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
         Checkpoint(mcfg, cfg, vocab, corpus.spec.name, corpus.content_hash, step, epoch, chunk,
                    model.state_dict(), opt.state_dict(), rng_state(device), model.state_to_list(state),
                    history, name, sample, elapsed() if prior_seconds is not None else None,
-                   evolution, note, warm_info).save(ckpt_path)
+                   evolution, note, warm_info, corpus_source(corpus)).save(ckpt_path)
 
     model.train()
     chars_per_step = cfg.batch_size * cfg.seq_len
     t0, start_step, loss_bpc, watched = time.perf_counter(), step, float("nan"), 0.0
     # a look at the switch too: what the warm start alone gave on the run's corpus
-    marks = set(evolution_steps(cfg.steps)) | ({n_warm} if n_warm else set()) if watch is not None else set()
+    marks = (set(evolution_steps(cfg.steps, chars_per_step=cfg.batch_size * cfg.seq_len)) |
+             ({n_warm} if n_warm else set()) if watch is not None else set())
     val_bpc = history[-1]["val_bpc"] if history else float("nan")
     # On CUDA every .item() waits for the GPU: the loss is checked and shown every `sync_every` steps
     # (and before every checkpoint), with the first non-finite step recorded on the device meanwhile.

@@ -290,3 +290,24 @@ def test_gate_saturation_finds_the_held_open_gates():
         assert sat[(0, gate)]["units_mostly_right"] == 1 and sat[(0, gate)]["units"] == 6
         assert sat[(0, gate)]["right"] >= 1 / 6  # that unit at every character, the others at few or none
     assert sat[(0, "output")]["units_mostly_right"] == 0
+
+
+def test_cells_finds_a_declaration_files_corpus_where_the_run_recorded_it(tmp_path, capsys):
+    """#37: a run on `--corpus their.toml` is read by `cells` from the file it was trained on, not by the
+    corpus's name (which no registry knows)."""
+    import shutil
+
+    from gencheck.cells import load_run
+    from gencheck.cli import main
+    from gencheck.corpus import builtin_specs
+
+    fixture = builtin_specs().get("latex-fixture")
+    mine = tmp_path / "decl"
+    shutil.copytree(fixture.parent / "fixtures" / "latex", mine / "fixtures" / "latex")
+    (mine / "their.toml").write_text(fixture.read_text())
+    run = tmp_path / "run"
+    assert main(["train", "--corpus", str(mine / "their.toml"), "--profile", "smoke", "--steps", "4",
+                 "--device", "cpu", "--out", str(run)]) == 0
+    ck, _, corpus, _ = load_run(run, offline=True)
+    assert corpus.spec.name == ck.corpus_name == "their" and corpus.spec.origin == str(mine / "their.toml")
+    capsys.readouterr()

@@ -378,3 +378,62 @@ def test_the_progress_line_shows_no_val_before_the_first_evaluation(tmp_path, ca
     out = capsys.readouterr()
     lines = [line for line in (out.out + out.err).splitlines() if line.startswith("train ")]
     assert lines and "val —" in lines[0] and not any("val nan" in line for line in lines), lines
+
+
+def test_resume_builds_the_corpus_the_run_started_on(tmp_path, capsys):
+    """#37: `gencheck run --resume RUN_DIR` alone continues on the checkpoint's corpus (the default,
+    `latex`, would be built first on a fresh machine and then refused); a declaration file of the user's
+    own is found where the run read it."""
+    import shutil
+
+    from gencheck.corpus import builtin_specs
+
+    mine = tmp_path / "decl"
+    shutil.copytree(builtin_specs().get("latex-fixture").parent / "fixtures" / "latex", mine / "fixtures" / "latex")
+    text = builtin_specs().get("latex-fixture").read_text().replace('description = "', 'description = "mine: ')
+    (mine / "their.toml").write_text(text)
+    for corpus in ("latex-fixture", str(mine / "their.toml")):
+        run_dir = tmp_path / f"killed-{len(corpus)}"
+        assert main(["train", "--corpus", corpus, "--profile", "smoke", "--steps", "6", "--device", "cpu",
+                     "--out", str(run_dir)]) == 0
+        assert main(["run", "--resume", str(run_dir), "--no-probes", "--no-evolution", "--compile-samples", "0",
+                     "--device", "cpu", "--offline"]) == 0
+        assert json.loads((run_dir / "results.json").read_text())["corpus"]["name"] in ("latex-fixture", "their")
+    capsys.readouterr()
+
+
+def test_an_interrupted_run_names_its_folder_and_the_command_that_continues_it(tmp_path, capsys, monkeypatch):
+    from gencheck import pipeline
+
+    started = {}
+
+    def killed(corpus, profile, device, run_dir, *a, **kw):
+        started["dir"] = run_dir
+        if kw.get("resume") is False and started.get("checkpoint"):
+            run_dir.mkdir(parents=True)
+            (run_dir / "checkpoint.pt").write_bytes(b"")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "run", killed)
+    assert main(["run", *SMOKE, "--out", str(tmp_path)]) == 130
+    out = capsys.readouterr()
+    assert f"{started['dir']} has no checkpoint yet" in " ".join((out.err + out.out).split())
+    started["checkpoint"] = True
+    assert main(["run", *SMOKE, "--out", str(tmp_path)]) == 130
+    text = " ".join((capsys.readouterr().err + capsys.readouterr().out).split())
+    assert f"continue with: gencheck run --resume {started['dir']}" in text
+
+
+def test_report_with_a_killed_run_reports_the_rest_and_names_the_skipped(tmp_path, capsys):
+    done, killed = tmp_path / "done", tmp_path / "killed"
+    assert main(["run", *SMOKE, "--no-probes", "--no-evolution", "--out", str(done)]) == 0
+    (run_dir,) = list(done.iterdir())
+    assert main(["train", *SMOKE[:4], "--steps", "4", "--device", "cpu", "--out", str(killed)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(run_dir), str(killed)]) == 1
+    out = capsys.readouterr()
+    assert "gencheck scorecard" in out.out
+    err = " ".join(out.err.split())
+    assert f"skipped: {killed}: no results.json there" in err and f"gencheck run --resume {killed}" in err
+    assert main(["report", str(killed)]) == 2  # nothing to report: the error, as before
+    assert "no results.json" in one_line_error(capsys)

@@ -92,3 +92,44 @@ def test_probe_slice_takes_whole_documents_or_a_prefix_of_a_long_first_one():
     assert _probe_slice(["a" * 10, "b" * 10, "c" * 10], 25) == ["a" * 10, "b" * 10]
     assert _probe_slice(["\\begin{x}" + "y" * 50 + "\\end{x}", "z"], 20) == ["\\begin{x}" + "y" * 11]
     assert _probe_slice([], 20) == []
+
+
+def test_a_long_run_looks_more_often_after_the_default_budget():
+    """Issue 33: real-text memory formed between 17 M and 156 M characters, which ten log-spaced looks split
+    into gaps of 2.3×; beyond the cpu profile's budget the looks are at most DENSE_RATIO apart."""
+    from gencheck.evolution import DENSE_RATIO, FULL_SLICES_AT
+
+    per_step = 64 * 128
+    assert evolution_steps(2100, chars_per_step=per_step) == evolution_steps(2100)  # the default run: unchanged
+    marks = evolution_steps(19000, chars_per_step=per_step)
+    late = [m for m in marks if m * per_step >= FULL_SLICES_AT - per_step]
+    assert late[-1] == 19000 and len(late) >= 6 and len(marks) == len(set(marks))
+    assert max(b / a for a, b in zip(late, late[1:])) <= DENSE_RATIO + 1e-9
+    assert [m for m in marks if m < late[0]] == [m for m in evolution_steps(19000) if m < late[0]]
+
+
+def test_a_longer_run_probes_a_longer_slice(fixture_corpus):
+    from gencheck.evolution import FULL_SLICES_AT, PROBE_CHARS, _probe_slice
+
+    texts = fixture_corpus.texts("test")
+    long = Watcher.for_run(fixture_corpus, CPU, seed=1, temperature=0.7, budget_chars=9 * FULL_SLICES_AT)
+    assert long.probe_texts == _probe_slice(texts, 9 * PROBE_CHARS)
+
+
+def test_real_text_memory_formed_is_when_the_model_left_the_reference_row():
+    """On real text there is no 1/K: the looks are held against the 20-gram scored on the same slice."""
+    from gencheck.evolution import formation_chars, memory_formed
+
+    def look(chars, right_31, right_101):
+        return {"chars_seen": chars, "probe_buckets": {"31-100": [200, right_31], "101-300": [200, right_101]}}
+
+    reference = {"row": "20-gram", "probe": "latex_end",
+                 "probe_buckets": {"31-100": [200, 110], "101-300": [200, 112], "1-10": [5, 5]}}
+    rows = [look(10_000_000, 90, 100), look(40_000_000, 150, 105), look(90_000_000, 160, 150),
+            look(150_000_000, 170, 160)]
+    formed = memory_formed(rows, reference=reference)
+    assert formed == {"31-100": 40_000_000, "101-300": 90_000_000}  # 1-10: in the reference, never looked at
+    assert memory_formed(rows) == {}  # no chance and no reference: nothing is claimed
+    dropped = rows[:-1] + [look(150_000_000, 170, 110)]  # back at the 20-gram at the end: not formed
+    assert memory_formed(dropped, reference=reference)["101-300"] is None
+    assert formation_chars(formed) == 90_000_000  # the last of the buckets from 31 to 1,000 that were looked at

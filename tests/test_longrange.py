@@ -62,7 +62,7 @@ def test_measure_gives_every_row_on_the_same_events_and_json():
     assert js["sampled"]["probe"] == "latex_end"
     console = Console(width=100, record=True, file=open("/dev/null", "w"))
     console.print(ProbesView(js))
-    assert "model above every other row, paired over documents" in " ".join(console.export_text().split())
+    assert "model above every other row, paired over units of text" in " ".join(console.export_text().split())
 
 
 def test_the_mark_is_shown_where_the_model_is_above_every_row():
@@ -74,7 +74,7 @@ def test_the_mark_is_shown_where_the_model_is_above_every_row():
     console = Console(width=100, record=True, file=open("/dev/null", "w"))
     console.print(ProbesView(probes))
     text = " ".join(console.export_text().split())  # captions wrap at the table's width
-    assert "50▲" in text and "40▲" not in text and "paired over documents" in text and ": 31-100." in text
+    assert "50▲" in text and "40▲" not in text and "paired over units of text" in text and ": 31-100." in text
     rows["model"]["above_baselines"] = []
     console = Console(width=100, record=True, file=open("/dev/null", "w"))
     console.print(ProbesView(probes))

@@ -20,11 +20,12 @@ def tiny_model() -> CharRNN:
     return CharRNN(ModelConfig(20, "lstm", 1, 8, 4))
 
 
-def fake_cpu(monkeypatch, native: bool, kernels: bool = True) -> None:
+def fake_cpu(monkeypatch, native: bool, kernels: bool = True, bf16_speed: float = 60_000.0) -> None:
     """Fake what this CPU says and whether bf16 kernels run, never the arithmetic: the choices are tested on
     every machine, with or without bf16."""
     monkeypatch.setattr(train_mod, "cpu_has_native_bf16", lambda: native)
     monkeypatch.setattr(train_mod, "_bf16_runs", lambda device, model: None if kernels else "no primitive")
+    monkeypatch.setattr(train_mod, "bf16_race", lambda cfg, device: train_mod.Race("2×256", 20_000.0, bf16_speed))
 
 
 def test_auto_on_a_cpu_follows_native_bf16(monkeypatch):
@@ -33,6 +34,32 @@ def test_auto_on_a_cpu_follows_native_bf16(monkeypatch):
     fake_cpu(monkeypatch, native=True)
     assert resolve_precision("auto", CPU, tiny_model()) == ("bf16", torch.bfloat16)
     assert resolve_precision("fp32", CPU, tiny_model()) == ("fp32", None)
+
+
+def test_auto_keeps_fp32_where_native_bf16_is_not_faster(monkeypatch):
+    """A CPU whose flags say avx512_bf16 but whose bf16 kernels are slower (measured on this project's VM):
+    the race decides, and the cpu profile takes its fp32 shape so that its budget still fits its time."""
+    from gencheck.config import PROFILES
+    from gencheck.train import settle_shape
+
+    fake_cpu(monkeypatch, native=True, bf16_speed=15_000.0)
+    assert resolve_precision("auto", CPU, tiny_model()) == ("fp32", None)
+    assert resolve_precision("bf16", CPU, tiny_model()) == ("bf16", torch.bfloat16)  # asked for: no race
+    p = settle_shape("cpu", PROFILES["cpu"], CPU)
+    assert (p.hidden, p.note) == (128, "2×128, fp32: bf16 is not faster here "
+                                       "(2×256: bf16 15.0 k chars/s, fp32 20.0 k, raced at start)")
+    fake_cpu(monkeypatch, native=True, bf16_speed=22_000.0)  # 1.1×: inside the margin, fp32 kept
+    assert resolve_precision("auto", CPU, tiny_model()) == ("fp32", None)
+
+
+def test_the_race_times_both_precisions_once_per_shape():
+    if train_mod._bf16_runs(CPU, tiny_model()) is not None:
+        pytest.skip("bf16 autocast does not run on this CPU")
+    cfg = ModelConfig(20, "lstm", 1, 8, 4)
+    race = train_mod.bf16_race(cfg, CPU)
+    assert race.fp32 > 0 and race.bf16 > 0 and race.shape == "1×8"
+    assert train_mod.bf16_race(ModelConfig(99, "lstm", 1, 8, 4), CPU) is race  # the vocabulary is not the shape
+    assert train_mod.bf16_race(ModelConfig(20, "lstm", 2, 8, 4), CPU) is not race
 
 
 def test_explicit_bf16_without_native_support_runs_with_a_warning(monkeypatch, capsys):
@@ -53,7 +80,8 @@ def test_the_cpu_profile_takes_its_fp32_shape_where_bf16_does_not_run(monkeypatc
     assert settle_shape("cpu", cpu, CPU).note == "2×128, fp32: bf16 does not run this LSTM here"
     fake_cpu(monkeypatch, native=True)
     p = settle_shape("cpu", cpu, CPU)
-    assert (p.layers, p.hidden) == (2, 256) and p.note == "2×256, bf16: this CPU has native bf16"
+    assert (p.layers, p.hidden) == (2, 256) and p.note == ("2×256, bf16: this CPU has native bf16 "
+                                                       "(2×256: bf16 60.0 k chars/s, fp32 20.0 k, raced at start)")
     fp32 = with_overrides(cpu, precision="fp32")
     assert settle_shape("cpu", fp32, CPU).note == "2×128, fp32: --precision fp32"
     typed = with_overrides(cpu, hidden=256, precision="fp32")  # a typed shape wins over the fp32 shape

@@ -41,6 +41,22 @@ def test_markdown_corpus_from_debian_archive_is_the_pinned_one(tmp_path):
     assert all(d.path.endswith(".md") for d in corpus.documents)
 
 
+@pytest.mark.network
+def test_a_machine_without_apt_get_gets_the_same_deb_from_debian_archive(tmp_path, monkeypatch):
+    """macOS or Fedora: `apt-get` is not on PATH, so every `deb` corpus's `url` source (the same file in
+    Debian's archive, the same sha256) is the one that delivers. markdown's package is the small one (3.6 MB);
+    latex and c-linux declare theirs the same way (checked below without downloading 350 MB)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    spec = resolve_spec("markdown")
+    corpus = build(spec, home=tmp_path)
+    assert corpus.content_hash == spec.content_sha256
+    for name in ("latex", "c-linux", "markdown"):
+        kinds = [s.kind for s in resolve_spec(name).sources]
+        deb, url = (next(s for s in resolve_spec(name).sources if s.kind == k) for k in ("deb", "url"))
+        assert kinds.index("deb") < kinds.index("url") and url.url.startswith("https://deb.debian.org/")
+        assert (url.file, url.sha256, url.inner, url.strip) == (deb.file, deb.sha256, deb.inner, deb.strip)
+
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
 
