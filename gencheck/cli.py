@@ -30,6 +30,9 @@ EXAMPLES = {
     "sample": "gencheck sample --checkpoint runs/mine/checkpoint.pt -n 8 --temperature 0.7 --out samples.jsonl\n"
               "  gencheck sample --checkpoint runs/mine/checkpoint.pt --prime '\\begin{proof}' --out samples/",
     "corpus": "gencheck corpus list\n  gencheck corpus build latex\n  gencheck corpus info latex --json",
+    "cells": "gencheck cells runs/20261201-120000-latex-lstm2x128-s1337-ab12cd   # the table of units\n"
+             "  gencheck cells RUN --show L1.c[12] --doc 2         # one unit under the text of test document 2\n"
+             "  gencheck cells RUN --html cells.html               # every unit, one page, a picker",
     "report": "gencheck report runs/20261201-120000-latex-lstm2x128-s1337-ab12cd\n"
               "  gencheck report runs/a/results.json runs/b/results.json   # warns when versions differ\n"
               "  gencheck report runs/*/ --json\n"
@@ -275,15 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="sample documents from a checkpoint", formatter_class=fmt,
                        description="Sample documents in one batch. Output: a .jsonl file (one object per sample), "
                                    "or a folder of files, or stdout.", epilog=_epilog("sample"))
-    p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("-n", "--num-samples", dest="num_samples", type=setting("num_samples"), default=8)
-    p.add_argument("--max-chars", dest="max_chars", type=setting("max_chars"), default=2000)
+    p.add_argument("--checkpoint", type=Path, required=True, help="a checkpoint.pt, or the run folder that holds one")
+    p.add_argument("-n", "--num-samples", dest="num_samples", type=setting("num_samples"), default=8,
+                   help="how many documents (default 8)")
+    p.add_argument("--max-chars", dest="max_chars", type=setting("max_chars"), default=2000,
+                   help="characters per document at most (default 2000)")
     p.add_argument("--temperature", type=setting("temperature"), default=0.8, help="< 1 sharper, > 1 more random, 0 greedy")
     p.add_argument("--top-k", dest="top_k", type=setting("top_k"), default=0, help="sample only among the k likeliest (0: all)")
     p.add_argument("--prime", default="", help="text every sample starts with")
     p.add_argument("--prime-file", type=Path, help="read the prime text from a file")
-    p.add_argument("--seed", type=setting("seed"), default=1337)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=setting("seed"), default=1337, help="the sampling seed: the same seed, the same documents")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:N, mps")
     p.add_argument("--threads", type=int_in(1, MAX_THREADS), help="CPU threads for torch (default: every core this process may use)")
     p.add_argument("--out", type=Path, help="samples.jsonl, or a folder for one file per sample (default: stdout)")
 
@@ -330,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the model over held-out documents and score every unit (h and c of every "
                                    "layer) against the format's structure: environment and brace depth, math, "
                                    "comments, position in the line; plus a linear probe from the whole state to "
-                                   "environment depth (docs/probes.md, Cells).")
+                                   "environment depth (docs/probes.md, Cells).", epilog=_epilog("cells"))
     p.add_argument("run", type=Path, metavar="RUN", help="a run folder with checkpoint.pt")
     p.add_argument("--split", default="test", help="the held-out split to read (default: test)")
     p.add_argument("--json", action="store_true", help="print the report as JSON (with schema_version)")
@@ -368,8 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "beyond noise (outside the base's 95 % bootstrap interval for probe cells; over "
                                    "the declared default noise otherwise).",
                        epilog="examples:\n  gencheck compare runs/base runs/new\n  gencheck compare a/results.json b/results.json --json")
-    p.add_argument("base", type=Path)
-    p.add_argument("new", type=Path)
+    p.add_argument("base", type=Path, help="the run compared against: a run folder or its results.json")
+    p.add_argument("new", type=Path, help="the run whose deltas are shown: a run folder or its results.json")
     p.add_argument("--allow-other-corpus", action="store_true", help="compare runs on different corpus content")
     p.add_argument("--json", action="store_true", help="print the deltas as JSON on stdout")
 
@@ -403,10 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Corpora are declared in corpora/*.toml: pinned sources, filters, split seed.",
                        epilog=_epilog("corpus"))
     csub = p.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
-    lp = csub.add_parser("list", help="the declared corpora: format, licence, size when built")
+    lp = csub.add_parser("list", help="the declared corpora: format, licence, size when built", formatter_class=fmt,
+                         epilog="example:  gencheck corpus list --json")
     lp.add_argument("--json", action="store_true", help="print JSON on stdout")
     for name, helptext in (("build", "download, verify and build a corpus"), ("info", "statistics of a corpus")):
-        cp = csub.add_parser(name, help=helptext)
+        cp = csub.add_parser(name, help=helptext, formatter_class=fmt,
+                             epilog=f"examples:\n  gencheck corpus {name} latex\n  gencheck corpus {name} my.toml\n"
+                                    f"  gencheck corpus {name} ./my-tex-files --format latex")
         cp.add_argument("name", type=corpus_name, help="corpus name, declaration file or directory")
         cp.add_argument("--format", help="format when NAME is a directory")
         cp.add_argument("--mirror", action="append", type=Path, default=[],
@@ -821,9 +829,10 @@ def cmd_calibrate(args) -> int:
     from .calibrate import calibrate
     from .scorecard import pct
 
-    if getattr(args, "toolchain", False):
-        return cmd_calibrate_toolchain(args)
-    cal = calibrate(_corpus(args), args.split, args.mutations, args.seed)
+    corpus = _corpus(args)
+    if getattr(args, "toolchain", False) and args.json:
+        return cmd_calibrate_toolchain(args, corpus)
+    cal = calibrate(corpus, args.split, args.mutations, args.seed)
     if args.json:
         print(json.dumps(cal.to_json(), indent=2))
         return 0
@@ -850,16 +859,18 @@ def cmd_calibrate(args) -> int:
     for m in cal.mutations:
         t.add_row(escape(m.kind), str(m.tried), str(m.unjudged), str(m.trivial), pct(m.rate))
     console.print(t)
+    if getattr(args, "toolchain", False):  # the validator's own calibration first, then the toolchain's view
+        return cmd_calibrate_toolchain(args, corpus)
     return 0
 
 
-def cmd_calibrate_toolchain(args) -> int:
+def cmd_calibrate_toolchain(args, corpus) -> int:
     """`calibrate --toolchain`: the validator's verdict against the toolchain's, per corpus."""
     from gencheck.progress import SafeConsole as Console
 
     from .calibrate import agreement, agreement_tables
 
-    result = agreement(_corpus(args), args.split, args.mutations, args.seed, limit=args.limit)
+    result = agreement(corpus, args.split, args.mutations, args.seed, limit=args.limit)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0
@@ -973,15 +984,11 @@ def _load_pair(base: Path, new: Path):
         raise UsageError(str(exc)) from None
 
 
-def _fmt(m) -> str:
-    return f"{m.value:.3f}" if m.family in ("bpc", "probe", "rate") else f"{m.value:g}"
-
-
 def cmd_compare(args) -> int:
     from gencheck.progress import SafeConsole as Console
     from rich.table import Table
 
-    from .compare import check_comparable, compare
+    from .compare import check_comparable, compare, shown
 
     base, new = _load_pair(args.base, args.new)
     warnings = check_comparable(base, new, args.allow_other_corpus)
@@ -998,7 +1005,8 @@ def cmd_compare(args) -> int:
         for d in deltas:
             mark = "" if not d.beyond_noise else ("differs" if not d.base.gated else
                                                   "[red]worse[/]" if d.worse_by > 0 else "[green]better[/]")
-            t.add_row(escape(d.name), _fmt(d.base), _fmt(d.new), f"{d.change:+.3f}", mark)
+            t.add_row(escape(d.name), escape(shown(d.name, d.base.family, d.base.value)),
+                      escape(shown(d.name, d.new.family, d.new.value)), f"{d.change:+.3f}", mark)
         console.print(t)
         console.print("worse/better: beyond noise (outside the base's 95 % interval for probe cells, over the "
                       "declared default noise otherwise); unmarked deltas are within it", style="dim", highlight=False)
@@ -1035,10 +1043,10 @@ def _load_side(paths: list[Path], what: str):
     return runs
 
 
-def _gate_value(row, value: float | None) -> str:
-    if value is None:
-        return "missing"
-    return f"{value:.3f}" if row.family in ("bpc", "probe", "rate") else f"{value:g}"
+def _gate_value(row, value: float | None, spread: bool = False) -> str:
+    from .compare import shown
+
+    return escape(shown(row.name, row.family, value, spread))
 
 
 def cmd_check(args) -> int:
@@ -1069,9 +1077,9 @@ def cmd_check(args) -> int:
                       ("tolerance", "right"), ("from", "left"), ("", "left")):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in rows:
-        spread = f" ± {_gate_value(r, r.base_sd)}" if r.base_sd is not None else ""
+        spread = f" ± {_gate_value(r, r.base_sd, spread=True)}" if r.base_sd is not None else ""
         t.add_row(escape(r.name), _gate_value(r, r.base_mean) + spread, _gate_value(r, r.new_mean),
-                  "" if r.worse_by is None else _gate_value(r, r.worse_by), f"{r.tolerance:.3g}", r.source,
+                  "" if r.worse_by is None else _gate_value(r, r.worse_by, spread=True), f"{r.tolerance:.3g}", r.source,
                   "[red]regression[/]" if r.regression else "ok")
     Console(soft_wrap=True).print(t)
     for r in bad:

@@ -37,6 +37,25 @@ class Metric:
     gated: bool = True  # False: shown by compare, never a regression (a larger effective context is no gain)
 
 
+def shown(name: str, family: str, value: float | None, spread: bool = False) -> str:
+    """A figure as compare and check print it: rates to 3 places; a reach as the bucket it ends in (0 buckets:
+    "—", as the scorecard shows it; a mean over seeds between two buckets stays a number of buckets);
+    `spread`: a difference or an sd, always a number."""
+    if value is None:
+        return "missing"
+    if family in ("bpc", "probe", "rate"):
+        return f"{value:.3f}"
+    if name.startswith("reach.") and not spread:
+        from .stats import BUCKET_LABELS
+
+        if value == 0:
+            return "—"
+        if float(value).is_integer() and 1 <= value <= len(BUCKET_LABELS):
+            return BUCKET_LABELS[int(value) - 1]
+        return f"{value:g} buckets"
+    return f"{value:g}"
+
+
 @dataclass(frozen=True)
 class Delta:
     name: str

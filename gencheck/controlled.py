@@ -300,7 +300,8 @@ def controlled_documents(fmt: str, train_texts: Sequence[str], test_texts: Seque
         what = {"latex": "\\begin / \\end", "c": "brackets, quotes, comments or directives",
                 "markdown": "lines starting with ` or ~"}[fmt]
         raise GencheckError(f"the {fmt} test split has {len(pool.text)} characters of filler without {what}; "
-                            f"the controlled documents need {need} in one piece (use fewer or shorter buckets)")
+                            f"the controlled documents need {need} in one piece, so the controlled-distance rows are left out "
+                            f"(a corpus with a longer test split has them; the real-text probes do not need them)")
     rng = np.random.default_rng([seed, zlib.crc32(fmt.encode()), depth])
     docs = []
     for label, lo, hi in ranges:

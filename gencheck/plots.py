@@ -159,6 +159,15 @@ def _series(label: str, points: dict[float, list[float]]) -> Series:
     return Series(label, xs, [m.mean for m in means], [m.low for m in means], [m.high for m in means])
 
 
+def seeds_phrase(lines: Sequence[dict[float, list[float]]]) -> str:
+    """How a figure's points were made: "one seed each" when every point is one run (no bars to read), else
+    "seed mean, bars min-max" with how many seeds."""
+    counts = sorted({len(v) for pts in lines for v in pts.values()})
+    if counts == [1] or not counts:
+        return "one seed each"
+    return f"mean of {'-'.join(map(str, (counts[0], counts[-1]) if len(counts) > 1 else counts))} seeds, bars min-max"
+
+
 def _depth_label(kind: str, layers: int, by_kind: bool) -> str:
     depth = f"{layers} layer" + ("s" if layers != 1 else "")
     return f"{kind} {depth}" if by_kind else depth
@@ -194,7 +203,7 @@ def accuracy_by_width(results: Sequence[RunResult], by_kind: bool | None = None)
         depth = _depth_label(kind, layers, by_kind)
         series = [_series(b, lines[b]) for b in sorted(lines, key=lambda b: (order.get(b, len(order)), b))]
         out.append(Figure(f"grid-accuracy-by-width-{depth.replace(' ', '-')}",
-                          f"{head} by width, {depth}: seed mean, bars min-max",
+                          f"{head} by width, {depth}: {seeds_phrase(list(lines.values()))}",
                           "hidden units", "accuracy", series, xlog=True))
     return out
 
@@ -211,7 +220,7 @@ def bpc_by_params(results: Sequence[RunResult]) -> Figure | None:
     if not lines:
         return None
     series = [_series(_depth_label(kind, layers, by_kind), lines[(kind, layers)]) for kind, layers in sorted(lines)]
-    return Figure("grid-test-bpc", "test bits/char by parameters: seed mean, bars min-max", "parameters",
+    return Figure("grid-test-bpc", f"test bits/char by parameters: {seeds_phrase(list(lines.values()))}", "parameters",
                   "test bits/char", series, xlog=True)
 
 
@@ -231,12 +240,13 @@ def families_by_distance(results: Sequence[RunResult]) -> Figure | None:
         for bucket, acc in _headline_cells(r).items():
             if bucket in buckets:
                 lines.setdefault(f"{kind} {layers}×{hidden}", {}).setdefault(float(buckets.index(bucket)), []).append(acc)
+    seeds = seeds_phrase(list(lines.values()))
     series = [_series(label, pts) for label, pts in lines.items()]
     first = next((f for f in map(headline_by_distance, results) if f), None)
     series += [s for s in (first.series if first else []) if s.label in ("20-gram", "majority")]
     if not series:
         return None
-    return Figure(f"grid-{head}-by-distance", f"{head} by distance, a line per model: seed mean, bars min-max",
+    return Figure(f"grid-{head}-by-distance", f"{head} by distance, a line per model: {seeds}",
                   "characters from opener to closer", "accuracy", series, xticks=buckets)
 
 

@@ -89,6 +89,9 @@ def rate(x: float | None) -> str:
 ABOVE = "▲"  # the model row's mark: above every other row of the bucket in a paired comparison
 
 
+FEW_NOTE = "n=N in a cell: fewer than 20 events there, too few for a rate; only the count is shown."
+
+
 def acc_cell(cell: dict, mark: str = "") -> str:
     """Accuracy in percent over its 95 % interval; a cell with too few events shows only its count."""
     if cell.get("too_few", True) or cell.get("accuracy") is None:
@@ -146,6 +149,8 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
     blind = {first["buckets"][i]["bucket"] for i in shown} & set(blind)
     if blind and "model" in rows:
         caption = (caption + "\n" if caption else "") + BLIND_NOTE
+    if any(first["buckets"][i].get("too_few") and first["buckets"][i].get("events") for i in shown):
+        caption = (caption + "\n" if caption else "") + FEW_NOTE
     t = Table(title=title + " · % right, 95 % interval below", title_justify="left", caption=caption or None,
               caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     t.add_column("chars →", no_wrap=True)
@@ -306,7 +311,9 @@ class Scorecard:
     def __rich__(self) -> Group:
         tr = self.result.train
         note = Text(
-            f"trained {tr['steps']:,} steps in {tr['seconds']:.0f}s at {tr['chars_per_s']:,.0f} chars/s; "
+            f"trained {tr['steps']:,} steps in {tr['seconds']:.0f}s at {tr['chars_per_s']:,.0f} chars/s"
+            + (f" (+{tr['evolution_seconds']:.0f}s looking at the model, in the train stage's time)"
+               if tr.get("evolution_seconds") else "") + "; "
             f"samples ≤ {tr.get('sample_max_chars', '?')} chars at temperature {tr.get('temperature', '?')}. "
             "bits/char below the unigram baseline (fitted on train, scored on the same split) = the model "
             "learned something; valid/viable prefix/invalid are shares of the judged texts, for samples and "

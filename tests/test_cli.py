@@ -437,3 +437,13 @@ def test_report_with_a_killed_run_reports_the_rest_and_names_the_skipped(tmp_pat
     assert f"skipped: {killed}: no results.json there" in err and f"gencheck run --resume {killed}" in err
     assert main(["report", str(killed)]) == 2  # nothing to report: the error, as before
     assert "no results.json" in one_line_error(capsys)
+
+
+def test_calibrate_with_the_toolchain_keeps_the_mutation_table(capsys):
+    """#37: `calibrate --toolchain` printed only the toolchain's view; the validator's own calibration (the
+    mutation table) comes first, then the agreement (or n/a where pdflatex is missing)."""
+    assert main(["calibrate", "--corpus", "latex-fixture", "--split", "all", "--toolchain", "--limit", "1",
+                 "--mutations", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "mutations of accepted documents" in out and "pdflatex" in out
+    assert out.index("mutations of accepted documents") < out.index("pdflatex")

@@ -515,3 +515,32 @@ def test_a_damaged_summary_is_read_again_from_the_cache(tmp_path, capsys, monkey
     assert main(["corpus", "list", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["latex-fixture"]["built"]["documents"] == len(fresh.documents)
+
+
+def test_without_apt_get_a_deb_corpus_comes_from_its_url_source(tmp_path, monkeypatch):
+    """#37: a machine without apt-get (macOS, Fedora) builds a `deb` corpus from the `url` source declared
+    after it, the same file and sha256, here from a loopback server; the progress bar does not get in the way."""
+    import functools
+    import http.server
+    import threading
+
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    served = tmp_path / "served"
+    served.mkdir()
+    sha = make_deb(served / "p_1_all.deb", {"usr/share/doc/p/paper.tex": DOC.encode()})
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/p_1_all.deb"
+        body = ('format = "latex"\ninclude = ["*.tex"]\nsplit = [0.0, 0.0, 1.0]\n'
+                f'[[sources]]\nkind = "deb"\npackage = "p"\nversion = "1"\nfile = "p_1_all.deb"\nsha256 = "{sha}"\n'
+                f'[[sources]]\nkind = "url"\nurl = "{url}"\nfile = "p_1_all.deb"\nsha256 = "{sha}"\n')
+        monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no apt-get
+        corpus = build(load_spec(declare(tmp_path, body)), home=tmp_path / "home")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [d.text for d in corpus.documents] == [DOC] and (tmp_path / "home" / "downloads" / "p_1_all.deb").is_file()
