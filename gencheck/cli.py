@@ -167,9 +167,9 @@ def _kinds(text: str) -> str:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=["smoke", "cpu", "drill", "gpu"],
                    help="size and budget preset: smoke (~1 min), cpu (~10 min on 2 cores: 2×256 in bf16 where the "
-                        "CPU has it natively, else 2×128), drill (a 1×128 LSTM in fp32 that forms memory on a drill "
-                        "corpus within the run), gpu (3×512 LSTM); default: gpu when CUDA is present, else drill "
-                        "on a drill corpus and cpu on any other")
+                        "CPU has it natively and it is faster, else 2×128), drill (a 1×128 LSTM in fp32 that forms "
+                        "memory on a drill corpus within the run), gpu (3×512 LSTM); default: gpu when CUDA is "
+                        "present, else drill on a drill corpus and cpu on any other")
     p.add_argument("--model", dest="kind", type=_kinds, metavar="{" + ",".join(KINDS) + "}",
                    help="model family (default lstm; docs/running.md, Model families); with --grid a list, lstm,gru,rnn, is one "
                         "more axis")
@@ -909,13 +909,14 @@ def _loadable_results(paths: list[Path]) -> tuple[list, list[Path]]:
             results.append(load_results(p))
         except GencheckError as exc:
             first = first or exc
-            skipped.append(p)
             killed = p.is_dir() and (p / "checkpoint.pt").is_file()
             hint = f" (killed before it finished? `gencheck run --resume {p}` finishes it)" if killed else ""
-            err_console.print(f"[yellow]skipped:[/] {escape(str(exc))}{escape(hint)}", highlight=False)
+            skipped.append((p, f"{exc}{hint}"))
     if not results:
         raise first
-    return results, skipped
+    for _, why in skipped:
+        err_console.print(f"[yellow]skipped:[/] {escape(why)}", highlight=False)
+    return results, [p for p, _ in skipped]
 
 
 def _report(args, results: list) -> int:

@@ -158,29 +158,42 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
     `known`: outcomes of rows other than the model's, by "real/<probe>/<row>" (read from the n-gram
     cache, and filled with what had to be computed). `headline_floor`: the least chance level of the
     headline probe (a drill's 1/K: its openers are drawn uniformly)."""
+    from .progress import progress
+
     out: dict[str, dict[str, dict]] = {}
     known = known if known is not None else {}
-    for probe in pr.probes_for(fmt):
-        rows: dict[str, st.ProbeResult] = {}
-        for name, scorer in scorers.items():
-            if name == "model":
-                rows.update(pr.run_probe(probe, test, vocab, scorer, name, train, seed=seed))
-                continue
-            outs = _known(known, f"real/{probe.name}/{name}", partial(pr.probe_outcomes, probe, test, vocab, scorer))
-            rows[name] = st.aggregate(outs, probe.name, name, probe.chance, seed=seed)
-        null = rows["model"].null
-        floor = max(probe.chance or 0.0, headline_floor if probe.name == HEADLINE.get(fmt) else 0.0)
-        maj = rows["majority"].overall
-        if probe.kind == "string" and maj.events and maj.accuracy >= TRIVIAL_MAJORITY:
-            # one answer nearly always (`*/`, a fence): the probe asks *when* it comes, not which, and the
-            # majority answer is no floor; such a probe has no chance level and no reach
-            rows["majority"].extra["trivial"] = True
-            null = None
-        for r in rows.values():  # one null for every row: the best constant answer per bucket, at least `floor`
-            r.with_null(null, floor)
-        rows["model"].extra.update(st.versus(rows, seed))
-        out[probe.name] = {name: r.to_json() for name, r in rows.items()}
+    probes = pr.probes_for(fmt)
+    with progress("probes (probe × row)", len(probes) * len(scorers)) as bar:  # minutes on a big test split
+        for i, probe in enumerate(probes):
+            rows: dict[str, st.ProbeResult] = {}
+            for j, (name, scorer) in enumerate(scorers.items()):
+                bar.update(i * len(scorers) + j, now=f"{probe.name} {name}")
+                if name == "model":
+                    rows.update(pr.run_probe(probe, test, vocab, scorer, name, train, seed=seed))
+                    continue
+                outs = _known(known, f"real/{probe.name}/{name}",
+                              partial(pr.probe_outcomes, probe, test, vocab, scorer))
+                rows[name] = st.aggregate(outs, probe.name, name, probe.chance, seed=seed)
+            out[probe.name] = _probe_rows(fmt, probe, rows, headline_floor, seed)
+        bar.update(len(probes) * len(scorers))
     return out
+
+
+def _probe_rows(fmt: str, probe, rows: dict[str, st.ProbeResult], headline_floor: float,
+                seed: int) -> dict[str, dict]:
+    """One probe's rows as JSON, each tested against the null (see `real_probes`)."""
+    null = rows["model"].null
+    floor = max(probe.chance or 0.0, headline_floor if probe.name == HEADLINE.get(fmt) else 0.0)
+    maj = rows["majority"].overall
+    if probe.kind == "string" and maj.events and maj.accuracy >= TRIVIAL_MAJORITY:
+        # one answer nearly always (`*/`, a fence): the probe asks *when* it comes, not which, and the
+        # majority answer is no floor; such a probe has no chance level and no reach
+        rows["majority"].extra["trivial"] = True
+        null = None
+    for r in rows.values():  # one null for every row: the best constant answer per bucket, at least `floor`
+        r.with_null(null, floor)
+    rows["model"].extra.update(st.versus(rows, seed))
+    return {name: r.to_json() for name, r in rows.items()}
 
 
 def controlled_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab,

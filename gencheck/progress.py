@@ -52,6 +52,7 @@ class Reporter:
     def __init__(self, progress: Progress | None, task, total: int, label: str, every_s: float) -> None:
         self.progress, self.task, self.total, self.label = progress, task, total, label
         self.every_s, self.last_print, self.start = every_s, 0.0, time.perf_counter()
+        self.finished = False  # the line at completion is printed once, however often the total is reported
 
     def update(self, done: int, **fields: object) -> None:
         text = "  ".join(f"{k} {v}" for k, v in fields.items())
@@ -61,8 +62,9 @@ class Reporter:
         if self.every_s == float("inf"):  # quiet
             return
         now = time.perf_counter()
-        if now - self.last_print >= self.every_s or done >= self.total:
-            self.last_print = now
+        last = done >= self.total and not self.finished
+        if (now - self.last_print >= self.every_s and not self.finished) or last:
+            self.last_print, self.finished = now, self.finished or done >= self.total
             elapsed = now - self.start
             eta = elapsed / done * (self.total - done) if done else float("nan")
             console.print(f"{self.label}: {done}/{self.total}  {text}  elapsed {elapsed:.0f}s  eta {eta:.0f}s",

@@ -171,6 +171,15 @@ def probe_table(title: str, rows: dict[str, dict], order: list[str], caption: st
     return t
 
 
+def full_width(t: Table) -> Group:
+    """A table whose title and caption wrap at the terminal's width, not the table's: a narrow table of
+    buckets folded its caption into eight short lines (#37, `COLUMNS=120`)."""
+    title, caption = t.title, t.caption
+    t.title = t.caption = None
+    parts = ([Text.from_markup(title, style="bold")] if title else []) + [t]
+    return Group(*parts, *([Text.from_markup(caption, style="dim")] if caption else []))
+
+
 @dataclass
 class ProbesView:
     """The probes table: teacher-forced closer accuracy by opener→closer distance, with 95 % intervals
@@ -193,13 +202,13 @@ class ProbesView:
                             caption=beyond_note(beyond, drill.get("d_train")) if is_head else "",
                             beyond=beyond if is_head else frozenset(), blind=blind)
             if t is not None:
-                out.append(t)
+                out.append(full_width(t))
             if is_head and drill.get("by_depth"):
                 t = probe_table(f"probe {escape(name)} · the model by nesting depth (1 = outermost open) × distance",
                                 {f"depth {d}": r for d, r in drill["by_depth"].items()},
                                 [f"depth {d}" for d in drill["by_depth"]], beyond=beyond)
                 if t is not None:
-                    out.append(t)
+                    out.append(full_width(t))
         info = p.get("controlled_info") or {}
         for name, rows in p.get("controlled", {}).items():
             t = probe_table(f"controlled documents · {escape(name)} · only the distance varies",
@@ -207,8 +216,8 @@ class ProbesView:
                             f"(chance {rate(info.get('chance'))}): {escape(', '.join(info.get('openers', [])))}",
                             blind=blind)
             if t is not None:
-                out.append(t)
-        out.append(self.summary())
+                out.append(full_width(t))
+        out.append(full_width(self.summary()))
         sampled = p.get("sampled") or {}
         cells = [c for c in sampled.get("buckets", []) if c["closes"]]
         if cells:
@@ -388,7 +397,8 @@ def _headline_summary(r: RunResult, head: str | None) -> tuple[str, str | None, 
 
 
 FORMED_NOTE = ("memory formed: characters seen by which the headline probe stayed above chance beyond noise in "
-               "every bucket from 31 to 1,000 characters (drills; evolution looks); with seeds, the mean over the "
+               "every bucket from 31 to 1,000 characters (evolution looks; chance on a drill is 1/K and the best "
+               "constant answer, on real text the 20-gram on the looks' slice); with seeds, the mean over the "
                "seeds where it formed, and how many did.")
 
 
@@ -405,6 +415,10 @@ def formed_cell(runs: list[RunResult]) -> str:
     mean = sum(got) / len(got)
     sd = (sum((c - mean) ** 2 for c in got) / (len(got) - 1)) ** 0.5 if len(got) > 1 else 0.0
     return f"{si_chars(mean)} ± {si_chars(sd)} ({len(got)}/{len(runs)})"
+
+
+GRID_STAR_NOTE = ("* the column's best point, marked only beyond the runner-up's noise (test bits/char: 0.02 apart; "
+                  "probe accuracy: its 95 % interval's low end above the runner-up).")
 
 
 @dataclass
@@ -427,6 +441,7 @@ class GridView:
         head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
         t = Table(title=f"gencheck grid · {escape(rs[0].corpus['name'])} · {len(rs)} points · "
                         f"{escape(head or 'no probe')} accuracy over all distances, % (95 % interval)", title_justify="left",
+                  caption=GRID_STAR_NOTE, caption_justify="left",
                   box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         formed = any("memory_formed" in r.train for r in rs)
         for col in ("model\nparams · ctx", "FLOPs\n/char", "chars\nseen", "wall\ns", "chars/s", "test\nbpc",
@@ -450,7 +465,7 @@ class GridView:
                       escape(short(ctrl)),
                       "—" if ctx is None else f"{ctx:,}", *([formed_cell([r])] if formed else []))
         if formed:
-            t.caption = FORMED_NOTE
+            t.caption = f"{t.caption}\n{FORMED_NOTE}"
             t.caption_justify = "left"
         return t
 
@@ -462,8 +477,8 @@ class GridView:
         head = next(((r.probes or {}).get("headline") for r in rs if r.probes), None)
         t = Table(title=f"gencheck grid · {escape(rs[0].corpus['name'])} · {len(groups)} points × seeds · mean ± sd "
                         f"over seeds ({seeds_varied(groups)}) · {escape(head or 'no probe')} accuracy over all "
-                        "distances, %", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+                        "distances, %", title_justify="left", caption=GRID_STAR_NOTE + " With seeds: beyond both spreads.",
+                  caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         formed = any("memory_formed" in r.train for r in rs)
         for col in ("model\nparams · ctx", "FLOPs\n/char", "seeds", "chars\nseen", "chars/s", "test\nbpc",
                     "valid", "probe\nall", "reach", "eff.\nctx", *(["memory\nformed"] if formed else [])):
@@ -490,7 +505,7 @@ class GridView:
                       _pm(acc[i], "{:.0f}", 100) + ("*" if i == best_acc else ""), escape("/".join(reach)),
                       escape("/".join(ctx)), *([formed_cell(g)] if formed else []))
         if formed:
-            t.caption = FORMED_NOTE
+            t.caption = f"{t.caption}\n{FORMED_NOTE}"
             t.caption_justify = "left"
         return t
 

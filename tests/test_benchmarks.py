@@ -94,3 +94,21 @@ def test_ray_overhead_times_the_same_grid_with_jobs_and_on_ray(tmp_path):
     rows = json.loads(out.read_text())
     assert [r["way"] for r in rows] == ["--jobs 2", "--engine ray"]
     assert rows[0]["test_bpc"] == rows[1]["test_bpc"] and all(r["best_s"] > 0 and r["peak_mb"] > 0 for r in rows)
+
+
+def test_formation_reads_checkpoints_of_one_run_in_step_order(tmp_path):
+    import shutil
+
+    from gencheck.cli import main
+
+    run = tmp_path / "run"
+    base = ["train", "--corpus", "latex-fixture", "--profile", "smoke", "--device", "cpu", "--out", str(run)]
+    assert main([*base, "--steps", "4"]) == 0
+    shutil.copy(run / "checkpoint.pt", tmp_path / "early.pt")
+    assert main([*base, "--steps", "8", "--resume"]) == 0
+    out = tmp_path / "f.json"
+    assert load("formation").main([str(run / "checkpoint.pt"), str(tmp_path / "early.pt"), "--corpus",
+                                   "latex-fixture", "--order", "3", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert [r["step"] for r in got["rows"]] == [4, 8] and got["probe"] == "latex_end" and got["order"] == 3
+    assert set(got["formed"]) <= {b for r in got["rows"] for b in r["buckets"]}

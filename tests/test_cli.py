@@ -447,3 +447,15 @@ def test_calibrate_with_the_toolchain_keeps_the_mutation_table(capsys):
     out = capsys.readouterr().out
     assert "mutations of accepted documents" in out and "pdflatex" in out
     assert out.index("mutations of accepted documents") < out.index("pdflatex")
+
+
+def test_a_progress_line_at_completion_is_printed_once(capsys):
+    """#37: `generate drill latex-drill: 21200000/21200000` was printed three times (the total reported again
+    by the last pieces of work)."""
+    from gencheck.progress import progress
+
+    with progress("generate drill x", 10) as bar:
+        for done in (3, 10, 10, 10):
+            bar.update(done)
+    err = capsys.readouterr().err
+    assert err.count("10/10") == 1 and err.count("3/10") == 1
