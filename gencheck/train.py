@@ -118,6 +118,11 @@ BF16_MARGIN = 1.15
 RACE_ROUNDS = 3
 RACE_STEPS = 2  # timed steps per round, after one warm-up step per precision
 RACE_BATCH = (32, 64)  # streams × characters: small, so that a race of a 2×256 LSTM takes about a second
+#: The shape raced, whatever the run trains: the `cpu` profile's 2×256 LSTM. The question is a property of
+#: the machine (are its bf16 kernels fast?), and a tiny model's race is too close to call and flips with the
+#: load (measured: a 1×16 grid point trained in bf16 in one process and fp32 in another), so one shape
+#: answers it for every run, and two runs of one command on one machine choose alike.
+RACE_SHAPE = ModelConfig(100, "lstm", 2, 256, 64)
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,7 @@ class PrecisionChoice:
 
 def choose_precision(requested: str, device: torch.device, model: CharModel) -> PrecisionChoice:
     """auto: bf16 on CUDA when this torch/cuDNN runs the RNN in it (else fp32 with TF32 matmuls); on a CPU
-    with native bf16 where the kernels run, bf16 when a race on this shape finds it BF16_MARGIN faster than
+    with native bf16 where the kernels run, bf16 when a race (on RACE_SHAPE) finds it BF16_MARGIN faster than
     fp32 (`bf16_race`; the `cpu` profile gets the same bits/char at equal characters either way,
     docs/measurements.md), fp32 elsewhere. An explicit bf16 that cannot run is
     an error. Logs nothing: `resolve_precision` says what a person needs to know."""
@@ -204,7 +209,7 @@ def choose_precision(requested: str, device: torch.device, model: CharModel) -> 
         return PrecisionChoice("fp32", "this CPU has no native bf16")
     failed = _bf16_runs(device, model)
     if failed is None and requested == "auto" and device.type == "cpu":
-        race = bf16_race(model.cfg, device)
+        race = bf16_race(RACE_SHAPE, device)
         if not race.bf16_wins:
             return PrecisionChoice("fp32", f"bf16 is not faster here ({race.describe()})")
         return PrecisionChoice("bf16", f"this CPU has native bf16 ({race.describe()})")

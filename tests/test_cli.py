@@ -434,7 +434,7 @@ def test_report_with_a_killed_run_reports_the_rest_and_names_the_skipped(tmp_pat
     out = capsys.readouterr()
     assert "gencheck scorecard" in out.out
     err = " ".join(out.err.split())
-    assert f"skipped: {killed}: no results.json there" in err and f"gencheck run --resume {killed}" in err
+    assert f"warning: skipped {killed}: no results.json there" in err and f"gencheck run --resume {killed}" in err
     assert main(["report", str(killed)]) == 2  # nothing to report: the error, as before
     assert "no results.json" in one_line_error(capsys)
 
