@@ -448,7 +448,9 @@ def _profile(args, device, resume_from: Path | None = None):
         given = {k: v for k, v in over.items() if v is not None}
         if args.profile is not None:
             given["profile"] = args.profile
-        profile = resume_profile(Checkpoint.load(resume_from), resume_from, given)
+        ck = Checkpoint.load(resume_from)
+        _resume_corpus(args, ck)
+        profile = resume_profile(ck, resume_from, given)
         return profile.name, profile
     name = args.profile or _default_profile(args)
     from .train import settle_shape
@@ -584,15 +586,15 @@ def _corpus(args):
     return build(spec, offline=args.offline, mirrors=args.mirror, log=log)
 
 
-def _resume_corpus(args, ckpt: Path) -> None:
+def _resume_corpus(args, ck) -> None:
     """`--resume` builds the corpus the run started on, from where its checkpoint says it was declared,
     unless `--corpus` was typed (then `train` refuses one whose content differs). An older checkpoint
-    without the record keeps --corpus, whose default may be the wrong one: train's check says so."""
-    from .train import Checkpoint, recorded_corpus
+    without the record gives its corpus's name."""
+    from .train import recorded_corpus
 
-    if "corpus" in getattr(args, "typed", set()):
+    if "corpus" in getattr(args, "typed", set()) or not hasattr(args, "corpus"):
         return
-    corpus, fmt = recorded_corpus(Checkpoint.load(ckpt))
+    corpus, fmt = recorded_corpus(ck)
     args.corpus, args.format = corpus, args.format or fmt
 
 
@@ -619,8 +621,6 @@ def cmd_run(args) -> int:
     if args.resume and not (args.resume / "checkpoint.pt").is_file():
         raise UsageError(f"--resume {args.resume}: no checkpoint.pt there to continue")
     name, profile = _profile(args, device, args.resume / "checkpoint.pt" if args.resume else None)
-    if args.resume:
-        _resume_corpus(args, args.resume / "checkpoint.pt")
     corpus_started = time.perf_counter()
     corpus = _corpus(args)
     warm = _warm_corpus(args, profile)

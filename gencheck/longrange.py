@@ -179,6 +179,17 @@ def real_probes(fmt: str, train: list[str], test: list[str], vocab: Vocab, score
     return out
 
 
+def _look_outcomes(known: dict, probe: str, row: str, look: list[str], test: list[str], vocab: Vocab,
+                   scorer: pr.Scorer) -> list[st.Outcome]:
+    """`row`'s outcomes of `probe` on the looks' slice. The slice is whole test documents from the first
+    (evolution._probe_slice), whose outcomes the test-split row already has: those are kept, not scored
+    again. Only a slice cut from one long first document is scored (or read from the cache)."""
+    if look == test[:len(look)] and f"real/{probe}/{row}" in known:
+        return [o for o in known[f"real/{probe}/{row}"] if o.doc < len(look)]
+    key = f"look/{probe}/{row}/{len(look)}/{sum(map(len, look))}"
+    return _known(known, key, partial(pr.probe_outcomes, probe, look, vocab, scorer))
+
+
 def _probe_rows(fmt: str, probe, rows: dict[str, st.ProbeResult], headline_floor: float,
                 seed: int) -> dict[str, dict]:
     """One probe's rows as JSON, each tested against the null (see `real_probes`)."""
@@ -355,9 +366,7 @@ def _measure(corpus: Corpus, model, vocab: Vocab, device, seed: int, orders: Seq
             lr.drill = drill_view(fmt, drill, test, vocab, one_pass, seed, floor)
         reference = ngram_row(max(orders)) if orders else None
         if look_texts and drill is None and fmt in HEADLINE and reference in scorers:
-            key = f"look/{HEADLINE[fmt]}/{reference}/{len(look_texts)}/{sum(map(len, look_texts))}"
-            outs = _known(known, key, partial(pr.probe_outcomes, HEADLINE[fmt], list(look_texts), vocab,
-                                              scorers[reference]))
+            outs = _look_outcomes(known, HEADLINE[fmt], reference, list(look_texts), test, vocab, scorers[reference])
             lr.look_reference = {"row": reference, "probe": HEADLINE[fmt], "chars": sum(map(len, look_texts)),
                                  "probe_buckets": st.bucket_counts(outs)}
     lr.seconds["probes"] = time.perf_counter() - t

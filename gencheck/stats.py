@@ -6,7 +6,7 @@ paired difference of two rows scored on the same events. Pure numpy: no torch, n
 The resampling unit is a block of BLOCK_CHARS characters of one document (by the position of the event's
 closer): a corpus of many short documents resamples documents, as before; one of a few long documents
 (`latex-stacks` has six test chapters) resamples their blocks, a block bootstrap over the document stream,
-so that an interval rests on some seventy units instead of six (docs/probes.md, "Intervals").
+so that an interval rests on 51 units instead of six (docs/probes.md, "Intervals").
 """
 
 from __future__ import annotations

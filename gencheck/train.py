@@ -245,8 +245,7 @@ def settle_shape(name: str, profile: Profile, device: torch.device, typed: set[s
     alt = {k: v for k, v in FP32_SHAPES.get(name, {}).items() if k not in typed}
     if not alt:
         return profile
-    # the profile's own shape (the race in choose_precision times it; the vocabulary is not known yet)
-    probe = build_model(model_config(profile, 100)).to(device)
+    probe = build_model(ModelConfig(4, profile.kind, 1, 8, 4)).to(device)  # the family; the race has its own shape
     choice = choose_precision(profile.train.precision, device, probe)
     if choice.precision == "fp32":
         profile = replace(profile, **alt)
@@ -814,7 +813,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
     chars_per_step = cfg.batch_size * cfg.seq_len
     t0, start_step, loss_bpc, watched = time.perf_counter(), step, float("nan"), 0.0
     # a look at the switch too: what the warm start alone gave on the run's corpus
-    marks = (set(evolution_steps(cfg.steps, chars_per_step=cfg.batch_size * cfg.seq_len)) |
+    marks = (set(evolution_steps(cfg.steps, chars_per_step=chars_per_step)) |
              ({n_warm} if n_warm else set()) if watch is not None else set())
     val_bpc = history[-1]["val_bpc"] if history else float("nan")
     # On CUDA every .item() waits for the GPU: the loss is checked and shown every `sync_every` steps

@@ -224,3 +224,22 @@ def test_two_runs_building_the_same_ngram_cache_at_once_leave_one_whole_file(tmp
     assert len(files) == 1 and files[0].suffix == ".json"  # no temporary file left beside it
     third = subprocess.run([sys.executable, "-c", code, here], env=env, stdout=subprocess.PIPE, text=True, timeout=300)
     assert third.stdout == outs[0]
+
+
+def test_the_looks_reference_is_the_20_grams_row_on_the_looks_documents(tmp_path, monkeypatch):
+    """The looks' slice is the first test documents: the 20-gram's outcomes there are those of its test row
+    (kept, not scored again, and no cache miss for older caches); a slice cut from one document is scored."""
+    monkeypatch.setenv("GENCHECK_HOME", str(tmp_path))
+    corpus = latex_corpus()
+    vocab = Vocab.from_texts(corpus.texts("train") + corpus.texts("test"))
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(vocab.size, "lstm", 1, 16, 8))
+    test = corpus.texts("test")
+    lr = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4, look_texts=test[:1])
+    row = lr.probes["latex_end"]["20-gram"]
+    whole = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4, look_texts=test)
+    assert sum(v[0] for v in whole.look_reference["probe_buckets"].values()) == sum(c["events"] for c in row["buckets"])
+    assert lr.look_reference["row"] == "20-gram" and lr.look_reference["chars"] == len(test[0])
+    cut = measure(corpus, model, vocab, torch.device("cpu"), seed=3, per_bucket=4, look_texts=[test[0][:200]])
+    assert sum(v[0] for v in cut.look_reference["probe_buckets"].values()) <= \
+        sum(v[0] for v in lr.look_reference["probe_buckets"].values())
