@@ -724,7 +724,14 @@ def _grid_one(args, device, name, base, combos, budget, corpus_name: str, engine
     results = run_grid(pts, folder, lambda pt, run_dir, resume: run(
         corpus, pt.profile, device, run_dir, name, resume=resume, probes=not args.no_probes,
         evolution=not args.no_evolution, warm=warm), log, slots=slots, worker=worker, engine=engine)
+    diverged = [pt.label for pt, r in zip(pts, results) if r is None]
+    results = [r for r in results if r is not None]
+    if not results:
+        raise GencheckError(f"every point of the grid diverged ({', '.join(diverged)}): try a lower --lr")
     Console(stderr=args.json).print(GridView(results))
+    if diverged:
+        Console(stderr=args.json).print(f"diverged, left out: {', '.join(diverged)} (their folders say where)",
+                                        highlight=False)
     Console(stderr=args.json).print(f"grid: {escape(str(folder))} (re-run the same command to finish or extend it)",
                                     highlight=False)
     return results

@@ -28,6 +28,11 @@ class UsageError(GencheckError):
     exit_code = 2
 
 
+class TrainingDiverged(GencheckError):
+    """The loss became non-finite: a finding about the settings (a learning rate too high), which a grid
+    records for its point and goes on past (gencheck.grid), where one run stops with it."""
+
+
 def gencheck_home() -> Path:
     """Data dir for downloads and built corpora: $GENCHECK_HOME, default ~/.cache/gencheck."""
     env = os.environ.get("GENCHECK_HOME")

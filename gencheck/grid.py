@@ -37,7 +37,7 @@ from rich.markup import escape
 
 from . import __version__
 from .config import Profile, shown, unused_settings, with_overrides
-from .fsutil import GencheckError, UsageError, atomic_write_json
+from .fsutil import GencheckError, TrainingDiverged, UsageError, atomic_write_json
 from .results import RunResult
 
 #: Settings a grid may vary, with their types (the names of the `run` flags).
@@ -235,25 +235,42 @@ Worker = Callable[[GridPoint, Path, bool, Slot], Path]
 Todo = tuple[int, GridPoint, Path, bool]
 #: `engine(todo, total, worker, log) -> {index: result}`: runs the points elsewhere (gencheck.ray_engine),
 #: each with `worker`; it raises a GencheckError naming the points that failed, after the others finished.
-Engine = Callable[[list[Todo], int, Worker, Callable[[str], None]], dict[int, RunResult]]
+Engine = Callable[[list[Todo], int, Worker, Callable[[str], None]], dict[int, RunResult | None]]
 
 
-def point_state(run_dir: Path) -> Literal["finished", "resume", "new"]:
-    """Whether a point's folder holds a finished run (skip it), a killed one (resume its checkpoint) or none
-    yet. One answer for every engine, asked again by a retried Ray task: a try that died after a checkpoint
-    leaves its successor a run to resume, and one that died before its first leaves nothing to keep."""
+#: The file a point whose training diverged leaves in its folder (its message), so that a re-run skips it.
+DIVERGED = "diverged.json"
+
+
+def point_state(run_dir: Path) -> Literal["finished", "diverged", "resume", "new"]:
+    """Whether a point's folder holds a finished run (skip it), a diverged one (skip it: its loss became
+    non-finite, a finding about its settings), a killed one (resume its checkpoint) or none yet. One answer
+    for every engine, asked again by a retried Ray task: a try that died after a checkpoint leaves its
+    successor a run to resume, and one that died before its first leaves nothing to keep."""
     if (run_dir / "results.json").is_file():
         return "finished"
+    if (run_dir / DIVERGED).is_file():
+        return "diverged"
     return "resume" if (run_dir / "checkpoint.pt").is_file() else "new"
+
+
+def _diverged(i: int, total: int, pt: GridPoint, run_dir: Path, exc: TrainingDiverged,
+              log: Callable[[str], None]) -> None:
+    """Record a diverged point in its folder and say so; the grid goes on with the others."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / DIVERGED, {"overrides": pt.overrides, "message": str(exc)})
+    log(f"[yellow]grid point {i + 1}/{total} {pt.label} {pt.overrides}: diverged, left out of the grid "
+        f"({escape(str(exc))})[/]")
 
 
 def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint, Path, bool], RunResult],
              log: Callable[[str], None], slots: list[Slot] | None = None,
-             worker: Worker | None = None, engine: Engine | None = None) -> list[RunResult]:
+             worker: Worker | None = None, engine: Engine | None = None) -> list[RunResult | None]:
     """Run every point not finished yet (`run_point(point, run_dir, resume)` here, with several `slots`
     `worker` in a process per slot, or with an `engine` `worker` wherever it puts them); finished ones are
-    loaded. Results come back in the points' order."""
-    results: dict[int, RunResult] = {}
+    loaded. Results come back in the points' order, None for a point whose training diverged (a learning
+    rate too high is a finding of the grid, not the end of it)."""
+    results: dict[int, RunResult | None] = {}
     todo: list[Todo] = []
     for i, pt in enumerate(pts):
         run_dir = folder / f"{pt.label}-{pt.key}"
@@ -262,6 +279,10 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
             done = run_dir / "results.json"
             log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: finished before, {escape(str(done))}")
             results[i] = RunResult.load(done)
+        elif state == "diverged":
+            log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: diverged before "
+                f"({escape(str(run_dir / DIVERGED))}), left out")
+            results[i] = None
         else:
             todo.append((i, pt, run_dir, state == "resume"))
     if engine is not None and worker is not None and todo:
@@ -272,14 +293,18 @@ def run_grid(pts: list[GridPoint], folder: Path, run_point: Callable[[GridPoint,
         for i, pt, run_dir, resume in todo:
             log(f"grid point {i + 1}/{len(pts)} {pt.label} {pt.overrides}: "
                 f"{'resuming' if resume else 'training'} in {escape(str(run_dir))}")
-            results[i] = run_point(pt, run_dir, resume)
+            try:
+                results[i] = run_point(pt, run_dir, resume)
+            except TrainingDiverged as exc:
+                _diverged(i, len(pts), pt, run_dir, exc, log)
+                results[i] = None
     atomic_write_json(folder / "grid.json", [{"overrides": p.overrides, "key": p.key, "folder": f"{p.label}-{p.key}"}
                                              for p in pts])
     return [results[i] for i in range(len(pts))]
 
 
 def _run_parallel(todo: list[Todo], total: int, slots: list[Slot], worker: Worker,
-                  log: Callable[[str], None]) -> dict[int, RunResult]:
+                  log: Callable[[str], None]) -> dict[int, RunResult | None]:
     """Each slot has one worker process (spawned: a forked CUDA or torch thread pool is not safe), fed the
     next point as soon as its last one finishes. A point that fails stops the grid with its error, after the
     points running beside it finish (their folders stay resumable either way)."""
@@ -287,8 +312,8 @@ def _run_parallel(todo: list[Todo], total: int, slots: list[Slot], worker: Worke
     pools = [ProcessPoolExecutor(max_workers=1, mp_context=ctx) for _ in slots]
     free = list(range(len(slots)))
     queue = list(todo)
-    running: dict[Future, tuple[int, int, GridPoint]] = {}
-    results: dict[int, RunResult] = {}
+    running: dict[Future, tuple[int, int, GridPoint, Path]] = {}
+    results: dict[int, RunResult | None] = {}
     failure: BaseException | None = None
     try:
         while queue or running:
@@ -298,16 +323,19 @@ def _run_parallel(todo: list[Todo], total: int, slots: list[Slot], worker: Worke
                 log(f"grid point {i + 1}/{total} {pt.label} {pt.overrides}: {'resuming' if resume else 'training'} "
                     f"in {escape(str(run_dir))} on {slots[k].device}" + (f" ({slots[k].threads} thread{'s' * (slots[k].threads != 1)})"
                                                        if slots[k].threads else ""))
-                running[pools[k].submit(worker, pt, run_dir, resume, slots[k])] = (k, i, pt)
+                running[pools[k].submit(worker, pt, run_dir, resume, slots[k])] = (k, i, pt, run_dir)
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in finished:
-                k, i, pt = running.pop(fut)
+                k, i, pt, run_dir = running.pop(fut)
                 free.append(k)
                 try:
                     results[i] = RunResult.load(fut.result())
                     log(f"grid point {i + 1}/{total} {pt.label}: finished")
+                except TrainingDiverged as exc:
+                    _diverged(i, total, pt, run_dir, exc, log)
+                    results[i] = None
                 except BrokenProcessPool:  # its process died (killed, out of memory): not a Python error
                     failure = failure or GencheckError(
                         f"grid point {i + 1}/{total} {pt.label}: its worker process died before it finished; "

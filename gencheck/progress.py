@@ -47,10 +47,14 @@ console = SafeConsole(stderr=True, soft_wrap=True)  # a log line is never folded
 
 
 class Reporter:
-    """`update(done, **fields)`; fields are shown after the bar (e.g. chars/s, loss)."""
+    """`update(done, **fields)`; fields are shown after the bar (e.g. chars/s, loss).
 
-    def __init__(self, progress: Progress | None, task, total: int, label: str, every_s: float) -> None:
-        self.progress, self.task, self.total, self.label = progress, task, total, label
+    `start` is the count already done when this process began (a resumed run's step): the eta is this
+    process's rate over what is left, not its elapsed time spread over work an earlier process did."""
+
+    def __init__(self, progress: Progress | None, task, total: int, label: str, every_s: float,
+                 start: int = 0) -> None:
+        self.progress, self.task, self.total, self.label, self.begun = progress, task, total, label, start
         self.every_s, self.last_print, self.start = every_s, 0.0, time.perf_counter()
         self.finished = False  # the line at completion is printed once, however often the total is reported
 
@@ -66,23 +70,27 @@ class Reporter:
         if (now - self.last_print >= self.every_s and not self.finished) or last:
             self.last_print, self.finished = now, self.finished or done >= self.total
             elapsed = now - self.start
-            eta = elapsed / done * (self.total - done) if done else float("nan")
+            ran = done - self.begun
+            eta = elapsed / ran * (self.total - done) if ran > 0 else float("nan")
             console.print(f"{self.label}: {done}/{self.total}  {text}  elapsed {elapsed:.0f}s  eta {eta:.0f}s",
                           highlight=False)
 
 
 @contextmanager
-def progress(label: str, total: int, every_s: float = 15.0, quiet: bool = False) -> Iterator[Reporter]:
-    """A bar on a terminal, a line every `every_s` otherwise; `quiet`: neither (work inside other work)."""
+def progress(label: str, total: int, every_s: float = 15.0, quiet: bool = False,
+             start: int = 0) -> Iterator[Reporter]:
+    """A bar on a terminal, a line every `every_s` otherwise; `quiet`: neither (work inside other work).
+    `start`: what is already done (a resumed run), so that the bar's speed and eta count from there."""
     if quiet:
-        yield Reporter(None, None, total, label, float("inf"))
+        yield Reporter(None, None, total, label, float("inf"), start)
     elif console.is_terminal:
         cols = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[fields]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn())
         with Progress(*cols, console=console, transient=False) as p:
-            yield Reporter(p, p.add_task(label, total=total, fields=""), total, label, every_s)
+            yield Reporter(p, p.add_task(label, total=total, completed=start, fields=""), total, label,
+                           every_s, start)
     else:
-        yield Reporter(None, None, total, label, every_s)
+        yield Reporter(None, None, total, label, every_s, start)
 
 
 class _LabelledLines(io.TextIOBase):

@@ -24,8 +24,8 @@ from typing import Any, Callable
 from rich.markup import escape
 
 from .config import shown
-from .fsutil import GencheckError, UsageError
-from .grid import GridPoint, Slot, Todo, Worker, point_state
+from .fsutil import GencheckError, TrainingDiverged, UsageError, atomic_write_json
+from .grid import DIVERGED, GridPoint, Slot, Todo, Worker, point_state
 from .results import RunResult
 
 INSTALL = "pip install 'gencheck[ray]'"
@@ -109,6 +109,7 @@ class PointDone:
     results: str
     node: str
     resumed: bool
+    diverged: str = ""  # the message of a point whose training diverged (grid.DIVERGED in its folder)
 
 
 def _point_task(worker: Worker, pt: GridPoint, run_dir: Path, slot: Slot, die_marker: str | None) -> PointDone:
@@ -121,11 +122,17 @@ def _point_task(worker: Worker, pt: GridPoint, run_dir: Path, slot: Slot, die_ma
     node = socket.gethostname()
     if state == "finished":  # an earlier try finished but died before it could answer
         return PointDone(str(run_dir / "results.json"), node, False)
+    if state == "diverged":
+        return PointDone("", node, False, diverged=f"diverged before ({run_dir / DIVERGED})")
     log(f"started on node {escape(node)}: {'resuming' if state == 'resume' else 'training'} in "
         f"{escape(str(run_dir))} ({slot.threads} thread{'s' * (slot.threads != 1)} on {slot.device})")
     if die_marker:
         _die_after_first_checkpoint(Path(die_marker))
-    return PointDone(str(worker(pt, run_dir, state == "resume", slot)), node, state == "resume")
+    try:
+        return PointDone(str(worker(pt, run_dir, state == "resume", slot)), node, state == "resume")
+    except TrainingDiverged as exc:  # a finding about the point, not a failure to retry
+        atomic_write_json(run_dir / DIVERGED, {"overrides": pt.overrides, "message": str(exc)})
+        return PointDone("", node, state == "resume", diverged=str(exc))
 
 
 def _die_after_first_checkpoint(marker: Path) -> None:
@@ -170,7 +177,7 @@ class RayEngine:
     max_retries: int = MAX_RETRIES
 
     def __call__(self, todo: list[Todo], total: int, worker: Worker,
-                 log: Callable[[str], None]) -> dict[int, RunResult]:
+                 log: Callable[[str], None]) -> dict[int, RunResult | None]:
         ray = import_ray()
         started_here = self._connect(ray)
         try:
@@ -198,7 +205,7 @@ class RayEngine:
         return True
 
     def _run(self, ray: Any, todo: list[Todo], total: int, worker: Worker,
-             log: Callable[[str], None]) -> dict[int, RunResult]:
+             log: Callable[[str], None]) -> dict[int, RunResult | None]:
         from .progress import progress
 
         task = ray.remote(_point_task).options(num_cpus=self.resources.cpus, num_gpus=self.resources.gpus,
@@ -210,7 +217,7 @@ class RayEngine:
             log(f"grid point {i + 1}/{total} {pt.label} {pt.overrides}: queued on Ray "
                 f"({'to resume' if resume else 'new'}) in {escape(str(run_dir))}")
             pending[task.remote(worker_ref, pt, run_dir.absolute(), self.resources.slot, die_marker)] = (i, pt)
-        results: dict[int, RunResult] = {}
+        results: dict[int, RunResult | None] = {}
         failed: list[str] = []
         with progress(f"grid on Ray ({len(todo)} points)", len(todo)) as bar:
             while pending:
@@ -225,6 +232,12 @@ class RayEngine:
                         log(f"grid point {i + 1}/{total} {pt.label}: [red]failed[/] after {self.max_retries + 1} "
                             f"tries: {escape(why)}")
                     else:
+                        if done.diverged:
+                            results[i] = None
+                            log(f"[yellow]grid point {i + 1}/{total} {pt.label}: diverged, left out of the grid "
+                                f"({escape(done.diverged)})[/]")
+                            bar.update(len(todo) - len(pending), failed=len(failed))
+                            continue
                         results[i] = RunResult.load(Path(done.results))
                         log(f"grid point {i + 1}/{total} {pt.label}: finished on node {escape(done.node)}"
                             + (" (resumed from its checkpoint)" if done.resumed else ""))

@@ -15,10 +15,11 @@ from gencheck.validators.base import RATED, TRIVIAL, UNJUDGED, rated, share
 from .fsutil import GencheckError, atomic_write_json, read_text_capped
 from .schema import RESULTS, ShapeError
 
-SCHEMA_VERSION = 3  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted; probes; stages
+SCHEMA_VERSION = 4  # 2: versions; unjudged verdicts; baselines scored per split; stray \end counted; probes; stages
 #                     3: toolchain (the judges' opinions: compiles / renders)
+#                     4: suite (the task, suite version and role of a point `gencheck suite run` trained)
 #: Older schemas this gencheck still reads: each differs only by fields that have a default here.
-READABLE_VERSIONS = (2, SCHEMA_VERSION)
+READABLE_VERSIONS = (2, 3, SCHEMA_VERSION)
 
 #: The largest results.json any command reads: real ones are tens of kB (a grid's hundreds); a sparse or
 #: runaway file is refused by its size before a byte is read.
@@ -112,6 +113,7 @@ class RunResult:
     probes: dict = field(default_factory=dict)  # longrange.LongRange.to_json(): see docs/results-schema.md
     stages: dict = field(default_factory=dict)  # wall seconds per stage: corpus, train, score, probes, ...
     toolchain: dict = field(default_factory=dict)  # pipeline.toolchain_summary(): see docs/results-schema.md
+    suite: dict = field(default_factory=dict)  # suite.stamp(): the suite version and task of a suite point
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict:

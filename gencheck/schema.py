@@ -168,6 +168,12 @@ PROBES = obj({}, {
                       "by_depth": dict_of(PROBE_ROW)}),
     "look_reference": LOOK_REFERENCE,
 })
+#: A suite point's record (suite.stamp): which task of which suite version, at what budget and rate, and the
+#: validation figures its learning rate was chosen by; empty for a run outside a suite.
+SUITE = obj({}, {"version": text, "task": text, "budget": text, "role": text, "lr": number, "family": text,
+                 "swept": boolean, "validation": obj({}, {"score": optional(number), "bpc": optional(number),
+                                                       "buckets": dict_of(list_of(whole, 2)),
+                                                       "chance": dict_of(number), "chars": whole})})
 CLOSERS = obj({}, {k: optional(number) for k in ("right", "wrong", "stray", "total", "accuracy", "opened", "chars")})
 JUDGED = obj({}, {**{k: number for k in ("texts", "judged", "ok", "tolerant_ok", "both", "seconds", "parses",
                                           "parses_of")},
@@ -210,5 +216,5 @@ RESULTS = obj(
                                                                 "total": number}))}),
      "schema_version": whole},
     {"wall_seconds": number, "versions": dict_of(optional(text)), "probes": PROBES, "stages": dict_of(number),
-     "toolchain": TOOLCHAIN},
+     "toolchain": TOOLCHAIN, "suite": SUITE},
     closed=True)

@@ -24,17 +24,13 @@ from rich.markup import escape
 from .config import (FP32_SHAPES, MODEL_KINDS, PROFILES, Profile, SampleConfig, TrainConfig, setting_problem, shown,
                      unused_settings, with_overrides)
 from .corpus import SEP, UNK, Corpus, Vocab, encode, stream
-from .fsutil import GencheckError, UsageError, atomic_write
+from .fsutil import GencheckError, TrainingDiverged, UsageError, atomic_write  # noqa: F401 - TrainingDiverged is raised here
 from .models import CharModel, ModelConfig, ModelDescription, build_model, param_count
 from .evolution import evolution_steps
 from .progress import log, progress
 
 CHECKPOINT_FORMAT = "gencheck-checkpoint"
 CHECKPOINT_VERSION = 1
-
-
-class TrainingDiverged(GencheckError):
-    pass
 
 
 # --- device ------------------------------------------------------------------------------------------
@@ -830,7 +826,7 @@ def train(corpus: Corpus, profile: Profile, out_dir: Path, device: torch.device,
                 f"{ckpt_path} (try a lower --lr)"
             )
 
-    with progress(f"train {mcfg.label()}", cfg.steps) as bar:
+    with progress(f"train {mcfg.label()}", cfg.steps, start=step) as bar:
         while step < cfg.steps:
             x, y = phase.chunk(data, chunk)
             loss, state = train_step(model, opt, x, y, state, amp, cfg.grad_clip)

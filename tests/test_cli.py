@@ -459,3 +459,16 @@ def test_a_progress_line_at_completion_is_printed_once(capsys):
             bar.update(done)
     err = capsys.readouterr().err
     assert err.count("10/10") == 1 and err.count("3/10") == 1
+
+
+def test_a_resumed_progress_counts_its_eta_from_where_it_started(capsys, monkeypatch):
+    """A resumed 2×256 run at step 3,949 of 19,000 printed `eta 60s` (16 s elapsed spread over all 3,949
+    steps, 3,900 of them done by an earlier process); the eta is this process's rate over what is left."""
+    from gencheck import progress as prog
+
+    clock = iter([0.0, 16.0])  # the reporter's start, then its one update
+    monkeypatch.setattr(prog.time, "perf_counter", lambda: next(clock))
+    with prog.progress("train x", 19000, start=3900) as bar:
+        bar.update(3949)
+    err = capsys.readouterr().err
+    assert "eta 4915s" in err  # 16 s for 49 steps, 15,051 steps left

@@ -239,7 +239,7 @@ def test_results_schema_3_reads_schema_2_without_toolchain():
                   {"kind": "lstm", "layers": 1, "hidden": 8, "params": 10}, {"steps": 1, "seconds": 1.0, "chars_per_s": 1.0},
                   {}, VerdictSummary(), VerdictSummary(), {}, toolchain={"name": "gcc", "available": False})
     d = r.to_json()
-    assert d["schema_version"] == SCHEMA_VERSION == 3 and RunResult.from_json(d) == r
+    assert d["schema_version"] == SCHEMA_VERSION == 4 and RunResult.from_json(d) == r
     old = {k: v for k, v in d.items() if k != "toolchain"}
     old["schema_version"] = 2
     assert RunResult.from_json(old).toolchain == {}
