@@ -376,3 +376,28 @@ def test_the_data_seed_alone_orders_the_training_stream():
     assert first_epoch(seed=1).equal(first_epoch(seed=1, data_seed=1))
     assert first_epoch(seed=1, data_seed=2).equal(first_epoch(seed=2))
     assert not first_epoch(seed=1, data_seed=2).equal(first_epoch(seed=1))
+
+
+def test_a_diverged_point_is_recorded_left_out_and_not_trained_again(tmp_path):
+    """A learning rate too high is a finding of the grid: the others go on, and a re-run skips that point."""
+    from gencheck.grid import DIVERGED, run_grid
+    from gencheck.fsutil import TrainingDiverged
+
+    pts = points(PROFILES["smoke"], parse_grid("lr=0.001,0.5"), 20_000, "0" * 64, False)
+    trained: list[float] = []
+
+    def run_point(pt, run_dir, resume):
+        trained.append(pt.overrides["lr"])
+        if pt.overrides["lr"] > 0.1:
+            raise TrainingDiverged("loss became nan at step 3")
+        return f"result of {pt.overrides['lr']}"
+
+    logs: list[str] = []
+    out = run_grid(pts, tmp_path, run_point, logs.append)
+    assert out == ["result of 0.001", None]
+    high = tmp_path / f"{pts[1].label}-{pts[1].key}" / DIVERGED
+    assert "nan at step 3" in json.loads(high.read_text())["message"]
+    assert any("diverged" in line for line in logs)
+    trained.clear()
+    assert run_grid(pts, tmp_path, run_point, logs.append) == ["result of 0.001", None]
+    assert trained == [0.001]
