@@ -203,7 +203,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__, validate_cmd
+    from . import __version__, suite_cmd, validate_cmd
 
     ap = Parser(
         prog="gencheck",
@@ -293,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="samples.jsonl, or a folder for one file per sample (default: stdout)")
 
     validate_cmd.add_parser(sub)
+    suite_cmd.add_parser(sub)
 
     p = sub.add_parser("calibrate", help="how far to trust the validator on a corpus", formatter_class=fmt,
                        description="Run the corpus's validator on its real documents (acceptance rate; each "
@@ -1219,6 +1220,10 @@ def main(argv: list[str] | None = None) -> int:
             from . import validate_cmd
 
             return validate_cmd.run(args)
+        if args.command == "suite":
+            from . import suite_cmd
+
+            return suite_cmd.run(args)
         return handlers[args.command](args)
     except UnknownNameError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)

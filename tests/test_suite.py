@@ -45,3 +45,16 @@ def test_select_refuses_an_unknown_task():
     with pytest.raises(UsageError, match="not a task"):
         suite.select([_task()], "latex-drill,nope")
     assert [t.name for t in suite.select([_task(), _task("c-drill")], "c-drill")] == ["c-drill"]
+
+
+def test_suite_list_names_every_task_with_its_pinned_corpus_and_the_version(capsys):
+    import json
+
+    from gencheck.cli import main
+
+    assert main(["suite", "list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [t["name"] for t in listed["tasks"]] == list(suite.TASK_CORPORA)
+    assert all(len(t["content_hash"]) == 64 for t in listed["tasks"])
+    assert listed["version"] == suite.version(suite.tasks())
+    assert main(["suite"]) == 2
