@@ -254,11 +254,16 @@ def point_state(run_dir: Path) -> Literal["finished", "diverged", "resume", "new
     return "resume" if (run_dir / "checkpoint.pt").is_file() else "new"
 
 
+def record_diverged(pt: GridPoint, run_dir: Path, exc: TrainingDiverged) -> None:
+    """Leave DIVERGED in a point's folder (its settings and message), where every engine's re-run finds it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run_dir / DIVERGED, {"overrides": pt.overrides, "message": str(exc)})
+
+
 def _diverged(i: int, total: int, pt: GridPoint, run_dir: Path, exc: TrainingDiverged,
               log: Callable[[str], None]) -> None:
     """Record a diverged point in its folder and say so; the grid goes on with the others."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / DIVERGED, {"overrides": pt.overrides, "message": str(exc)})
+    record_diverged(pt, run_dir, exc)
     log(f"[yellow]grid point {i + 1}/{total} {pt.label} {pt.overrides}: diverged, left out of the grid "
         f"({escape(str(exc))})[/]")
 

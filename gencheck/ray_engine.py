@@ -24,8 +24,8 @@ from typing import Any, Callable
 from rich.markup import escape
 
 from .config import shown
-from .fsutil import GencheckError, TrainingDiverged, UsageError, atomic_write_json
-from .grid import DIVERGED, GridPoint, Slot, Todo, Worker, point_state
+from .fsutil import GencheckError, TrainingDiverged, UsageError
+from .grid import DIVERGED, GridPoint, Slot, Todo, Worker, point_state, record_diverged
 from .results import RunResult
 
 INSTALL = "pip install 'gencheck[ray]'"
@@ -131,7 +131,7 @@ def _point_task(worker: Worker, pt: GridPoint, run_dir: Path, slot: Slot, die_ma
     try:
         return PointDone(str(worker(pt, run_dir, state == "resume", slot)), node, state == "resume")
     except TrainingDiverged as exc:  # a finding about the point, not a failure to retry
-        atomic_write_json(run_dir / DIVERGED, {"overrides": pt.overrides, "message": str(exc)})
+        record_diverged(pt, run_dir, exc)
         return PointDone("", node, state == "resume", diverged=str(exc))
 
 
